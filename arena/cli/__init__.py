@@ -1,0 +1,55 @@
+"""The ``arena`` command line: a thin layer that parses arguments and calls library code.
+
+Every user-fixable problem ends as one line on stderr and exit status 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from arena.errors import ArenaError, one_line
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="arena-rl", prog_name="arena")
+def cli() -> None:
+    """Train reinforcement-learning agents by self-play and rate them against each other."""
+
+
+def build_cli() -> click.Group:
+    """The top-level group with the core commands and every plugin's commands."""
+    from arena.cli import match, plugins  # noqa: F401  (they attach themselves to `cli`)
+    from arena.plugins import get_arena
+
+    get_arena().add_commands(cli)
+    return cli
+
+
+def fail(message: str, code: int = 2) -> None:
+    print(f"arena: error: {one_line(message)}", file=sys.stderr)
+    sys.exit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        group = build_cli()
+        code = group.main(args=argv, prog_name="arena", standalone_mode=False)
+    except ArenaError as exc:
+        fail(str(exc), exc.exit_code)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        click.echo(exc.ctx.get_help() if exc.ctx else str(exc))
+        sys.exit(2)
+    except click.UsageError as exc:
+        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+        fail(exc.format_message() + hint, exc.exit_code)
+    except click.ClickException as exc:
+        fail(exc.format_message(), exc.exit_code)
+    except click.exceptions.Abort:
+        print("arena: aborted", file=sys.stderr)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        print("arena: interrupted", file=sys.stderr)
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

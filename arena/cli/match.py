@@ -1,0 +1,93 @@
+"""``arena match A B``: play a series of games between two agents."""
+
+from __future__ import annotations
+
+import click
+
+from arena.cli import cli
+
+
+def _fmt(x: float) -> str:
+    return f"{x:+.2f}"
+
+
+@cli.command("match")
+@click.argument("a")
+@click.argument("b")
+@click.option("--env", "env_name", default="pong", show_default=True, help="Environment to play in (see `arena plugins`).")
+@click.option("--games", "-n", type=int, default=2, show_default=True, help="Number of games; sides alternate.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of game 0; game i uses seed + i.")
+@click.option("--workers", "-w", type=int, default=None, help="Parallel worker processes, one emulator each [default: cores].")
+@click.option("--option", "-o", "options", multiple=True, metavar="KEY=VALUE", help="Environment option, e.g. -o act_every=4 (repeatable).")
+@click.option("--log", "log_path", type=click.Path(dir_okay=False), default=None, help="JSON-lines game log [default: $ARENA_HOME/matches/...].")
+def match_command(a, b, env_name, games, seed, workers, options, log_path) -> None:
+    """Play GAMES games of agent A against agent B.
+
+    An agent is `cpu` or `cpu:LEVEL` (the game's own computer player), `random`,
+    `bot:NAME:LEVEL` (a scripted bot such as bot:tracker:7), or what a plugin adds.
+
+    \b
+    Examples:
+      arena match bot:tracker:9 cpu --games 4
+      arena match bot:tracker:3 bot:tracker:8 --games 6 -o points=11
+    """
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.table import Table
+
+    from arena.match import plan_match, run_match
+    from arena.plugins import get_arena
+
+    arena = get_arena()
+    env_spec = arena.envs.get(env_name)
+    plan = plan_match(
+        a, b, env=env_name, games=games, seed=seed, workers=workers,
+        options=env_spec.parse_options(options), arena=arena,
+    )  # fmt: skip
+    console = Console(highlight=False)
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    )
+
+    def show(record: dict) -> None:
+        bar_task = progress.tasks[0].id
+        progress.advance(bar_task)
+        sides = record["sides"]
+        left, right = env_spec.seats
+        head = f"game {record['game']:>3}  seed {record['seed']:<6}"
+        if record["status"] != "ok":
+            progress.console.print(f"{head} [red]error[/red] {record['error']}", soft_wrap=True)
+            return
+        cut = " (frame cap)" if record["truncated"] else ""
+        progress.console.print(
+            f"{head} {left} {sides[left]} [bold]{record['score'][left]}[/bold] - "
+            f"[bold]{record['score'][right]}[/bold] {sides[right]} {right}"
+            f"   {record['frames']:,} frames, {record['wall_s']:.1f}s{cut}",
+            soft_wrap=True,
+        )
+
+    with progress:
+        progress.add_task(f"{a} vs {b}", total=games)
+        summary = run_match(plan, log_path=log_path, arena=arena, on_game=show)
+
+    table = Table(title=f"{a} vs {b} on {env_name}: {summary.games} games", title_justify="left")
+    for column in ("agent", "wins", "draws", "errors"):
+        table.add_column(column, justify="left" if column == "agent" else "right")
+    table.add_row(a, str(summary.wins_a), str(summary.draws), str(summary.errors))
+    table.add_row(b, str(summary.wins_b), str(summary.draws), str(summary.errors))
+    console.print(table)
+    if summary.mean_diff is None:
+        console.print("no game finished")
+    else:
+        ci = f", 95% CI [{_fmt(summary.ci95[0])}, {_fmt(summary.ci95[1])}]" if summary.ci95 else " (one game: no interval)"
+        console.print(f"mean score difference ({a} - {b}): {_fmt(summary.mean_diff)}{ci}", soft_wrap=True)
+    rate = summary.frames / summary.wall_s if summary.wall_s else 0.0
+    console.print(f"{summary.frames:,} frames in {summary.wall_s:.1f}s ({rate:,.0f} frames/s)")
+    console.print(f"log: {summary.log_path}", soft_wrap=True)
+    if summary.errors:
+        raise SystemExit(1)
