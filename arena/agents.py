@@ -79,7 +79,14 @@ def _usages(kinds: Any) -> str:
 def resolve(spec: str, kinds: Any, env_spec: Any, env_options: Any) -> Any:
     """Build what plays ``spec`` in ``env_spec``: an :class:`Agent` or a :class:`BuiltinCpu`."""
     kind, args = find_kind(spec, kinds)
-    built = kind.build(args, env_spec, env_options)
+    try:
+        built = kind.build(args, env_spec, env_options)
+    except ArenaError:
+        raise
+    except Exception as exc:  # a plugin bug: name the plugin's kind, keep it to one line
+        raise ArenaError(
+            f"opponent kind '{kind.name}' failed to build '{spec}': {type(exc).__name__}: {' '.join(str(exc).split())}"
+        ) from exc
     if isinstance(built, BuiltinCpu):
         env_spec.check_cpu_level(built.level)
     elif not isinstance(built, Agent):

@@ -11,6 +11,7 @@ import json
 import math
 import os
 import re
+import signal
 import time
 import traceback
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -65,6 +66,8 @@ def plan_games(arena: Arena, a: str, b: str, env: str, games: int, seed: int, op
     """Validate both specs against the env and lay out the games, alternating sides."""
     if games < 1:
         raise ArenaError(f"--games must be at least 1, got {games}")
+    if seed < 0:
+        raise ArenaError(f"--seed must be 0 or more, got {seed}")
     env_spec = arena.envs.get(env)
     built = {role: resolve(spec, arena.opponents, env_spec, options) for role, spec in (("a", a), ("b", b))}
     cpus = [role for role, what in built.items() if isinstance(what, BuiltinCpu)]
@@ -184,6 +187,8 @@ _worker: _WorkerState | None = None
 
 def _init_worker() -> None:
     global _worker
+    # Ctrl-C is the parent's to handle: it stops the workers itself, without their tracebacks.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # One core per game: keep numeric libraries from oversubscribing the machine.
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ.setdefault(var, "1")
@@ -210,29 +215,43 @@ def run_games(tasks: list[GameTask], workers: int, arena: Arena | None = None) -
                 state.env.close()
         return
     import multiprocessing
+    from collections import deque
 
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker)
-    pending = {}
-    try:
-        queue = iter(tasks)
-        for task in queue:
-            pending[pool.submit(_run_in_worker, task)] = task
-            if len(pending) >= workers * 2:
-                break
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                task = pending.pop(future)
-                try:
-                    yield future.result()
-                except BrokenProcessPool:
-                    yield _lost(task, "the worker process died (emulator crash or out of memory)")
-                    continue
-                nxt = next(queue, None)
-                if nxt is not None:
-                    pending[pool.submit(_run_in_worker, nxt)] = nxt
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    remaining = deque(tasks)
+    context = multiprocessing.get_context("spawn")
+    while remaining:
+        # A worker that dies breaks its whole pool: every game in flight there is lost (recorded as
+        # an error), and the games not yet started go on in a fresh pool.
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker)
+        pending: dict = {}
+        broken = False
+        try:
+            while (remaining and not broken) or pending:
+                while remaining and not broken and len(pending) < workers * 2:
+                    task = remaining.popleft()
+                    try:
+                        pending[pool.submit(_run_in_worker, task)] = task
+                    except BrokenProcessPool:
+                        remaining.appendleft(task)  # never started: it goes to the next pool
+                        broken = True
+                if not pending:
+                    break
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    task = pending.pop(future)
+                    try:
+                        record = future.result()
+                    except BrokenProcessPool:
+                        broken = True
+                        record = _lost(task, "the worker process died (emulator crash or out of memory)")
+                    yield record
+        except BaseException:
+            # Interrupted (Ctrl-C) or the consumer stopped early: don't wait for games in flight.
+            for process in list((getattr(pool, "_processes", None) or {}).values()):
+                process.terminate()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
 
 
 def _lost(task: GameTask, why: str) -> dict:

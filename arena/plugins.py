@@ -47,6 +47,7 @@ class PluginInfo:
     distribution: str | None
     module: str
     registered: dict[str, list[str]] = field(default_factory=dict)
+    hooks: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -57,8 +58,6 @@ class PluginInfo:
             "hooks": sorted(self.hooks),
             **{kind: sorted(names) for kind, names in sorted(self.registered.items())},
         }
-
-    hooks: list[str] = field(default_factory=list)
 
 
 class Registry(Generic[T]):
@@ -124,9 +123,7 @@ class Arena:
         self.algorithms: Registry = Registry("algorithm")
         self._registries = {"envs": self.envs, "opponents": self.opponents, "algorithms": self.algorithms}
         self._warn = warn or (lambda message: print(f"arena: warning: {message}", file=sys.stderr))
-        if _env_flag("ARENA_TRACE_PLUGINS"):
-            self.pm.trace.root.setwriter(sys.stderr.write)
-            self.pm.enable_tracing()
+        self._trace = _env_flag("ARENA_TRACE_PLUGINS")
 
     # -- loading -------------------------------------------------------------------------------
 
@@ -146,6 +143,10 @@ class Arena:
                 f"plugin name '{name}' is used by both '{owner}' and '{distribution or _module_name(plugin)}'; "
                 "uninstall one of them"
             )
+        already = self.pm.get_name(plugin)
+        if already is not None:
+            self._fail(name, f"plugin '{name}' is module {_module_name(plugin)}, already loaded as plugin '{already}'")
+            return False
         try:
             self.pm.register(plugin, name=name)
         except Exception as exc:  # pluggy validates hookimpl signatures here
@@ -175,7 +176,7 @@ class Arena:
                 for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
                     if impl.plugin is plugin:
                         items = pending.setdefault(kind, [])
-                        impl.function(**_kwargs(impl, register=lambda obj, items=items: items.append((_name_of(obj), obj))))
+                        self._call(impl, hook_name, register=lambda obj, items=items: items.append((_name_of(obj), obj)))
         except Exception as exc:
             self.pm.unregister(plugin)
             self._fail(name, f"plugin '{name}' failed while registering: {type(exc).__name__}: {one_line(exc)}")
@@ -213,6 +214,13 @@ class Arena:
             self.add_plugin(plugin, ep.name, version=version, distribution=dist)
         self.pm.check_pending()
 
+    def _call(self, impl: Any, hook_name: str, **available: Any) -> None:
+        # Each implementation is called on its own, so we know which plugin registered what.
+        kwargs = _kwargs(impl, **available)
+        if self._trace:
+            print(f"arena: trace: {impl.plugin_name}.{hook_name}({', '.join(kwargs)})", file=sys.stderr)
+        impl.function(**kwargs)
+
     # -- commands ------------------------------------------------------------------------------
 
     def add_commands(self, cli: Any) -> None:
@@ -221,7 +229,7 @@ class Arena:
         for impl in self.pm.hook.arena_register_commands.get_hookimpls():
             before = dict(cli.commands)
             try:
-                impl.function(**_kwargs(impl, cli=cli))
+                self._call(impl, "arena_register_commands", cli=cli)
             except Exception as exc:
                 cli.commands.clear()
                 cli.commands.update(before)

@@ -32,11 +32,16 @@ class PongOptions:
     """The agent sees observations this many agent steps old (phillip's reaction time)."""
     points: int = 21
     """A game ends when one side reaches this many points (the cartridge's own rule is 21)."""
-    max_frames: int = 100_000
+    max_frames: int = 50_000
     """Frames after which a game is cut off (truncated) and scored as it stands."""
     noop_max: int = 30
-    """Up to this many no-op frames at reset, drawn from the game's seed: the emulator is
-    deterministic, so these make games differ."""
+    """Up to this many no-op frames at reset, drawn from the game's seed (shifts the start; see
+    ``sticky`` for what makes games with deterministic agents differ)."""
+    sticky: float = 0.02
+    """Each step, the probability that a seat's previous action is repeated instead of its new one
+    (ALE's sticky actions), drawn from the game's seed. The cartridge's CPU and the emulator are
+    deterministic and the rally forgets the no-op start, so without this a deterministic agent
+    plays the same game for every seed. 0 turns it off."""
     obs: Literal["features", "pixels"] = "features"
     """``features``: 8 numbers read from RAM (ball, velocity, paddles) from the seat's own side;
     ``pixels``: the 210x160 RGB screen, mirrored for the left seat."""
@@ -45,6 +50,8 @@ class PongOptions:
         for name, low in (("act_every", 1), ("delay", 0), ("points", 1), ("max_frames", 1), ("noop_max", 0)):
             if getattr(self, name) < low:
                 raise ValueError(f"{name} must be >= {low}, got {getattr(self, name)}")
+        if not 0.0 <= self.sticky < 1.0:
+            raise ValueError(f"sticky must be in [0, 1), got {self.sticky}")
         if self.points > 21:
             raise ValueError(f"points must be <= 21 (the cartridge ends the game at 21), got {self.points}")
 

@@ -35,6 +35,7 @@ MIRROR_X = 256  # ball x seen from the left seat: 256 - x (paddles sit near x=69
 VELOCITY_SCALE = 4.0
 AIM_SCALE = 64.0
 SERVE_BITS = (0, 15)
+MIN_FRAMES_PER_POINT = 50  # a serve crosses the court in well over 50 frames
 TWO_PLAYER_BITS = {"right": {UP: 4, DOWN: 5}, "left": {UP: 6, DOWN: 7}}
 
 
@@ -153,6 +154,7 @@ class PongEnv(ParallelEnv):
         self._ram: dict | None = None
         self._frames = 0
         self._history: dict[str, deque] = {}
+        self._last_actions = {seat: NOOP for seat in SEATS}
 
     def observation_space(self, agent):
         return self.observation_spaces[agent]
@@ -211,6 +213,7 @@ class PongEnv(ParallelEnv):
         self._press(NOOP, NOOP, noops)
         self._ram = self._data.lookup_all()
         self.agents = list(self.possible_agents)
+        self._last_actions = {seat: NOOP for seat in SEATS}
         fresh = self._observe(None, 1)
         self._history = {seat: deque([fresh[seat]] * (self.options.delay + 1), maxlen=self.options.delay + 1) for seat in self.agents}
         return self._seen(fresh), self._infos()
@@ -219,12 +222,25 @@ class PongEnv(ParallelEnv):
         if not self.agents:
             raise RuntimeError("step() after the game ended: call reset()")
         previous = self._ram
-        self._press(actions.get("left", NOOP), actions.get("right", NOOP), self.options.act_every)
+        chosen = {seat: int(actions.get(seat, NOOP)) for seat in SEATS}
+        if self.options.sticky:
+            for seat in self.agents:  # the CPU's seat is the cartridge's: never sticky
+                if self._rng.random() < self.options.sticky:
+                    chosen[seat] = self._last_actions[seat]
+        self._last_actions = chosen
+        self._press(chosen["left"], chosen["right"], self.options.act_every)
         self._ram = self._data.lookup_all()
-        right_gain = (self._ram["score2"] - previous["score2"]) - (self._ram["score1"] - previous["score1"])
+        gains = (self._ram["score1"] - previous["score1"], self._ram["score2"] - previous["score2"])
+        glitch = max(gains) > 1 + self.options.act_every // MIN_FRAMES_PER_POINT
+        if glitch:
+            # After a very long rally the cartridge can add several points in one frame: not
+            # play. End the game there, scored as it stood.
+            self._ram = previous
+            gains = (0, 0)
+        right_gain = gains[1] - gains[0]
         rewards = {"right": float(right_gain), "left": float(-right_gain)}
-        terminated = max(self._ram["score1"], self._ram["score2"]) >= self.options.points
-        truncated = not terminated and self._frames >= self.options.max_frames
+        terminated = not glitch and max(self._ram["score1"], self._ram["score2"]) >= self.options.points
+        truncated = glitch or (not terminated and self._frames >= self.options.max_frames)
         observations = self._seen(self._observe(previous, self.options.act_every))
         agents = self.agents
         rewards = {seat: rewards[seat] for seat in agents}

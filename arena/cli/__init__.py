@@ -18,12 +18,18 @@ def cli() -> None:
     """Train reinforcement-learning agents by self-play and rate them against each other."""
 
 
+_plugin_commands_added = False
+
+
 def build_cli() -> click.Group:
-    """The top-level group with the core commands and every plugin's commands."""
+    """The top-level group with the core commands and every plugin's commands (added once)."""
+    global _plugin_commands_added
     from arena.cli import match, plugins  # noqa: F401  (they attach themselves to `cli`)
     from arena.plugins import get_arena
 
-    get_arena().add_commands(cli)
+    if not _plugin_commands_added:
+        get_arena().add_commands(cli)
+        _plugin_commands_added = True
     return cli
 
 

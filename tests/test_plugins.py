@@ -1,0 +1,320 @@
+"""The plugin loader: discovery, broken plugins, duplicate names, misspelled hooks, commands."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import click
+import pytest
+
+import arena.hookspecs as hookspecs
+from arena import hookimpl
+from arena.agents import OpponentKind
+from arena.envs import EnvSpec
+from arena.errors import ArenaError
+from arena.plugins import Arena, load_plugins
+
+ROOT = Path(__file__).resolve().parents[1]
+BUILTINS = "agents,pong"
+
+
+class FakeDist:
+    def __init__(self, name: str, version: str = "1.0"):
+        self.name, self.version = name, version
+
+
+class FakeEntryPoint:
+    """Stands in for importlib.metadata.EntryPoint: name, value, dist and load()."""
+
+    def __init__(self, name: str, plugin=None, *, dist: str = "dist-a", error: Exception | None = None):
+        self.name = name
+        self.value = f"{dist.replace('-', '_')}.{name}"
+        self.dist = FakeDist(dist)
+        self._plugin, self._error = plugin, error
+
+    def load(self):
+        if self._error is not None:
+            raise self._error
+        return self._plugin
+
+
+def plugin(**hooks) -> types.SimpleNamespace:
+    """A plugin object whose attributes are hook implementations."""
+    return types.SimpleNamespace(**{name: hookimpl(fn) for name, fn in hooks.items()})
+
+
+def env_plugin(*names: str):
+    def arena_register_envs(register):
+        for name in names:
+            register(EnvSpec(name=name, make=None, description="", seats=("l", "r"), num_actions=2, options=object))
+
+    return plugin(arena_register_envs=arena_register_envs)
+
+
+def kind_plugin(*names: str):
+    def arena_register_opponents(register):
+        for name in names:
+            register(OpponentKind(name=name, build=lambda args, env, options: None))
+
+    return plugin(arena_register_opponents=arena_register_opponents)
+
+
+@pytest.fixture
+def warnings_seen():
+    return []
+
+
+@pytest.fixture
+def new_arena(warnings_seen, monkeypatch):
+    monkeypatch.delenv("ARENA_LOAD_PLUGINS", raising=False)
+    monkeypatch.delenv("ARENA_STRICT_PLUGINS", raising=False)
+
+    def make(entry_points, strict=False):
+        arena = Arena(strict=strict, warn=warnings_seen.append)
+        arena.load_entry_points(entry_points)
+        return arena
+
+    return make
+
+
+def test_hook_arena_register_envs(new_arena):
+    arena = new_arena([FakeEntryPoint("games", env_plugin("chess", "go"))])
+    assert arena.envs.names() == ["chess", "go"]
+    assert arena.envs.owner("go") == "games"
+    assert arena.plugins["games"].registered == {"envs": ["chess", "go"]}
+    assert arena.plugins["games"].version == "1.0"
+
+
+def test_hook_arena_register_opponents(new_arena):
+    arena = new_arena([FakeEntryPoint("bots", kind_plugin("bot:a", "bot:b"))])
+    assert arena.opponents.names() == ["bot:a", "bot:b"]
+
+
+def test_hook_arena_register_algorithms(new_arena):
+    def arena_register_algorithms(register):
+        register(types.SimpleNamespace(name="reinforce"))
+
+    arena = new_arena([FakeEntryPoint("algos", plugin(arena_register_algorithms=arena_register_algorithms))])
+    assert arena.algorithms.names() == ["reinforce"]
+
+
+def test_hook_arena_register_commands(new_arena):
+    def arena_register_commands(cli):
+        @cli.command("hello")
+        def hello():
+            click.echo("hi")
+
+    arena = new_arena([FakeEntryPoint("cmds", plugin(arena_register_commands=arena_register_commands))])
+    group = click.Group("arena", commands={"match": click.Command("match")})
+    arena.add_commands(group)
+    assert sorted(group.commands) == ["hello", "match"]
+    assert arena.plugins["cmds"].registered == {"commands": ["hello"]}
+
+
+def test_every_hook_has_a_test_and_a_docs_entry():
+    hooks = sorted(name for name in dir(hookspecs) if name.startswith("arena_"))
+    assert hooks, "no hooks found"
+    tests = set(globals())
+    docs = (ROOT / "docs" / "plugins.md").read_text()
+    for name in hooks:
+        assert f"test_hook_{name}" in tests, f"hook {name} has no test_hook_{name}"
+        assert name in docs, f"hook {name} is not documented in docs/plugins.md"
+        doc = getattr(hookspecs, name).__doc__ or ""
+        assert "Called" in doc and ":return:" in doc, f"hook {name}'s docstring must say when it is called and what it returns"
+
+
+def test_broken_plugin_warns_once_and_the_rest_load(new_arena, warnings_seen):
+    arena = new_arena(
+        [
+            FakeEntryPoint("good", env_plugin("chess")),
+            FakeEntryPoint("broken", error=ImportError("No module named 'nonexistent_dep'")),
+        ]
+    )
+    assert arena.envs.names() == ["chess"]
+    assert "broken" not in arena.plugins
+    assert len(warnings_seen) == 1
+    message = warnings_seen[0]
+    assert "\n" not in message
+    assert "'broken'" in message and "ImportError" in message and "nonexistent_dep" in message
+    assert "skipped" in message
+
+
+def test_strict_mode_makes_a_broken_plugin_fatal(new_arena):
+    with pytest.raises(ArenaError, match="plugin 'broken'.*ZeroDivisionError.*ARENA_STRICT_PLUGINS=1"):
+        new_arena([FakeEntryPoint("broken", error=ZeroDivisionError("boom"))], strict=True)
+
+
+def test_strict_mode_from_the_environment(monkeypatch, warnings_seen):
+    monkeypatch.setenv("ARENA_STRICT_PLUGINS", "1")
+    arena = Arena(warn=warnings_seen.append)
+    with pytest.raises(ArenaError):
+        arena.load_entry_points([FakeEntryPoint("broken", error=RuntimeError("x"))])
+
+
+def test_a_plugin_that_fails_while_registering_leaves_nothing_behind(new_arena, warnings_seen):
+    def arena_register_envs(register):
+        register(EnvSpec(name="half", make=None, description="", seats=("l", "r"), num_actions=2, options=object))
+        raise ValueError("config missing")
+
+    arena = new_arena([FakeEntryPoint("flaky", plugin(arena_register_envs=arena_register_envs))])
+    assert "half" not in arena.envs
+    assert "flaky" not in arena.plugins
+    assert "config missing" in warnings_seen[0]
+
+
+def test_two_plugins_registering_one_name_is_an_error_naming_both(new_arena):
+    with pytest.raises(ArenaError) as info:
+        new_arena([FakeEntryPoint("first", env_plugin("pong")), FakeEntryPoint("second", env_plugin("pong"))])
+    message = str(info.value)
+    assert "environment 'pong'" in message and "'first'" in message and "'second'" in message
+
+
+def test_duplicate_opponent_kinds_are_an_error_too(new_arena):
+    with pytest.raises(ArenaError, match="opponent kind 'bot:x'.*'one'.*'two'"):
+        new_arena([FakeEntryPoint("one", kind_plugin("bot:x")), FakeEntryPoint("two", kind_plugin("bot:x"))])
+
+
+def test_one_entry_point_name_from_two_distributions_is_an_error(new_arena):
+    with pytest.raises(ArenaError, match="plugin name 'games'.*dist-a.*dist-b"):
+        new_arena(
+            [
+                FakeEntryPoint("games", env_plugin("chess"), dist="dist-a"),
+                FakeEntryPoint("games", env_plugin("go"), dist="dist-b"),
+            ]
+        )
+
+
+def test_the_same_distribution_seen_twice_loads_once(new_arena):
+    # Editable installs can list one entry point twice (pypa/setuptools#3649).
+    same = env_plugin("chess")
+    arena = new_arena([FakeEntryPoint("games", same), FakeEntryPoint("games", same)])
+    assert arena.envs.names() == ["chess"]
+
+
+def test_misspelled_hook_is_caught_and_the_plugin_skipped(new_arena, warnings_seen):
+    typo = plugin(arena_register_env=lambda register: None)
+    arena = new_arena([FakeEntryPoint("typo", typo), FakeEntryPoint("good", env_plugin("chess"))])
+    assert "typo" not in arena.plugins and "good" in arena.plugins
+    assert "arena_register_env" in warnings_seen[0] and "misspelled" in warnings_seen[0]
+    with pytest.raises(ArenaError, match="arena_register_env"):
+        new_arena([FakeEntryPoint("typo", typo)], strict=True)
+
+
+def test_hookimpl_with_an_unknown_argument_is_skipped(new_arena, warnings_seen):
+    bad = plugin(arena_register_envs=lambda register, extra: None)
+    arena = new_arena([FakeEntryPoint("bad", bad)])
+    assert "bad" not in arena.plugins
+    assert "'bad'" in warnings_seen[0] and "extra" in warnings_seen[0]
+
+
+def test_hookimpl_may_take_fewer_arguments(new_arena):
+    def arena_register_commands():
+        pass
+
+    arena = new_arena([FakeEntryPoint("quiet", plugin(arena_register_commands=arena_register_commands))])
+    arena.add_commands(click.Group("arena"))
+    assert "quiet" in arena.plugins
+
+
+def test_a_command_two_plugins_define_is_an_error_naming_both(new_arena):
+    def make(label):
+        def arena_register_commands(cli):
+            @cli.command("report")
+            def report():
+                click.echo(label)
+
+        return plugin(arena_register_commands=arena_register_commands)
+
+    arena = new_arena([FakeEntryPoint("one", make("1")), FakeEntryPoint("two", make("2"))])
+    with pytest.raises(ArenaError, match="command 'report'.*'(one|two)'.*'(one|two)'"):
+        arena.add_commands(click.Group("arena"))
+
+
+def test_a_plugin_cannot_replace_a_core_command(new_arena):
+    def arena_register_commands(cli):
+        @cli.command("match")
+        def match():
+            pass
+
+    arena = new_arena([FakeEntryPoint("hijack", plugin(arena_register_commands=arena_register_commands))])
+    with pytest.raises(ArenaError, match="command 'match'.*'arena'.*'hijack'"):
+        arena.add_commands(click.Group("arena", commands={"match": click.Command("match")}))
+
+
+def test_allowlist_loads_only_named_plugins(new_arena, monkeypatch):
+    eps = [FakeEntryPoint("a", env_plugin("chess")), FakeEntryPoint("b", env_plugin("go"))]
+    monkeypatch.setenv("ARENA_LOAD_PLUGINS", "b")
+    assert sorted(new_arena(eps).plugins) == ["b"]
+    monkeypatch.setenv("ARENA_LOAD_PLUGINS", "")
+    assert new_arena(eps).plugins == {}
+
+
+def test_builtins_load_through_the_entry_point_group(monkeypatch):
+    monkeypatch.setenv("ARENA_LOAD_PLUGINS", BUILTINS)
+    arena = load_plugins()
+    assert {"agents", "pong"} <= set(arena.plugins)
+    assert arena.plugins["pong"].distribution == "arena-rl"
+    assert "pong" in arena.envs and {"cpu", "random", "bot:tracker"} <= set(arena.opponents.names())
+
+
+def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess:
+    environ = {**os.environ, "ARENA_LOAD_PLUGINS": BUILTINS, **env}
+    return subprocess.run(
+        [sys.executable, "-c", "from arena.cli import main; main()", *args],
+        capture_output=True, text=True, env=environ, timeout=60,
+    )  # fmt: skip
+
+
+def test_plugins_json_lists_each_plugin_its_version_and_registrations():
+    result = run_cli("plugins", "--json")
+    assert result.returncode == 0, result.stderr
+    from arena import __version__
+
+    assert json.loads(result.stdout) == [
+        {
+            "name": "agents",
+            "version": __version__,
+            "distribution": "arena-rl",
+            "module": "arena_plugins.agents",
+            "hooks": ["arena_register_opponents"],
+            "opponents": ["cpu", "random"],
+        },
+        {
+            "name": "pong",
+            "version": __version__,
+            "distribution": "arena-rl",
+            "module": "arena_plugins.pong",
+            "hooks": ["arena_register_envs", "arena_register_opponents"],
+            "envs": ["pong"],
+            "opponents": ["bot:tracker"],
+        },
+    ]
+
+
+def test_plugins_table_names_every_plugin():
+    result = run_cli("plugins")
+    assert result.returncode == 0, result.stderr
+    for word in ("agents", "pong", "bot:tracker", "random"):
+        assert word in result.stdout
+
+
+def test_plugins_command_does_not_import_torch_or_the_emulator():
+    code = (
+        "import sys\n"
+        "from arena.cli import main\n"
+        "try:\n    main(['plugins', '--json'])\n"
+        "except SystemExit:\n    pass\n"
+        "heavy = sorted(m for m in ('torch', 'stable_retro', 'pandas', 'pettingzoo') if m in sys.modules)\n"
+        "print('HEAVY', heavy)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True,
+        env={**os.environ, "ARENA_LOAD_PLUGINS": BUILTINS}, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "HEAVY []" in result.stdout
