@@ -27,15 +27,20 @@ with --quick) and the table shows medians.
 
 How to read the table:
 
-* ``frames/s``: wall-clock rate, added across the W processes (what a user waits for).
+* ``frames`` and ``seconds``: one measurement's (medians); ``frames/s``: the wall-clock rate,
+  added across the W processes (what a user waits for).
 * ``x raw env.step``: frames/s over the ``raw env.step`` frames/s with the SAME worker count
   (for a match: the bracket around it), the median over repeats; ``(range)`` is the min-max of
   those ratios, i.e. the noise. ``raw
   em.step`` > 1 is what PongEnv's Python layer costs per frame; ``arena match`` < 1 is what the
   match machinery costs on top (agents, game loop, reset/no-op frames, process pool, startup).
+* ``cores used``: CPU seconds of the processes involved over wall seconds. Near W means the
+  variant had its W cores; less means other programs took a share, and its wall-clock frames/s
+  (and ratio) understate it. On a shared machine this column explains most odd ratios.
 * ``frames/CPU-s`` and ``x raw (CPU)``: frames per CPU-second of the processes involved (the
-  match rows include the pool workers' startup). Less sensitive to other programs competing for
-  the cores than wall time, though not to their cache and memory-bandwidth pressure.
+  match rows include the pool workers' startup). Much less sensitive to other programs competing
+  for the cores than wall time, though not to their cache and memory-bandwidth pressure: the
+  better measure of what Arena's own code costs.
 * The second table splits one ``PongEnv.step`` into its parts (median microseconds per step,
   timed in place) to show where the Python layer's time goes.
 
@@ -142,7 +147,7 @@ def _breakdown(env, chunks=30, calls=100):
     A loop does what ``PongEnv.step`` does, part by part, with a clock read between the parts;
     chunks of it alternate with chunks of real ``env.step`` calls. Each part's cost is its median
     over all calls (medians shrug off the moments another program has the core); ``rest`` is the
-    whole step's median minus the parts (PongEnv's dicts, deque, rewards and ``_infos``).
+    whole step's median minus the parts (sticky actions, dicts, deque, rewards, ``_infos``).
     """
     from arena_plugins.pong_env import SEATS, features, merge_actions
 
@@ -180,7 +185,7 @@ def _breakdown(env, chunks=30, calls=100):
                 env.reset(seed=1)
     out = {name: statistics.median(values) / 1000 for name, values in parts.items()}
     total = statistics.median(whole) / 1000
-    out["rest of PongEnv.step (dicts, deque, rewards, _infos)"] = total - sum(out.values())
+    out["rest of PongEnv.step (sticky actions, dicts, deque, rewards, _infos)"] = total - sum(out.values())
     out["= PongEnv.step (whole)"] = total
     return out
 
@@ -371,7 +376,8 @@ def aggregate(repeats):
             "variant": variant,
             "workers": workers,
             "repeats": len(rows),
-            "frames": frames,
+            "frames": statistics.median(r["frames"] for r in rows),  # one measurement's, like seconds
+            "frames_total": frames,
             "seconds": statistics.median(r["seconds"] for r in rows),
             "fps": statistics.median(r["fps"] for r in rows),
             "fps_all": [round(r["fps"], 1) for r in rows],
@@ -379,6 +385,7 @@ def aggregate(repeats):
             "ratio_all": [round(x, 3) for x in ratios],
             "cpu_s": sum(cpu) if len(cpu) == len(rows) else None,
             "fps_per_cpu_s": frames / sum(cpu) if cpu and len(cpu) == len(rows) else None,
+            "cores_used": sum(cpu) / sum(r["seconds"] for r in rows) if cpu and len(cpu) == len(rows) else None,
             "games": sum(r.get("games", 0) for r in rows) or None,
         })  # fmt: skip
     ref_cpu = {r["workers"]: r["fps_per_cpu_s"] for r in out if r["variant"] == REFERENCE}
@@ -405,10 +412,10 @@ def print_table(rows):
     def spread(xs):
         return f"{min(xs):.2f}-{max(xs):.2f}" if len(xs) > 1 else "-"
 
-    head = ("variant", "workers", "frames", "seconds", "frames/s", "x raw env.step", "(range)", "frames/CPU-s", "x raw (CPU)")
+    head = ("variant", "workers", "frames", "seconds", "frames/s", "x raw env.step", "(range)", "cores used", "frames/CPU-s", "x raw (CPU)")
     body = [
-        (r["variant"], str(r["workers"]), f"{r['frames']:,}", f"{r['seconds']:.2f}", f"{r['fps']:,.0f}",
-         num(r["ratio_to_raw_env_step"], ".2f"), spread(r["ratio_all"]), num(r["fps_per_cpu_s"], ",.0f"),
+        (r["variant"], str(r["workers"]), f"{r['frames']:,.0f}", f"{r['seconds']:.2f}", f"{r['fps']:,.0f}",
+         num(r["ratio_to_raw_env_step"], ".2f"), spread(r["ratio_all"]), num(r["cores_used"], ".2f"), num(r["fps_per_cpu_s"], ",.0f"),
          num(r["cpu_ratio_to_raw_env_step"], ".2f"))
         for r in rows
     ]  # fmt: skip

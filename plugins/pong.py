@@ -32,7 +32,7 @@ class PongOptions:
     """The agent sees observations this many agent steps old (phillip's reaction time)."""
     points: int = 21
     """A game ends when one side reaches this many points (the cartridge's own rule is 21)."""
-    max_frames: int = 50_000
+    max_frames: int = 100_000
     """Frames after which a game is cut off (truncated) and scored as it stands."""
     noop_max: int = 30
     """Up to this many no-op frames at reset, drawn from the game's seed (shifts the start; see

@@ -480,19 +480,16 @@ def test_second_emulator_in_process_is_a_clear_error(make_env):
     env.step({"left": NOOP, "right": NOOP})
 
 
-class JumpingScores:
-    """Wraps the game data so the next RAM read shows the left score jumping by ``jump``."""
+def jump_left_score(env: PongEnv, jump: int) -> None:
+    """Make the env's next RAM read show the left score jumping by ``jump``."""
+    read = env._read_ram
 
-    def __init__(self, data, jump: int):
-        self._data, self.jump = data, jump
-
-    def update_ram(self):
-        self._data.update_ram()
-
-    def lookup_all(self):
-        ram = dict(self._data.lookup_all())
-        ram["score1"] += self.jump
+    def jumped():
+        ram = read()
+        ram["score1"] += jump
         return ram
+
+    env._read_ram = jumped
 
 
 def test_several_points_in_one_step_end_the_game_as_it_stood(make_env):
@@ -500,9 +497,16 @@ def test_several_points_in_one_step_end_the_game_as_it_stood(make_env):
     env = make_env(PongOptions(points=2, noop_max=0, sticky=0.0))
     env.reset(seed=0)
     before = env.scores()
-    env._data = JumpingScores(env._data, jump=4)
+    jump_left_score(env, 4)
     _, rewards, terminations, truncations, _ = env.step({"left": NOOP, "right": NOOP})
     assert rewards == {"left": 0.0, "right": 0.0}
     assert truncations == {"left": True, "right": True}
     assert terminations == {"left": False, "right": False}
     assert env.scores() == before and env.agents == []
+
+
+def test_an_action_outside_the_space_is_a_clear_error(make_env):
+    env = make_env(PongOptions(points=1))
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="noop.*up.*down.*right=7"):
+        env.step({"left": NOOP, "right": 7})

@@ -75,12 +75,14 @@ def match_command(a, b, env_name, games, seed, workers, options, log_path) -> No
         progress.add_task(f"{a} vs {b}", total=games)
         summary = run_match(plan, log_path=log_path, arena=arena, on_game=show)
 
+    played = summary.games - summary.errors
     table = Table(title=f"{a} vs {b} on {env_name}: {summary.games} games", title_justify="left")
-    for column in ("agent", "wins", "draws", "errors"):
+    for column in ("agent", "wins", "win rate"):
         table.add_column(column, justify="left" if column == "agent" else "right")
-    table.add_row(a, str(summary.wins_a), str(summary.draws), str(summary.errors))
-    table.add_row(b, str(summary.wins_b), str(summary.draws), str(summary.errors))
+    for name, wins in ((a, summary.wins_a), (b, summary.wins_b)):
+        table.add_row(name, str(wins), f"{wins / played:.0%}" if played else "-")
     console.print(table)
+    console.print(f"draws: {summary.draws}   errors: {summary.errors}")
     if summary.mean_diff is None:
         console.print("no game finished")
     else:
