@@ -149,26 +149,25 @@ def _breakdown(env, chunks=30, calls=100):
     over all calls (medians shrug off the moments another program has the core); ``rest`` is the
     whole step's median minus the parts (sticky actions, dicts, deque, rewards, ``_infos``).
     """
-    from arena_plugins.pong_env import SEATS, features, merge_actions
+    from arena_plugins.pong_env import SEATS, features
 
-    em, data = env._em, env._data
+    em = env._em
     ns = time.perf_counter_ns
-    names = ("em.step (1 frame)", "merge_actions + set_button_mask x2", "data.update_ram + lookup_all", "features() x2 (both seats)")
+    names = ("em.step (1 frame)", "button masks (table) + set_button_mask x2", "read 6 RAM bytes (_read_ram)", "features() x2 (both seats)")
     parts: dict[str, list[int]] = {name: [] for name in names}
     whole: list[int] = []
     env.reset(seed=1)
-    previous = data.lookup_all()
+    previous = env._read_ram()
     for _ in range(chunks):
         for _ in range(calls):
             t0 = ns()
-            mask = merge_actions(1, 2)
-            em.set_button_mask(mask[:8], 0)
-            em.set_button_mask(mask[8:], 1)
+            low, high = env._masks[1, 2]
+            em.set_button_mask(low, 0)
+            em.set_button_mask(high, 1)
             t1 = ns()
             em.step()
             t2 = ns()
-            data.update_ram()
-            ram = data.lookup_all()
+            ram = env._read_ram()
             t3 = ns()
             for seat in SEATS:
                 features(ram, previous, 1, seat)
