@@ -14,9 +14,11 @@ import re
 import signal
 import time
 import traceback
+import uuid
+from collections import deque
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -39,6 +41,7 @@ class GameTask:
     a_seat: str
     seats: dict[str, str]  # seat -> spec of the agent there ("cpu" for the game's own CPU)
     cpu_level: int | None  # None: two agents; else the CPU plays env_spec.cpu_seat
+    uid: str | None = None  # the match log's key for this game (see arena.store)
 
 
 @dataclass
@@ -62,43 +65,53 @@ def agent_seed(game_seed: int, seat_index: int) -> int:
     return game_seed * 1000 + seat_index + 1
 
 
+def check_pair(arena: Arena, a: str, b: str, env: str, options: Any) -> dict[str, Any]:
+    """Resolve both specs against the env (one-line errors for bad ones); role -> what plays."""
+    env_spec = arena.envs.get(env)
+    built = {role: resolve(spec, arena.opponents, env_spec, options) for role, spec in (("a", a), ("b", b))}
+    if all(isinstance(what, BuiltinCpu) for what in built.values()):
+        raise ArenaError(f"only one side can be the game's own CPU; got '{a}' vs '{b}': pick a bot or agent for one side")
+    return built
+
+
+def game_task(arena: Arena, built: dict[str, Any], a: str, b: str, env: str, options: Any, *, index: int, seed: int) -> GameTask:
+    """One game of ``a`` vs ``b``: ``a`` takes the first seat on even ``index``, the second on odd.
+
+    The game's own CPU can only play its own seat, so against ``cpu`` the sides never swap.
+    """
+    env_spec = arena.envs.get(env)
+    first, second = env_spec.seats
+    cpus = [role for role, what in built.items() if isinstance(what, BuiltinCpu)]
+    if cpus:
+        cpu_role = cpus[0]
+        cpu_level = env_spec.check_cpu_level(built[cpu_role].level)
+        other = env_spec.seats[1 - env_spec.seats.index(env_spec.cpu_seat)]
+        role_seat = {cpu_role: env_spec.cpu_seat, ("b" if cpu_role == "a" else "a"): other}
+    else:
+        cpu_level = None
+        role_seat = {"a": first, "b": second} if index % 2 == 0 else {"a": second, "b": first}
+    seats = {role_seat["a"]: a, role_seat["b"]: b}
+    return GameTask(
+        index=index,
+        env=env,
+        options=options,
+        seed=seed,
+        a=a,
+        b=b,
+        a_seat=role_seat["a"],
+        seats={seat: seats[seat] for seat in env_spec.seats},
+        cpu_level=cpu_level,
+    )
+
+
 def plan_games(arena: Arena, a: str, b: str, env: str, games: int, seed: int, options: Any) -> list[GameTask]:
     """Validate both specs against the env and lay out the games, alternating sides."""
     if games < 1:
         raise ArenaError(f"--games must be at least 1, got {games}")
     if seed < 0:
         raise ArenaError(f"--seed must be 0 or more, got {seed}")
-    env_spec = arena.envs.get(env)
-    built = {role: resolve(spec, arena.opponents, env_spec, options) for role, spec in (("a", a), ("b", b))}
-    cpus = [role for role, what in built.items() if isinstance(what, BuiltinCpu)]
-    if len(cpus) == 2:
-        raise ArenaError(f"only one side can be the game's own CPU; got '{a}' vs '{b}': pick a bot or agent for one side")
-    first, second = env_spec.seats
-    tasks = []
-    for index in range(games):
-        if cpus:
-            cpu_role = cpus[0]
-            cpu_level = env_spec.check_cpu_level(built[cpu_role].level)
-            other = env_spec.seats[1 - env_spec.seats.index(env_spec.cpu_seat)]
-            role_seat = {cpu_role: env_spec.cpu_seat, ("b" if cpu_role == "a" else "a"): other}
-        else:
-            cpu_level = None
-            role_seat = {"a": first, "b": second} if index % 2 == 0 else {"a": second, "b": first}
-        seats = {role_seat["a"]: a, role_seat["b"]: b}
-        tasks.append(
-            GameTask(
-                index=index,
-                env=env,
-                options=options,
-                seed=seed + index,
-                a=a,
-                b=b,
-                a_seat=role_seat["a"],
-                seats={seat: seats[seat] for seat in env_spec.seats},
-                cpu_level=cpu_level,
-            )
-        )
-    return tasks
+    built = check_pair(arena, a, b, env, options)
+    return [game_task(arena, built, a, b, env, options, index=i, seed=seed + i) for i in range(games)]
 
 
 class _WorkerState:
@@ -133,6 +146,7 @@ def play_game(task: GameTask, state: _WorkerState) -> dict:
     """Play one game; never raises: a failure is a record with status ``error``."""
     started = time.perf_counter()
     record: dict[str, Any] = {
+        "uid": task.uid,
         "game": task.index,
         "env": task.env,
         "options": asdict(task.options),
@@ -199,64 +213,95 @@ def _run_in_worker(task: GameTask) -> dict:
     return play_game(task, _worker)
 
 
-def run_games(tasks: list[GameTask], workers: int, arena: Arena | None = None) -> Iterator[dict]:
-    """Play ``tasks`` and yield each record as its game finishes.
+class GamePool:
+    """Plays submitted games and hands back their records as they finish.
 
     ``workers == 1`` plays in this process with ``arena`` (plugins registered in-process work);
-    more workers are fresh processes that load plugins from entry points.
+    more workers are fresh spawned processes that load plugins from entry points, one emulator
+    each. At most one game per worker is in flight, so a worker that dies (emulator crash, out of
+    memory) loses only the games it was playing: those come back as error records, and queued
+    games go on in a fresh pool. Use it as a context manager: leaving it by an exception (Ctrl-C)
+    kills the workers instead of waiting for their games.
     """
-    if workers <= 1:
-        state = _WorkerState(arena or get_arena())
-        try:
-            for task in tasks:
-                yield play_game(task, state)
-        finally:
-            if state.env is not None:
-                state.env.close()
-        return
-    import multiprocessing
-    from collections import deque
 
-    remaining = deque(tasks)
-    context = multiprocessing.get_context("spawn")
-    while remaining:
-        # A worker that dies breaks its whole pool: every game in flight there is lost (recorded as
-        # an error), and the games not yet started go on in a fresh pool.
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker)
-        pending: dict = {}
-        broken = False
+    def __init__(self, workers: int, arena: Arena | None = None):
+        self.workers = max(1, workers)
+        self._arena = arena
+        self._queue: deque[GameTask] = deque()
+        self._pending: dict = {}
+        self._pool: ProcessPoolExecutor | None = None
+        self._inline: _WorkerState | None = None
+
+    def submit(self, task: GameTask) -> None:
+        self._queue.append(task)
+
+    def __len__(self) -> int:
+        """Games submitted whose records have not been handed back yet."""
+        return len(self._queue) + len(self._pending)
+
+    def next_result(self) -> dict:
+        """Block until a game finishes and return its record."""
+        if not len(self):
+            raise RuntimeError("no game submitted")
+        if self.workers == 1:
+            if self._inline is None:
+                self._inline = _WorkerState(self._arena or get_arena())
+            return play_game(self._queue.popleft(), self._inline)
+        self._fill()
+        done, _ = wait(self._pending, return_when=FIRST_COMPLETED)
+        future = next(iter(done))
+        task = self._pending.pop(future)
         try:
-            while (remaining and not broken) or pending:
-                while remaining and not broken and len(pending) < workers * 2:
-                    task = remaining.popleft()
-                    try:
-                        pending[pool.submit(_run_in_worker, task)] = task
-                    except BrokenProcessPool:
-                        remaining.appendleft(task)  # never started: it goes to the next pool
-                        broken = True
-                if not pending:
-                    break
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    task = pending.pop(future)
-                    try:
-                        record = future.result()
-                    except BrokenProcessPool:
-                        broken = True
-                        record = _lost(task, "the worker process died (emulator crash or out of memory)")
-                    yield record
-        except BaseException:
-            # Interrupted (Ctrl-C) or the consumer stopped early: don't wait for games in flight.
-            for process in list((getattr(pool, "_processes", None) or {}).values()):
-                process.terminate()
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-        pool.shutdown(wait=True)
+            return future.result()
+        except BrokenProcessPool:
+            self._pool = None  # the next _fill starts a fresh pool for the queued games
+            return _lost(task, "the worker process died (emulator crash or out of memory)")
+
+    def _fill(self) -> None:
+        import multiprocessing
+
+        while self._queue and len(self._pending) < self.workers:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(
+                    max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker
+                )
+            task = self._queue.popleft()
+            try:
+                self._pending[self._pool.submit(_run_in_worker, task)] = task
+            except BrokenProcessPool:
+                self._queue.appendleft(task)  # never started: it goes to the fresh pool
+                self._pool = None
+
+    def close(self, kill: bool = False) -> None:
+        if self._inline is not None and self._inline.env is not None:
+            self._inline.env.close()
+            self._inline = None
+        if self._pool is not None:
+            if kill:
+                for process in list((getattr(self._pool, "_processes", None) or {}).values()):
+                    process.terminate()
+            self._pool.shutdown(wait=not kill, cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> "GamePool":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close(kill=exc_type is not None)
+
+
+def run_games(tasks: list[GameTask], workers: int, arena: Arena | None = None) -> Iterator[dict]:
+    """Play ``tasks`` on a :class:`GamePool` and yield each record as its game finishes."""
+    with GamePool(workers, arena) as pool:
+        for task in tasks:
+            pool.submit(task)
+        while len(pool):
+            yield pool.next_result()
 
 
 def _lost(task: GameTask, why: str) -> dict:
     return {
-        "game": task.index, "env": task.env, "options": asdict(task.options), "seed": task.seed,
+        "uid": task.uid, "game": task.index, "env": task.env, "options": asdict(task.options), "seed": task.seed,
         "a": task.a, "b": task.b, "a_seat": task.a_seat, "sides": dict(task.seats),
         "status": "error", "error": why, "score": None, "score_a": None, "score_b": None,
         "winner": None, "frames": None, "truncated": None, "wall_s": None,
@@ -350,17 +395,28 @@ def run_match(
     log_path: Path | None = None,
     arena: Arena | None = None,
     on_game: Callable[[dict], None] | None = None,
+    store: Any = None,
+    leaderboard: str | None = None,
 ) -> MatchSummary:
-    """Play the planned games, append each to a JSON-lines log as it finishes, and summarise."""
+    """Play the planned games, log each as it finishes, and summarise.
+
+    Every game goes to a JSON-lines file and, with ``store`` (an :class:`arena.store.MatchStore`),
+    into the match log under ``leaderboard`` (default: the env's own leaderboard).
+    """
     log_path = Path(log_path) if log_path else default_log_path(plan.a, plan.b)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     records = []
+    run_id = uuid.uuid4().hex[:12]
+    tasks = [replace(task, uid=f"match:{run_id}:{task.index}") for task in plan.tasks]
     with open(log_path, "a", encoding="utf-8") as log:
-        for record in run_games(list(plan.tasks), plan.workers, arena):
+        for record in run_games(tasks, plan.workers, arena):
+            record["log_path"] = str(log_path)
             slim = {k: v for k, v in record.items() if k != "traceback"}
             log.write(json.dumps(slim) + "\n")
             log.flush()  # a crash loses at most the games still in flight
+            if store is not None:
+                store.record(leaderboard or plan.env, record, uid=record["uid"])
             records.append(record)
             if on_game is not None:
                 on_game(record)

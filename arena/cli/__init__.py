@@ -5,6 +5,7 @@ Every user-fixable problem ends as one line on stderr and exit status 2, without
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -24,13 +25,20 @@ _plugin_commands_added = False
 def build_cli() -> click.Group:
     """The top-level group with the core commands and every plugin's commands (added once)."""
     global _plugin_commands_added
-    from arena.cli import match, plugins  # noqa: F401  (they attach themselves to `cli`)
+    from arena.cli import leaderboard, match, plugins  # noqa: F401  (they attach themselves to `cli`)
     from arena.plugins import get_arena
 
     if not _plugin_commands_added:
         get_arena().add_commands(cli)
         _plugin_commands_added = True
     return cli
+
+
+def make_console():
+    """A rich console; when output is not a terminal, wide enough that tables are not cut."""
+    from rich.console import Console
+
+    return Console(highlight=False, width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 160)
 
 
 def fail(message: str, code: int = 2) -> None:

@@ -19,8 +19,10 @@ def _fmt(x: float) -> str:
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of game 0; game i uses seed + i.")
 @click.option("--workers", "-w", type=int, default=None, help="Parallel worker processes, one emulator each [default: cores].")
 @click.option("--option", "-o", "options", multiple=True, metavar="KEY=VALUE", help="Environment option, e.g. -o act_every=4 (repeatable).")
+@click.option("--leaderboard", "leaderboard", default=None, help="Record the games in this leaderboard [default: the env's own, e.g. pong].")
+@click.option("--db", "db_path", type=click.Path(dir_okay=False), default=None, help="Match database [default: $ARENA_DB or $ARENA_HOME/arena.db].")
 @click.option("--log", "log_path", type=click.Path(dir_okay=False), default=None, help="JSON-lines game log [default: $ARENA_HOME/matches/...].")
-def match_command(a, b, env_name, games, seed, workers, options, log_path) -> None:
+def match_command(a, b, env_name, games, seed, workers, options, leaderboard, db_path, log_path) -> None:
     """Play GAMES games of agent A against agent B.
 
     An agent is `cpu` or `cpu:LEVEL` (the game's own computer player), `random`,
@@ -31,12 +33,13 @@ def match_command(a, b, env_name, games, seed, workers, options, log_path) -> No
       arena match bot:tracker:9 cpu --games 4
       arena match bot:tracker:3 bot:tracker:8 --games 6 -o points=11
     """
-    from rich.console import Console
+    from arena.cli import make_console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
     from rich.table import Table
 
     from arena.match import plan_match, run_match
     from arena.plugins import get_arena
+    from arena.store import MatchStore
 
     arena = get_arena()
     env_spec = arena.envs.get(env_name)
@@ -44,7 +47,8 @@ def match_command(a, b, env_name, games, seed, workers, options, log_path) -> No
         a, b, env=env_name, games=games, seed=seed, workers=workers,
         options=env_spec.parse_options(options), arena=arena,
     )  # fmt: skip
-    console = Console(highlight=False)
+    store = MatchStore(db_path)  # opened before any game: a bad database fails fast
+    console = make_console()
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -73,7 +77,7 @@ def match_command(a, b, env_name, games, seed, workers, options, log_path) -> No
 
     with progress:
         progress.add_task(f"{a} vs {b}", total=games)
-        summary = run_match(plan, log_path=log_path, arena=arena, on_game=show)
+        summary = run_match(plan, log_path=log_path, arena=arena, on_game=show, store=store, leaderboard=leaderboard)
 
     played = summary.games - summary.errors
     table = Table(title=f"{a} vs {b} on {env_name}: {summary.games} games", title_justify="left")
@@ -91,5 +95,6 @@ def match_command(a, b, env_name, games, seed, workers, options, log_path) -> No
     rate = summary.frames / summary.wall_s if summary.wall_s else 0.0
     console.print(f"{summary.frames:,} frames in {summary.wall_s:.1f}s ({rate:,.0f} frames/s)")
     console.print(f"log: {summary.log_path}", soft_wrap=True)
+    console.print(f"recorded in leaderboard '{leaderboard or env_name}' of {store.path}", soft_wrap=True)
     if summary.errors:
         raise SystemExit(1)

@@ -22,7 +22,7 @@ def plugins_command(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    from rich.console import Console
+    from arena.cli import make_console
     from rich.table import Table
 
     table = Table(title="arena plugins", title_justify="left")
@@ -33,7 +33,7 @@ def plugins_command(as_json: bool) -> None:
     for row in rows:
         registered = "; ".join(f"{kind}: {', '.join(row[kind])}" for kind in KINDS if row.get(kind))
         table.add_row(row["name"], row["version"] or "-", row["module"], registered or "-")
-    console = Console()
+    console = make_console()
     console.print(table)
     for name, why in sorted(arena.failed.items()):
         console.print(f"[red]not loaded[/red] {name}: {why}", highlight=False)

@@ -1,0 +1,196 @@
+"""``arena leaderboard``: run, show, report and recompute leaderboards."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from arena.cli import cli
+
+DB_OPTION = click.option(
+    "--db", "db_path", type=click.Path(dir_okay=False), default=None,
+    help="Match database [default: $ARENA_DB or $ARENA_HOME/arena.db].",
+)  # fmt: skip
+
+
+@cli.group("leaderboard")
+def leaderboard_group() -> None:
+    """Rate agents against each other: a durable match log and TrueSkill ratings."""
+
+
+def _entrants(name: str, games: list[dict]) -> tuple[list[str], dict]:
+    """The definition's entrants (if there is one) plus everyone in the log, and the pins."""
+    from arena.leaderboard import find_definition
+
+    definition = find_definition(name, required=False)
+    entrants = list(definition.entrants) if definition else []
+    for game in games:
+        for who in (game["a"], game["b"]):
+            if who not in entrants:
+                entrants.append(who)
+    return entrants, (definition.pinned if definition else {})
+
+
+def _open(db_path, name: str, *, must_exist: bool = True):
+    from arena.errors import ArenaError
+    from arena.leaderboard import available
+    from arena.store import MatchStore
+
+    from arena.store import default_db_path
+
+    path = db_path or default_db_path()
+    if must_exist and not os.path.exists(path):
+        raise ArenaError(f"leaderboard '{name}' has no games: no match database at {path} yet; run `arena leaderboard run {name}` or point --db at one")
+    store = MatchStore(path, create=not must_exist)
+    if must_exist and name not in store.leaderboards():
+        known = sorted(set(store.leaderboards()) | set(available()))
+        store.close()
+        raise ArenaError(f"leaderboard '{name}' has no games in {store.path}; known: {', '.join(known) or '(none)'}")
+    return store
+
+
+@leaderboard_group.command("run")
+@click.argument("name")
+@click.option("--games", "-n", type=int, default=None, help="Play this many more games.")
+@click.option("--until-sigma", type=float, default=None, help="Play until every unpinned entrant's sigma is at most S.")
+@click.option("--workers", "-w", type=int, default=None, help="Games at once [default: games_per_round or cores].")
+@click.option("--seed", type=int, default=None, help="Seed for matchmaking ties [default: from the log's size].")
+@DB_OPTION
+def run_command(name, games, until_sigma, workers, seed, db_path) -> None:
+    """Play the most informative games of leaderboard NAME (leaderboards/NAME.json).
+
+    With no flag the definition's stopping rule applies. Killed, it resumes when run again.
+    """
+    from arena.cli import make_console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from arena.errors import ArenaError
+    from arena.leaderboard import find_definition, run_leaderboard
+    from arena.plugins import get_arena
+    from arena.store import MatchStore
+
+    if games is not None and until_sigma is not None:
+        raise ArenaError("give --games or --until-sigma, not both")
+    if workers is not None and workers < 1:
+        raise ArenaError(f"--workers must be at least 1, got {workers}")
+    definition = find_definition(name)
+    store = MatchStore(db_path)
+    console = make_console()
+    total = games or definition.max_games
+    progress = Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TextColumn("{task.fields[status]}"), console=console,
+    )  # fmt: skip
+
+    with progress:
+        bar = progress.add_task(name, total=total, status="")
+
+        def show(record: dict) -> None:
+            progress.advance(bar)
+            if record["status"] == "ok":
+                line = f"{record['a']} {record['score_a']} - {record['score_b']} {record['b']}"
+            else:
+                line = f"{record['a']} vs {record['b']}: error {record['error']}"
+            top = max(store.standings(name).values(), key=lambda s: 0 if s.pinned else s.sigma, default=None)
+            status = f"max sigma {top.sigma:.2f}" if top else ""
+            progress.update(bar, status=status)
+            progress.console.print(line, soft_wrap=True)
+
+        result = run_leaderboard(
+            definition, store, games=games, until_sigma=until_sigma, workers=workers, arena=get_arena(),
+            seed=seed, on_game=show,
+        )  # fmt: skip
+    console.print(f"stopped: {result.reason}; {result.played} games played, {result.errors} errors")
+    console.print(f"see it with: arena leaderboard show {name}")
+    _print_table(console, store, name)
+
+
+def _print_table(console, store, name: str) -> None:
+    from rich.table import Table
+
+    from arena.standings import standings
+
+    games = store.games(name)
+    entrants, pinned = _entrants(name, games)
+    rows = standings(games, entrants, pinned=pinned or store.pins(name))
+    table = Table(title=f"leaderboard {name}: {sum(g['status'] == 'ok' for g in games)} games", title_justify="left")
+    for column in ("rank", "entrant", "mu", "sigma", "mu - 3 sigma", "games", "win rate", "last played"):
+        table.add_column(column, justify="left" if column in ("entrant", "last played") else "right")
+    for row in rows:
+        win_rate = f"{row.win_rate:.0%}" if row.games else "-"
+        last = (row.last_played or "-")[:19].replace("T", " ")
+        pin = " (pinned)" if row.name in pinned else ""
+        table.add_row(
+            str(row.rank), row.name + pin, f"{row.mu:.2f}", f"{row.sigma:.2f}", f"{row.conservative:.2f}",
+            str(row.games), win_rate, last,
+        )  # fmt: skip
+    console.print(table)
+    console.print("rank: 1 + the number of entrants whose 95% interval lies wholly above this one's (ties share a rank)")
+    errors = sum(g["status"] == "error" for g in games)
+    if errors:
+        console.print(f"{errors} errored games are logged and left out of the ratings")
+
+
+@leaderboard_group.command("show")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON rows instead of a table.")
+@DB_OPTION
+def show_command(name, as_json, db_path) -> None:
+    """Print leaderboard NAME's table: rank, mu, sigma, conservative score, games, win rate."""
+    from arena.cli import make_console
+
+    store = _open(db_path, name)
+    if as_json:
+        import dataclasses
+        import json
+
+        from arena.standings import standings
+
+        games = store.games(name)
+        entrants, pinned = _entrants(name, games)
+        rows = standings(games, entrants, pinned=pinned or store.pins(name))
+        click.echo(json.dumps([dataclasses.asdict(r) for r in rows], indent=2, default=str))
+        return
+    _print_table(make_console(), store, name)
+
+
+@leaderboard_group.command("report")
+@click.argument("name")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, help="Folder for index.html and the CSVs.")
+@DB_OPTION
+def report_command(name, out_dir, db_path) -> None:
+    """Write an HTML report (table, rating history, win-probability matrices) and CSV files."""
+    from arena.report import write_report
+
+    store = _open(db_path, name)
+    games = store.games(name)
+    entrants, pinned = _entrants(name, games)
+    page = write_report(out_dir, name, games, entrants, pinned=pinned or store.pins(name))
+    click.echo(f"wrote {page}")
+
+
+@leaderboard_group.command("recompute")
+@click.argument("name")
+@DB_OPTION
+def recompute_command(name, db_path) -> None:
+    """Rebuild leaderboard NAME's ratings from its match log."""
+    store = _open(db_path, name)
+    rated, changed = store.recompute(name)
+    verdict = "identical to the stored ratings" if changed == 0 else f"{changed} entrants' ratings changed"
+    click.echo(f"recomputed {name} from {rated} games: {verdict}")
+
+
+@leaderboard_group.command("list")
+@DB_OPTION
+def list_command(db_path) -> None:
+    """List defined leaderboards and those with games in the database."""
+    from arena.leaderboard import available
+    from arena.store import MatchStore
+
+    store = MatchStore(db_path)
+    played = set(store.leaderboards())
+    for name in sorted(played | set(available())):
+        count = store.count(name) if name in played else 0
+        defined = "defined" if name in available() else "ad hoc"
+        click.echo(f"{name:<24} {defined:<8} {count} games")
