@@ -176,3 +176,28 @@ def test_one_game_has_no_interval(tmp_path):
     proc = run_cli(tmp_path, *MATCH_OK)
     assert proc.returncode == 0, proc.stderr
     assert "(one game: no interval)" in proc.stdout
+
+
+def test_env_options_double_as_flags(tmp_path):
+    log = tmp_path / "flags.jsonl"
+    proc = run_cli(tmp_path, "match", "bot:tracker:9", "random", "--games", "1", "--workers", "1",
+                   "--points", "2", "--act-every=2", "--log", str(log))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    record = json.loads(log.read_text().splitlines()[0])
+    assert record["options"]["points"] == 2 and record["options"]["act_every"] == 2
+    assert max(record["score"].values()) == 2
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (("--colour", "red"), "no such option '--colour' for arena match or env 'pong'; env options: --act-every"),
+        (("--points",), "option '--points' of env 'pong' needs a value"),
+        (("extra",), "unexpected argument 'extra'"),
+    ],
+)
+def test_bad_env_flags_are_one_line_errors(tmp_path, args, needle):
+    proc = run_cli(tmp_path, "match", "random", "random", *args)
+    assert proc.returncode == 2
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and needle in lines[0], lines

@@ -11,7 +11,36 @@ def _fmt(x: float) -> str:
     return f"{x:+.2f}"
 
 
-@cli.command("match")
+def env_flags(args: list[str], env_name: str, env_spec) -> list[str]:
+    """Turn leftover ``--key value`` / ``--key=value`` flags into env options (``key=value``).
+
+    Every env option doubles as a flag, so ``--env melee --iso PATH --cpu-char falcon`` works
+    like ``-o iso=PATH -o cpu_char=falcon``.
+    """
+    import dataclasses
+
+    from arena.errors import ArenaError
+
+    names = {f.name for f in dataclasses.fields(env_spec.options)}
+    flags = ", ".join("--" + n.replace("_", "-") for n in sorted(names))
+    out, rest = [], list(args)
+    while rest:
+        token = rest.pop(0)
+        if not token.startswith("--"):
+            raise ArenaError(f"unexpected argument '{token}'; arena match takes two agents, then options")
+        key, eq, value = token[2:].partition("=")
+        option = key.replace("-", "_")
+        if option not in names:
+            raise ArenaError(f"no such option '{token.split('=')[0]}' for arena match or env '{env_name}'; env options: {flags}")
+        if not eq:
+            if not rest or rest[0].startswith("--"):
+                raise ArenaError(f"option '{token}' of env '{env_name}' needs a value: {token} VALUE")
+            value = rest.pop(0)
+        out.append(f"{option}={value}")
+    return out
+
+
+@cli.command("match", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.argument("a")
 @click.argument("b")
 @click.option("--env", "env_name", default="pong", show_default=True, help="Environment to play in (see `arena plugins`).")
@@ -22,16 +51,19 @@ def _fmt(x: float) -> str:
 @click.option("--leaderboard", "leaderboard", default=None, help="Record the games in this leaderboard [default: the env's own, e.g. pong].")
 @click.option("--db", "db_path", type=click.Path(dir_okay=False), default=None, help="Match database [default: $ARENA_DB or $ARENA_HOME/arena.db].")
 @click.option("--log", "log_path", type=click.Path(dir_okay=False), default=None, help="JSON-lines game log [default: $ARENA_HOME/matches/...].")
-def match_command(a, b, env_name, games, seed, workers, options, leaderboard, db_path, log_path) -> None:
+@click.pass_context
+def match_command(ctx, a, b, env_name, games, seed, workers, options, leaderboard, db_path, log_path) -> None:
     """Play GAMES games of agent A against agent B.
 
     An agent is `cpu` or `cpu:LEVEL` (the game's own computer player), `random`,
     `bot:NAME:LEVEL` (a scripted bot such as bot:tracker:7), or what a plugin adds.
+    Every env option is also a flag: `--points 11` is `-o points=11`.
 
     \b
     Examples:
       arena match bot:tracker:9 cpu --games 4
-      arena match bot:tracker:3 bot:tracker:8 --games 6 -o points=11
+      arena match bot:tracker:3 bot:tracker:8 --games 6 --points 11
+      arena match random cpu:9 --env melee --iso PATH --cpu-char falcon
     """
     from arena.cli import make_console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -43,6 +75,7 @@ def match_command(a, b, env_name, games, seed, workers, options, leaderboard, db
 
     arena = get_arena()
     env_spec = arena.envs.get(env_name)
+    options = [*env_flags(ctx.args, env_name, env_spec), *options]
     plan = plan_match(
         a, b, env=env_name, games=games, seed=seed, workers=workers,
         options=env_spec.parse_options(options), arena=arena,
