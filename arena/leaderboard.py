@@ -165,7 +165,6 @@ def run_leaderboard(
     arena: Any = None,
     seed: int | None = None,
     on_game: Callable[[dict], None] | None = None,
-    on_progress: Callable[[dict], None] | None = None,
 ) -> RunResult:
     """Play the most informative games until the stopping rule holds, recording each one.
 
@@ -232,7 +231,7 @@ def run_leaderboard(
             budget = workers - len(in_flight)
             if games is not None:
                 budget = min(budget, games - (result.played + result.errors) - len(in_flight))
-            elif definition.max_games is not None and until_sigma is None:
+            elif definition.max_games is not None:
                 budget = min(budget, definition.max_games - store.count(name) - len(in_flight))
             if not reason and budget > 0:
                 for i, j in next_games(
@@ -246,7 +245,7 @@ def run_leaderboard(
                     uid = f"{name}:{os.getpid()}:{submitted}:{rng.getrandbits(32):08x}"
                     in_flight[uid] = (i, j)
                     pool.submit(_with_uid(task, uid))
-            if not len(pool):
+            if not len(pool):  # once the rule holds, games in flight finish and are recorded first
                 result.reason = reason or "no pairing left to play"
                 return result
             record = pool.next_result()
@@ -262,9 +261,6 @@ def run_leaderboard(
                 result.errors += 1
             if on_game is not None:
                 on_game(record)
-            if reason:
-                # The rule already holds: let games in flight finish and record them, start none.
-                continue
 
 
 def _cpu_pairs(entrants: list[str], cpu: set[str]) -> list[tuple[int, int]]:
