@@ -87,9 +87,10 @@ class League:
         while len(self.log) < target:
             for a, b in self.schedule(strategy)[: target - len(self.log)]:
                 o = play(self.skill[a], self.skill[b], self.rng_games)
-                na, nb = MODEL.rate(Rating(self.mu[a], self.sigma[a]), Rating(self.mu[b], self.sigma[b]),
-                                    o, pin_a=bool(self.pinned[a]), pin_b=bool(self.pinned[b]))  # fmt: skip
-                self.mu[a], self.sigma[a], self.mu[b], self.sigma[b] = na.mu, na.sigma, nb.mu, nb.sigma
+                ra, rb = Rating(self.mu[a], self.sigma[a]), Rating(self.mu[b], self.sigma[b])
+                ra, rb = MODEL.rate(ra, rb, o, pin_a=self.pinned[a], pin_b=self.pinned[b])
+                self.mu[a], self.sigma[a] = ra.mu, ra.sigma
+                self.mu[b], self.sigma[b] = rb.mu, rb.sigma
                 self.games[a] += 1
                 self.games[b] += 1
                 self.log.append((a, b))
@@ -219,7 +220,8 @@ def test_nothing_to_schedule():
     assert next_games([25.0], [8.0], [0], 4, rng=0) == []
     assert next_games([], [], [], 4, rng=0) == []
     assert next_games([25.0, 20.0], [8.0, 8.0], [0, 0], 0, rng=0) == []
-    assert next_games([25.0, 20.0, 30.0], [1.0, 1.0, 1.0], [0, 0, 0], 2, rng=0, pinned=[0, 1, 2]) == []
+    all_pinned = [0, 1, 2]
+    assert next_games([25.0, 20.0, 30.0], [1.0] * 3, [0] * 3, 2, rng=0, pinned=all_pinned) == []
 
 
 # ---------------------------------------------------------------------------------------------
@@ -343,9 +345,11 @@ def test_kendall_tau_helper_is_scipys():
     rng = np.random.default_rng(0)
     league = League(ladder(20, rng), seed=0)
     league.mu = league.skill + rng.normal(0, 3, 20)
-    assert league.kendall_tau() == pytest.approx(kendalltau(league.mu, league.skill).statistic, abs=1e-12)
+    reference = kendalltau(league.mu, league.skill).statistic
+    assert league.kendall_tau() == pytest.approx(reference, abs=1e-12)
     league.mu[:5] = 25.0  # ties in mu: tau-b
-    assert league.kendall_tau() == pytest.approx(kendalltau(league.mu, league.skill).statistic, abs=1e-12)
+    reference = kendalltau(league.mu, league.skill).statistic
+    assert league.kendall_tau() == pytest.approx(reference, abs=1e-12)
 
 
 def test_scores():

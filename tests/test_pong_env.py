@@ -246,7 +246,7 @@ def test_per_player_rewards_tracker_right_vs_noop_left(make_env):
     scores = env.scores()
     assert terminations == {"left": True, "right": True}
     assert truncations == {"left": False, "right": False}
-    assert scores["right"] == 3  # a perfect tracker beats a paddle that never moves
+    assert scores["right"] == 3  # the level-9 tracker (no aim noise) beats a paddle that never moves
     assert scores["left"] < 3
     assert totals["right"] == 3 - scores["left"]
     assert totals["left"] == scores["left"] - 3
@@ -255,7 +255,7 @@ def test_per_player_rewards_tracker_right_vs_noop_left(make_env):
 
 
 def test_tracker_in_the_left_seat_wins_too(make_env):
-    # The left seat sees a mirrored game; a perfect tracker must still win from there.
+    # The left seat sees a mirrored game; the level-9 tracker must still win from there.
     options = PongOptions(points=3)
     env = make_env(options)
     bot = TrackerBot(noise=0, act_every=options.act_every)

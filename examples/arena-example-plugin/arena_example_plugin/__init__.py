@@ -35,7 +35,7 @@ from arena_plugins.pong import (
 )
 
 KIND = "bot:lazy"
-LEVELS = range(1, len(TRACKER_NOISE) + 1)  # 1-9; level 9 aims perfectly, like bot:tracker:9
+LEVELS = range(1, len(TRACKER_NOISE) + 1)  # 1-9, the same aim noise as bot:tracker's levels
 DEAD_ZONE = 4.0  # pixels: close enough, don't jitter
 REDRAW_FRAMES = 30  # a new aim error every half second of game time
 
