@@ -224,6 +224,12 @@ def run_leaderboard(
 
     in_flight: dict[str, tuple[int, int]] = {}
     submitted = store.count(name, status=None)
+    # Pong's left paddle answers its controls a frame or two later than the right one, so every
+    # pair alternates seats game by game: each plays both sides equally often.
+    pair_games: dict[frozenset, int] = {}
+    for g in store.games(name):
+        key = frozenset((g["a"], g["b"]))
+        pair_games[key] = pair_games.get(key, 0) + 1
     with GamePool(workers, arena) as pool, open(log_path, "a", encoding="utf-8") as log:
         while True:
             mu, sigma, played = ratings()
@@ -238,9 +244,11 @@ def run_leaderboard(
                     mu, sigma, played, budget, rng=rng, model=model, in_flight=list(in_flight.values()),
                     pinned=pinned_mask, forbidden=_cpu_pairs(entrants, cpu),
                 ):  # fmt: skip
-                    a, b = entrants[i], entrants[j]
+                    a, b = sorted((entrants[i], entrants[j]))
+                    nth = pair_games.get(frozenset((a, b)), 0)
+                    pair_games[frozenset((a, b))] = nth + 1
                     task = game_task(arena, {"a": built[a], "b": built[b]}, a, b, definition.env, options,
-                                     index=submitted, seed=submitted)  # fmt: skip
+                                     index=nth, seed=submitted)  # fmt: skip
                     submitted += 1
                     uid = f"{name}:{os.getpid()}:{submitted}:{rng.getrandbits(32):08x}"
                     in_flight[uid] = (i, j)

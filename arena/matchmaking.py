@@ -23,13 +23,20 @@ Every candidate pairing ``(i, j)`` gets a score, the **rank-weighted expected in
   a sharp opponent near them), never as "the uncertain one", and a pair of two pinned entrants
   scores 0 and is never scheduled.
 
-A batch of ``k`` games (``k`` free workers) is filled greedily, one pair at a time, by
+Games in flight (being played, results not in yet) count by their expected effect: before
+scoring, each of their players gets the sigma it is expected to have after the game (the root
+of the mean posterior variance over win, draw and loss under the model's predictions); mu stays
+(its expected change is 0). So an entrant that is playing now is worth less for a while, but one
+still very uncertain after that (a newcomer) can get a second game at once. (Treating entrants
+in flight as unavailable instead costs games: with 4 workers among 20 entrants about 5% more to
+order them, with 8 workers about 25% more, since only 4 entrants are ever free to choose from.)
+
+A batch of ``k`` games (``k`` free workers) is then filled greedily, one pair at a time, by
 
 1. pairs not yet chosen in this batch or already in flight first (a pair repeats only when there
    are fewer pairs than games to fill, e.g. n = 2 with k > 1);
-2. then pairs whose entrants are not yet busy (in this batch or in flight): a batch covers 2k
-   distinct entrants whenever there are that many, so the games played in parallel are
-   independent and an entrant's next game is chosen after its last result is in;
+2. then pairs whose entrants are not yet in this batch: a batch covers 2k distinct entrants
+   whenever there are that many;
 3. then the highest score; ties (e.g. everyone at the prior) go to the pair with the fewest games
    played, then to the ``rng``.
 
@@ -209,6 +216,28 @@ def _entropy_drop(ma, sa, mb, sb, beta2, tau2, margin):
     return ga, gb
 
 
+def _expected_sigma(mu, sigma, pin, games, model):
+    """Sigma after the ``games`` ``(a, b)`` in order, in expectation: the root of the mean
+    posterior variance under the model's predictive outcome probabilities. Pinned stay."""
+    if not games:
+        return sigma
+    beta, tau, margin = _model_params(model)
+    sigma = sigma.copy()
+    outcomes = np.array([1.0, 0.0, -1.0])
+    for x, y in games:
+        ma, sa, mb, sb = (np.full(3, v) for v in (mu[x], sigma[x], mu[y], sigma[y]))
+        c = math.sqrt(2.0 * beta * beta + sigma[x] ** 2 + sigma[y] ** 2 + 2.0 * tau * tau)
+        p_win = float(ndtr((mu[x] - mu[y] - margin) / c))
+        p_loss = float(ndtr((mu[y] - mu[x] - margin) / c))
+        p = np.array([p_win, max(1.0 - p_win - p_loss, 0.0), p_loss])
+        _, nsa, _, nsb = _update(ma, sa, mb, sb, outcomes, beta * beta, tau * tau, margin)
+        if not pin[x]:
+            sigma[x] = math.sqrt(float(np.dot(p, nsa * nsa)))
+        if not pin[y]:
+            sigma[y] = math.sqrt(float(np.dot(p, nsb * nsb)))
+    return sigma
+
+
 def _pair_terms(mu, sigma, pin, model, a, b):
     """Each side's weighted term ``w G`` for the pairs ``(a[t], b[t])``."""
     beta, tau, margin = _model_params(model)
@@ -256,13 +285,12 @@ def match_quality(mu, sigma, *, model=None) -> np.ndarray:
 
 
 def _fill(n, a, b, score, k, rng, *, in_flight, games, spread, orient):
-    """Greedy batch: repeats last, then free entrants, then ``score`` (high first), then fewest
-    games, then rng. ``orient[t]`` puts ``b[t]`` first when true."""
+    """Greedy batch: repeats (in flight or in this batch) last, then (if ``spread``) entrants not
+    yet in this batch, then ``score`` (high first), then fewest games, then rng. ``orient[t]``
+    puts ``b[t]`` first when true."""
     load = np.zeros(n, dtype=np.int64)
     mult = np.zeros((n, n), dtype=np.int64)
     for x, y in in_flight:
-        load[x] += 1
-        load[y] += 1
         mult[min(x, y), max(x, y)] += 1
     pair_mult = mult[a, b]
     # The static part of the order (score, games, rng) as one rank, sorted once.
@@ -314,7 +342,8 @@ def next_games(
     counts). ``k`` is the number of free workers. ``rng`` breaks ties: a numpy Generator, a
     ``random.Random`` (one draw is taken from it) or an int seed. ``model`` supplies beta, tau
     and the draw probability (default :class:`~arena.rating.TrueSkill`). ``in_flight`` are the
-    games being played right now (their results are not in ``mu``/``sigma`` yet); ``pinned``
+    games being played right now (their results are not in ``mu``/``sigma`` yet): they count by
+    their expected effect on sigma, and are not repeated while other pairs are left; ``pinned``
     (indices or a boolean mask) are reference entrants whose ratings never change: opponents
     only. ``forbidden`` pairs (either order) are never scheduled.
 
@@ -341,6 +370,7 @@ def next_games(
     a, b = _candidates(n, pin, banned)
     if len(a) == 0:
         return []
+    sigma = _expected_sigma(mu, sigma, pin, flying, model)
     ta, tb = _pair_terms(mu, sigma, pin, model, a, b)
     # The uncertain one: the side with the larger own term, never a pinned one; ties go to the
     # higher sigma, then the fewer games, then the rng.

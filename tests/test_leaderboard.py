@@ -245,3 +245,11 @@ def test_match_records_into_the_envs_leaderboard_by_default(tmp_path):
     assert named.returncode == 0, named.stderr
     with MatchStore(tmp_path / "home" / "arena.db") as store:
         assert store.leaderboards() == ["mine", "pong"]
+
+
+def test_each_pair_alternates_seats(tmp_path, arena):
+    definition = load_definition(write_definition(tmp_path, "seats", entrants=["bot:tracker:9", "random"]))
+    with MatchStore(tmp_path / "arena.db") as store:
+        run_leaderboard(definition, store, games=4, workers=2, arena=arena, seed=0)
+        seats = [g["sides"]["left"] for g in store.games("seats")]
+        assert sorted(seats) == ["bot:tracker:9", "bot:tracker:9", "random", "random"]

@@ -177,14 +177,32 @@ def test_a_batch_covers_distinct_entrants_when_there_are_enough(n):
             assert len(set(players)) == 2 * k
 
 
-def test_entrants_in_flight_are_left_alone_while_others_are_free():
-    mu, sigma, games = settled(12, seed=1)
-    in_flight = [(0, 1), (2, 3), (4, 5)]
-    pairs = next_games(mu, sigma, games, 3, rng=0, in_flight=in_flight)
-    assert not {x for p in pairs for x in p} & set(range(6))
-    # the pairs in flight are not repeated even when their entrants must be reused
-    pairs = next_games(mu[:4], sigma[:4], games[:4], 2, rng=0, in_flight=[(0, 1), (2, 3)])
-    assert not {frozenset(p) for p in pairs} & {frozenset((0, 1)), frozenset((2, 3))}
+def test_pairs_in_flight_are_not_repeated():
+    mu, sigma, games = settled(4, seed=1)
+    for seed in range(10):
+        pairs = next_games(mu, sigma, games, 2, rng=seed, in_flight=[(0, 1), (3, 2)])
+        assert not {frozenset(p) for p in pairs} & {frozenset((0, 1)), frozenset((2, 3))}
+
+
+def test_a_game_in_flight_counts_as_information_on_its_way():
+    mu, sigma, games = settled(10, seed=2)
+    mu[[0, 1]], sigma[[0, 1]], games[[0, 1]] = 25.0, 6.0, 3  # two identical uncertain entrants
+    for seed in range(5):
+        first = next_games(mu, sigma, games, 1, rng=seed)[0][0]
+        assert first in (0, 1)  # either, by the rng
+        # 0 is playing right now: 1 goes first, 0 stays second best
+        busy = int(np.argmin(np.abs(mu[2:] - 25.0))) + 2
+        assert next_games(mu, sigma, games, 1, rng=seed, in_flight=[(0, busy)])[0][0] == 1
+
+
+def test_a_newcomer_in_flight_still_gets_another_game_at_once():
+    mu, sigma, games = settled(10, seed=3)
+    mu = np.append(mu, PRIOR_MU)
+    sigma = np.append(sigma, PRIOR_SIGMA)
+    games = np.append(games, 0)
+    opponent = next_games(mu, sigma, games, 1, rng=0)[0][1]
+    again = next_games(mu, sigma, games, 1, rng=0, in_flight=[(10, opponent)])[0]
+    assert again[0] == 10 and again[1] != opponent
 
 
 def test_more_games_than_pairs_repeats_pairs_only_when_all_are_used():
