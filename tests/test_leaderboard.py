@@ -253,3 +253,10 @@ def test_each_pair_alternates_seats(tmp_path, arena):
         run_leaderboard(definition, store, games=4, workers=2, arena=arena, seed=0)
         seats = [g["sides"]["left"] for g in store.games("seats")]
         assert sorted(seats) == ["bot:tracker:9", "bot:tracker:9", "random", "random"]
+
+
+def test_match_into_a_leaderboard_of_another_env_is_refused(tmp_path):
+    write_definition(tmp_path / "boards", "smash", env="melee")
+    result = run_cli(tmp_path, "match", "random", "random", "--leaderboard", "smash")
+    assert result.returncode == 2
+    assert "leaderboard 'smash' is for env 'melee', not 'pong'; add --env melee" in result.stderr

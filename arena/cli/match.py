@@ -80,6 +80,13 @@ def match_command(ctx, a, b, env_name, games, seed, workers, options, leaderboar
         a, b, env=env_name, games=games, seed=seed, workers=workers,
         options=env_spec.parse_options(options), arena=arena,
     )  # fmt: skip
+    if leaderboard:
+        from arena.errors import ArenaError
+        from arena.leaderboard import find_definition
+
+        definition = find_definition(leaderboard, required=False)
+        if definition is not None and definition.env != env_name:
+            raise ArenaError(f"leaderboard '{leaderboard}' is for env '{definition.env}', not '{env_name}'; add --env {definition.env}")
     store = MatchStore(db_path)  # opened before any game: a bad database fails fast
     console = make_console()
     progress = Progress(
