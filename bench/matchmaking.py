@@ -85,7 +85,7 @@ TARGET_GAMES = 200
 SCHEDULERS = {
     # name: (scheduler, mode)
     "next_games": ("next_games", "refill"),
-    "next_games, batches": ("next_games", "batch"),
+    "next_games batches": ("next_games", "batch"),
     "sigma-first + quality": ("sigma_first", "refill"),
     "random": ("random", "refill"),
     "quality argmax": ("quality", "refill"),

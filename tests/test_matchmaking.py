@@ -135,7 +135,7 @@ def test_a_newcomer_at_the_prior_goes_first_and_plays_an_established_opponent():
     games = np.append(games, 0)
     pairs = next_games(mu, sigma, games, 4, rng=0)
     assert pairs[0][0] == 10
-    assert sum(10 in p for p in pairs) == 1  # one game now, the next once its result is in
+    assert sum(10 in p for p in pairs) == 1  # a batch spreads over distinct entrants
     opponent = pairs[0][1]
     assert abs(mu[opponent] - PRIOR_MU) < 3.0  # near its current mu
 
@@ -190,7 +190,7 @@ def test_a_game_in_flight_counts_as_information_on_its_way():
     for seed in range(5):
         first = next_games(mu, sigma, games, 1, rng=seed)[0][0]
         assert first in (0, 1)  # either, by the rng
-        # 0 is playing right now: 1 goes first, 0 stays second best
+        # 0 is playing right now, so its game counts as information on its way: 1 goes first
         busy = int(np.argmin(np.abs(mu[2:] - 25.0))) + 2
         assert next_games(mu, sigma, games, 1, rng=seed, in_flight=[(0, busy)])[0][0] == 1
 
