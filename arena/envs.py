@@ -34,6 +34,12 @@ class EnvSpec:
     :param cpu_levels: the CPU's levels; empty if the CPU has a single strength.
     :param options: a dataclass of environment options with defaults (``-o key=value``).
     :param action_meanings: a name for each action index.
+    :param fps: emulator frames per second of game time (the discount's half-life is in seconds).
+    :param observation_shape: ``observation_shape(options) -> tuple`` without starting the
+        emulator; training needs a flat ``(N,)`` observation.
+    :param potential: ``potential(observation) -> float`` for potential-based reward shaping
+        (``gamma * phi(s') - phi(s)``, which keeps the optimal policy), from a seat's own
+        observation; ``None`` if the env offers none.
     """
 
     name: str
@@ -45,6 +51,9 @@ class EnvSpec:
     cpu_seat: str | None = None
     cpu_levels: tuple[int, ...] = ()
     action_meanings: tuple[str, ...] = ()
+    fps: float = 60.0
+    observation_shape: Callable[[Any], tuple[int, ...]] | None = None
+    potential: Callable[[Any], float] | None = None
 
     @property
     def has_cpu(self) -> bool:

@@ -165,6 +165,8 @@ def play_game(task: GameTask, state: _WorkerState) -> dict:
                 agent = state.agent_for(task, role)
                 agent.reset(agent_seed(task.seed, list(task.seats).index(seat)))
                 players[seat] = agent.act
+                if getattr(agent, "hash", None):
+                    record[f"{role}_hash"] = agent.hash  # which weights played, for the match log
         observations, _ = env.reset(seed=task.seed)
         truncated = False
         while env.agents:
@@ -224,8 +226,11 @@ class GamePool:
     kills the workers instead of waiting for their games.
     """
 
-    def __init__(self, workers: int, arena: Arena | None = None):
+    def __init__(self, workers: int, arena: Arena | None = None, processes: bool | None = None):
         self.workers = max(1, workers)
+        # One worker plays in this process unless asked otherwise (training's evaluation games
+        # run in a process of their own, away from the learner).
+        self.processes = self.workers > 1 if processes is None else processes
         self._arena = arena
         self._queue: deque[GameTask] = deque()
         self._pending: dict = {}
@@ -243,7 +248,7 @@ class GamePool:
         """Block until a game finishes and return its record."""
         if not len(self):
             raise RuntimeError("no game submitted")
-        if self.workers == 1:
+        if not self.processes:
             if self._inline is None:
                 self._inline = _WorkerState(self._arena or get_arena())
             return play_game(self._queue.popleft(), self._inline)

@@ -1147,3 +1147,12 @@ def write_report(
     tmp.write_text(page, encoding="utf-8")
     os.replace(tmp, index)
     return index
+
+
+# Public names for the SVG helpers that other hand-drawn plots share (arena.curves).
+escape = _e
+nice_ticks = _nice_ticks
+tick_label = _tick_label
+series_colours = _colours
+svg_document = _svg
+svg_size = _size

@@ -70,6 +70,12 @@ def make_melee(options: MeleeOptions, cpu_level: int | None):
     return MeleeEnv(options, cpu_level)
 
 
+def melee_observation_shape(options) -> tuple[int, ...]:
+    from arena_plugins.melee_env.embed import OBS_SIZE
+
+    return (OBS_SIZE,)
+
+
 MELEE = EnvSpec(
     name="melee",
     make=make_melee,
@@ -80,6 +86,8 @@ MELEE = EnvSpec(
     cpu_seat="p1",
     cpu_levels=tuple(range(1, 10)),
     action_meanings=ACTION_MEANINGS,
+    fps=60.0,
+    observation_shape=melee_observation_shape,
 )
 
 

@@ -62,6 +62,19 @@ def make_pong(options: PongOptions, cpu_level: int | None):
     return PongEnv(options, cpu_level)
 
 
+def pong_observation_shape(options: PongOptions) -> tuple[int, ...]:
+    return (8,) if options.obs == "features" else (210, 160, 3)
+
+
+def pong_potential(observation) -> float:
+    """Shaping potential: minus how far the paddle's centre is from the ball's height (in units of
+    64 px) while the ball is in play, 0 otherwise. Learners that follow the ball learn to return it
+    long before the sparse score says so (measured in shared/reference/retro.md)."""
+    if len(observation) != 8 or observation[IN_PLAY] < 0.5:
+        return 0.0
+    return -abs(float(observation[AIM]))
+
+
 PONG = EnvSpec(
     name="pong",
     make=make_pong,
@@ -72,6 +85,9 @@ PONG = EnvSpec(
     cpu_seat="left",
     cpu_levels=(),
     action_meanings=("noop", "up", "down"),
+    fps=60.0,
+    observation_shape=pong_observation_shape,
+    potential=pong_potential,
 )
 
 # Aim noise in pixels for levels 1-9, a monotone ladder. retro.md suggested ending in 4, 2, 0,

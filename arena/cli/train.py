@@ -1,0 +1,132 @@
+"""``arena train --plugin NAME``: train an algorithm by self-play against an enemy pool."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from arena.cli import cli
+
+
+@cli.command("train")
+@click.option("--plugin", "-p", "plugin", default="rac", show_default=True, help="Algorithm to train (see `arena plugins`).")
+@click.option("--env", "env_name", default="pong", show_default=True, help="Environment to train in.")
+@click.option("--enemies", default=None, metavar="FILE", help="Enemies file (JSON) [default: enemies/default.json: self + the game's CPU].")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Hyperparameter, e.g. --set learning_rate=1e-4 (repeatable; --list-params shows them).")
+@click.option("--option", "-o", "options", multiple=True, metavar="KEY=VALUE", help="Environment option, e.g. -o points=11 (repeatable).")
+@click.option("--name", default=None, help="Experiment name [default: the algorithm plus the parameters that differ from their defaults].")
+@click.option("--tag", is_flag=True, help="Add a random tag to the name, for a second run with the same parameters.")
+@click.option("--init", is_flag=True, help="Start fresh instead of resuming (refuses to overwrite snapshots without --force).")
+@click.option("--force", is_flag=True, help="With --init: delete the experiment's snapshots, metrics and logs first.")
+@click.option("--steps", type=int, default=None, help="Total agent steps to train (counting those already trained) [default: 100000].")
+@click.option("--workers", "-w", type=int, default=None, help="Rollout worker processes, one emulator each [default: cores].")
+@click.option("--eval-every", type=int, default=50, show_default=True, help="Updates between evaluation rounds (0: none).")
+@click.option("--eval-games", type=int, default=2, show_default=True, help="Evaluation games against each opponent per round.")
+@click.option("--snapshot-every", type=int, default=10, show_default=True, help="Updates between snapshots.")
+@click.option("--dry-run", is_flag=True, help="Print what would run (name, params, workers, enemies) and change nothing.")
+@click.option("--list-params", is_flag=True, help="List the algorithm's hyperparameters with their defaults and exit.")
+def train_command(plugin, env_name, enemies, sets, options, name, tag, init, force, steps, workers, eval_every, eval_games, snapshot_every, dry_run, list_params) -> None:
+    """Train an algorithm in an environment against the opponents in an enemies file.
+
+    Rerunning the same command resumes from the experiment's newest snapshot.
+
+    \b
+    Examples:
+      arena train --plugin rac
+      arena train --plugin ppo --set learning_rate=1e-4 --steps 500000
+      arena train --plugin rac --enemies enemies/ladder.json --workers 4
+    """
+    from arena.cli import make_console
+    from arena.errors import ArenaError
+    from arena.plugins import get_arena
+
+    arena = get_arena()
+    console = make_console()
+    if force and not init:
+        raise ArenaError("--force only goes with --init (it deletes the experiment's snapshots)")
+    if list_params:
+        _list_params(console, arena, plugin)
+        return
+    from arena.train import plan_training, run_training
+
+    plan = plan_training(
+        plugin, env=env_name, enemies=enemies, sets=sets, env_pairs=options, name=name, tag=tag, init=init, force=force,
+        steps=steps, workers=workers, eval_every=eval_every, eval_games=eval_games, snapshot_every=snapshot_every, arena=arena,
+    )  # fmt: skip
+    if dry_run:
+        _show_plan(console, plan)
+        return
+    _train(console, plan, arena, run_training)
+
+
+def _list_params(console, arena, plugin) -> None:
+    from rich.table import Table
+
+    from arena.errors import ArenaError
+    from arena.params import describe, suggest
+
+    if plugin not in arena.algorithms:
+        raise ArenaError(f"unknown algorithm '{plugin}'{suggest(plugin, arena.algorithms.names())}; installed: {arena.algorithms.choices()}")
+    table = Table(title=f"{plugin} hyperparameters (--set KEY=VALUE)", title_justify="left")
+    for column in ("name", "type", "default", "names the experiment", "meaning"):
+        table.add_column(column)
+    for field_name, type_name, default, help_text, naming in describe(arena.algorithms.get(plugin).params_class()):
+        table.add_row(field_name, type_name, str(default), "yes" if naming else "no", help_text)
+    console.print(table)
+
+
+def _show_plan(console, plan) -> None:
+    from arena.params import to_dict
+
+    what = "resume from " + str(plan.resume_from) if plan.resume_from else ("start over (--init --force)" if plan.init and plan.existing_snapshots else "start")
+    console.print(f"[bold]dry run[/bold]: nothing is written")
+    console.print(f"experiment: {plan.name}  ({plan.folder})  -> {what}", soft_wrap=True)
+    console.print(f"algorithm: {plan.algorithm.name}   env: {plan.env}   workers: {plan.workers}   steps: {plan.steps:,}")
+    opponents = ", ".join(f"{e.label} (weight {e.weight:g})" for e in plan.pool.entries)
+    console.print(f"enemies: {plan.enemies} ({plan.pool.sampling}): {opponents}", soft_wrap=True)
+    console.print("params: " + json.dumps(to_dict(plan.params)), soft_wrap=True)
+    import dataclasses
+
+    console.print("env options: " + json.dumps(dataclasses.asdict(plan.env_options)), soft_wrap=True)
+
+
+def _train(console, plan, arena, run_training) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(bar_width=24),
+        MofNCompleteColumn(),
+        TextColumn("steps"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[status]}"),
+        console=console,
+    )
+    state = {"task": None}
+
+    def on_progress(p) -> None:
+        rates = "  ".join(
+            f"{label} {rate:.0%}/{games}" if rate is not None else f"{label} -/{games}" for label, (rate, games) in p.win_rates.items()
+        )
+        reward = f"{p.reward:+.2f}" if p.reward is not None else "-"
+        status = f"{p.fps:,.0f} frames/s  {p.games} games  reward {reward}  wins {rates}"
+        progress.update(state["task"], completed=p.steps, status=status)
+
+    def log(message: str) -> None:
+        progress.console.print(message, soft_wrap=True, highlight=False)
+
+    verb = "resuming" if plan.resume_from else "training"
+    with progress:
+        state["task"] = progress.add_task(f"{verb} {plan.name}", total=plan.steps, status="starting workers")
+        result = run_training(plan, on_progress=on_progress, log=log, arena=arena)
+    rate = result.frames / result.wall_s if result.wall_s else 0.0
+    console.print(
+        f"{result.name}: {result.steps:,} steps, {result.frames:,} frames, {result.updates} updates, {result.games} games"
+        + (f", {rate:,.0f} frames/s this run" if result.wall_s else ""),
+        soft_wrap=True,
+    )
+    if result.final_snapshot:
+        console.print(f"final snapshot: {result.final_snapshot}  (play it: arena match {result.folder} cpu)", soft_wrap=True)
+    console.print(f"leaderboard: arena leaderboard show {result.name}   curves: {result.folder / 'curves' / 'index.html'}", soft_wrap=True)

@@ -1,0 +1,99 @@
+"""Trained agents as players: a snapshot becomes an :class:`arena.agents.Agent` (imports torch).
+
+Registered by the built-in algorithms plugin as the opponent kind that claims paths, so
+``arena match experiments/NAME cpu`` and enemies-file paths play the newest snapshot of an
+experiment (or the snapshot file given).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from arena.errors import ArenaError
+from arena.snapshot import Snapshot, load_snapshot
+
+
+def build_model(snapshot: Snapshot, arena: Any):
+    """The snapshot's model with its weights, built by its algorithm's learner class."""
+    from arena.learner import load_weights
+    from arena.params import parse_params
+
+    meta = snapshot.meta
+    if meta["algorithm"] not in arena.algorithms:
+        raise ArenaError(
+            f"snapshot {snapshot.path} was trained with algorithm '{meta['algorithm']}', which no installed plugin provides; "
+            f"installed: {arena.algorithms.choices()}"
+        )
+    spec = arena.algorithms.get(meta["algorithm"])
+    params = parse_params(spec.params_class(), (), owner=f"snapshot {snapshot.path}", base=meta["params"])
+    model = spec.learner_class().make_model(params, meta["obs_size"], meta["num_actions"])
+    try:
+        load_weights(model, snapshot.learner["model"])
+    except (RuntimeError, KeyError) as exc:
+        raise ArenaError(f"snapshot {snapshot.path} does not fit its algorithm's network ({str(exc).splitlines()[0]}); retrain it") from None
+    return model, params
+
+
+class TrainedAgent:
+    """Plays a model, holding each action for ``repeat`` env steps (its training ``act_every``
+    divided by the env's), so an agent trained to act every 4 frames plays the same way in a
+    match that steps every frame."""
+
+    def __init__(self, actor: Any, repeat: int = 1, label: str = ""):
+        self.actor = actor
+        self.repeat = repeat
+        self.label = label
+        self._left = 0
+        self._action = 0
+        self.hash: str | None = None  # the snapshot file's, recorded with each game
+
+    def reset(self, seed: int) -> None:
+        self.actor.reset(seed)
+        self._left = 0
+
+    def act(self, observation) -> int:
+        if self._left == 0:
+            self._action = self.actor.act(observation)
+            self._left = self.repeat
+        self._left -= 1
+        return self._action
+
+
+def action_repeat(trained_act_every: int, env_options: Any, what: str) -> int:
+    env_act_every = getattr(env_options, "act_every", 1)
+    if trained_act_every % env_act_every:
+        raise ArenaError(
+            f"{what} acts every {trained_act_every} frames, which is not a multiple of the env's act_every={env_act_every}; "
+            f"use -o act_every=1 or a divisor of {trained_act_every}"
+        )
+    return trained_act_every // env_act_every
+
+
+def check_fits(meta: dict, env_spec: Any, env_options: Any, what: str) -> None:
+    if meta["env"] != env_spec.name:
+        raise ArenaError(f"{what} was trained on env '{meta['env']}', not '{env_spec.name}'; add --env {meta['env']}")
+    if env_spec.observation_shape is not None:
+        shape = tuple(env_spec.observation_shape(env_options))
+        if shape != (meta["obs_size"],):
+            raise ArenaError(f"{what} sees {meta['obs_size']} numbers, but env '{env_spec.name}' with these options gives shape {shape}")
+    if meta["num_actions"] != env_spec.num_actions:
+        raise ArenaError(f"{what} has {meta['num_actions']} actions; env '{env_spec.name}' has {env_spec.num_actions}")
+
+
+def build_trained(args: str | None, env_spec: Any, env_options: Any) -> TrainedAgent:
+    """The ``OpponentKind.build`` for paths: a snapshot file or an experiment folder."""
+    from arena.learner import Actor
+    from arena.plugins import get_arena
+
+    if not args:
+        raise ArenaError("a trained agent needs a path: a snapshot .pt file or an experiment folder")
+    snapshot = load_snapshot(args)
+    what = f"trained agent {args}"
+    check_fits(snapshot.meta, env_spec, env_options, what)
+    repeat = action_repeat(int(snapshot.meta["params"].get("act_every", 1)), env_options, what)
+    from arena.snapshot import file_hash
+
+    model, _ = build_model(snapshot, get_arena())
+    agent = TrainedAgent(Actor(model, snapshot.meta["num_actions"], epsilon=0.0), repeat, label=str(args))
+    agent.hash = file_hash(snapshot.path)
+    return agent
