@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # imported for annotations only: keeps plugin loading cheap
     import click
 
     from arena.agents import OpponentKind
+    from arena.algorithms import AlgorithmSpec
     from arena.envs import EnvSpec
 
 PROJECT = "arena"
@@ -67,14 +68,19 @@ def arena_register_opponents(register: Callable[[OpponentKind], None]) -> None:
 
 
 @hookspec
-def arena_register_algorithms(register: Callable[[object], None]) -> None:
+def arena_register_algorithms(register: Callable[[AlgorithmSpec], None]) -> None:
     """Register training algorithms (``arena train --plugin NAME``).
 
-    Called once, when plugins are loaded. Call ``register(algorithm)`` where ``algorithm`` has a
-    unique ``name`` attribute. The training loop never calls hooks; it calls the registered object.
+    Called once, when plugins are loaded. Call ``register(AlgorithmSpec(...))`` once per
+    algorithm: its ``name``, a one-line ``description``, its hyperparameter dataclass (``params``,
+    every field a :func:`arena.params.param` with a default and a help line; a ``"module:Class"``
+    string loads it lazily) and ``learner``, the ``"module:Class"`` of an
+    :class:`arena.learner.Learner` subclass. Both are imported only when training or playing a
+    trained agent, so the module that implements this hook must not import torch. The training
+    loop never calls hooks: it resolves the spec once and calls the learner object.
 
-    :param register: adds one algorithm; raises :class:`arena.errors.ArenaError` on a duplicate
-        name.
+    :param register: adds one :class:`arena.algorithms.AlgorithmSpec`; raises
+        :class:`arena.errors.ArenaError` on a duplicate name.
     :return: nothing.
     """
 

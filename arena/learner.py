@@ -56,35 +56,101 @@ def mlp(in_size: int, layer_sizes: tuple[int, ...], act: str) -> tuple[nn.Module
 
 class RecurrentCore(nn.Module):
     """A GRU over ``[embedding, one-hot previous action]`` (phillip's rac input), reset at
-    episode starts inside a sequence."""
+    episode starts inside a sequence.
+
+    The learner runs the fused ``nn.GRU`` over the stretches between resets (games are long, so
+    usually the whole sequence at once) instead of a Python loop of cells.
+    """
 
     def __init__(self, in_size: int, num_actions: int, hidden: int):
         super().__init__()
         self.num_actions = num_actions
         self.hidden = hidden
-        self.cell = nn.GRUCell(in_size + num_actions, hidden)
+        self.gru = nn.GRU(in_size + num_actions, hidden)
 
     def forward(self, x: torch.Tensor, prev_actions: torch.Tensor, starts: torch.Tensor, state: torch.Tensor):
         # x [T, B, E], prev_actions [T, B], starts [T, B] bool, state [B, H]
         inputs = torch.cat([x, nn.functional.one_hot(prev_actions, self.num_actions).to(x.dtype)], dim=-1)
         keep = (~starts).to(x.dtype).unsqueeze(-1)
+        cuts = [0] + [t for t in range(1, inputs.shape[0]) if bool(starts[t].any())] + [inputs.shape[0]]
         outputs = []
-        for t in range(inputs.shape[0]):
-            state = self.cell(inputs[t], state * keep[t])
-            outputs.append(state)
-        return torch.stack(outputs), state
+        h = state.unsqueeze(0)
+        for begin, end in zip(cuts[:-1], cuts[1:]):
+            out, h = self.gru(inputs[begin:end], h * keep[begin])
+            outputs.append(out)
+        return torch.cat(outputs), h.squeeze(0)
 
 
 class Model(nn.Module):
-    """What a learner trains and an actor plays. Subclasses set ``state_size`` (0: feed-forward)."""
+    """What a learner trains and an actor plays. Subclasses set ``state_size`` (0: feed-forward).
+
+    A model may also offer :meth:`numpy_step`, one acting step in numpy: on a CPU core a batch-1
+    torch forward costs ~10x the arithmetic in per-op overhead, which would eat a rollout
+    worker's time. :class:`Actor` uses it when present.
+    """
 
     state_size = 0
+
+    def numpy_step(self):
+        """``None``, or ``step(obs [D], prev_action, start, state [H]) -> (logits [A], value, state)``
+        computing exactly what ``forward`` computes for one step, with the live weights. ``value``
+        may be a float or a zero-argument function (computed only when asked: acting needs only
+        the logits)."""
+        return None
 
     def initial_state(self, batch: int, device: Any = None) -> torch.Tensor:
         return torch.zeros(batch, self.state_size, device=device)
 
     def forward(self, obs, prev_actions, starts, state) -> ModelOutput:  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+def _np_activation(name: str):
+    if name == "elu":
+        return lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0)))
+    if name == "relu":
+        return lambda x: np.maximum(x, 0)
+    return np.tanh
+
+
+def numpy_sequential(seq: nn.Module):
+    """A numpy function computing ``seq`` (Linear layers and ELU/ReLU/Tanh) on a vector.
+
+    The arrays are views of the parameters, so loading new weights updates it in place.
+    """
+    ops = []
+    for layer in seq.modules():
+        if isinstance(layer, nn.Linear):
+            ops.append(("linear", layer.weight.detach().numpy().T, layer.bias.detach().numpy()))
+        elif isinstance(layer, (nn.ELU, nn.ReLU, nn.Tanh)):
+            ops.append(("act", _np_activation({nn.ELU: "elu", nn.ReLU: "relu", nn.Tanh: "tanh"}[type(layer)])))
+        elif not isinstance(layer, nn.Sequential):
+            raise TypeError(f"numpy_sequential cannot run {type(layer).__name__}")
+
+    def run(x):
+        for op in ops:
+            x = x @ op[1] + op[2] if op[0] == "linear" else op[1](x)
+        return x
+
+    return run
+
+
+def numpy_gru(core: RecurrentCore):
+    """One GRU step in numpy over ``[x, one-hot prev_action]`` (PyTorch's gate equations)."""
+    gru = core.gru
+    w_ih, w_hh = gru.weight_ih_l0.detach().numpy(), gru.weight_hh_l0.detach().numpy()
+    b_ih, b_hh = gru.bias_ih_l0.detach().numpy(), gru.bias_hh_l0.detach().numpy()
+    hidden, width = core.hidden, w_ih.shape[1] - core.num_actions
+
+    def step(x, prev_action, h):
+        gi = w_ih[:, :width] @ x + w_ih[:, width + prev_action] + b_ih
+        gh = w_hh @ h + b_hh
+        r = 1 / (1 + np.exp(-(gi[:hidden] + gh[:hidden])))
+        z = 1 / (1 + np.exp(-(gi[hidden : 2 * hidden] + gh[hidden : 2 * hidden])))
+        n = np.tanh(gi[2 * hidden :] + r * gh[2 * hidden :])
+        return (1 - z) * n + z * h
+
+    return step
 
 
 @dataclass
@@ -230,6 +296,7 @@ class Actor:
 
     The behaviour policy is ``(1 - epsilon) * softmax(logits) + epsilon / A`` (phillip's
     exploration floor). Used by rollout workers (exploring) and by ``arena match`` (``epsilon=0``).
+    Runs the model's :meth:`Model.numpy_step` when it has one, else torch.
     """
 
     def __init__(self, model: Model, num_actions: int, epsilon: float = 0.0, seed: int = 0):
@@ -237,41 +304,47 @@ class Actor:
         self.num_actions = num_actions
         self.epsilon = epsilon
         self.rng = np.random.default_rng(seed)
-        self.state = model.initial_state(1)
-        self.prev_action = 0
-        self.start = True
-        self._false = torch.zeros(1, 1, dtype=torch.bool)
-        self._true = torch.ones(1, 1, dtype=torch.bool)
+        self._numpy = model.numpy_step()
+        self.reset()
 
     def reset(self, seed: int | None = None) -> None:
         if seed is not None:
             self.rng = np.random.default_rng(seed)
-        self.state = self.model.initial_state(1)
+        self.state = np.zeros(self.model.state_size, np.float32)
         self.prev_action = 0
         self.start = True
 
-    def _forward(self, obs) -> ModelOutput:
-        x = torch.as_tensor(np.asarray(obs, dtype=np.float32)).view(1, 1, -1)
-        prev = torch.tensor([[self.prev_action]])
-        return self.model(x, prev, self._true if self.start else self._false, self.state)
+    def _forward(self, obs) -> tuple[np.ndarray, Any, np.ndarray]:
+        obs = np.asarray(obs, dtype=np.float32).reshape(-1)
+        if self._numpy is not None:
+            return self._numpy(obs, self.prev_action, self.start, self.state)
+        with torch.inference_mode():
+            out = self.model(
+                torch.from_numpy(obs).view(1, 1, -1),
+                torch.tensor([[self.prev_action]]),
+                torch.tensor([[self.start]]),
+                torch.from_numpy(self.state).view(1, -1),
+            )
+        return out.logits[0, 0].numpy(), float(out.values[0, 0]), out.state[0].numpy()
 
-    @torch.inference_mode()
-    def step(self, obs) -> tuple[int, float, float]:
-        """Pick an action for ``obs``: ``(action, log-probability, value)``; advances the state."""
-        out = self._forward(obs)
-        probs = torch.softmax(out.logits[0, 0].double(), -1).numpy()
+    def step(self, obs) -> tuple[int, float]:
+        """Pick an action for ``obs``: ``(action, its log-probability)``; advances the state."""
+        logits, _, state = self._forward(obs)
+        logits = logits.astype(np.float64)
+        probs = np.exp(logits - logits.max())
+        probs /= probs.sum()
         if self.epsilon:
             probs = (1 - self.epsilon) * probs + self.epsilon / self.num_actions
-        action = int(min(np.searchsorted(np.cumsum(probs), self.rng.random() * probs.sum(), side="right"), self.num_actions - 1))
-        self.state = out.state
+        action = int(min(np.searchsorted(np.cumsum(probs), self.rng.random(), side="right"), self.num_actions - 1))
+        self.state = np.asarray(state, dtype=np.float32)
         self.prev_action = action
         self.start = False
-        return action, float(math.log(max(probs[action], 1e-30))), float(out.values[0, 0])
+        return action, float(math.log(max(probs[action], 1e-30)))
 
-    @torch.inference_mode()
     def value(self, obs) -> float:
         """V(obs) from the current state, without advancing it (a cut-off game's bootstrap)."""
-        return float(self._forward(obs).values[0, 0])
+        value = self._forward(obs)[1]
+        return float(value() if callable(value) else value)
 
     # The Agent protocol, so a trained model plays in `arena match`.
     def act(self, observation) -> int:

@@ -218,14 +218,14 @@ class Collector:
             "truncated": np.zeros(T, bool),
             "trunc_values": np.zeros(T, np.float32),
             "logp": np.empty(T, np.float32),
-            "state": actor.state.reshape(-1).numpy().copy(),
+            "state": np.array(actor.state, dtype=np.float32).reshape(-1),
         }
         games = []
         for t in range(T):
             traj["obs"][t] = self.obs
             traj["prev_actions"][t] = actor.prev_action
             traj["starts"][t] = actor.start
-            action, logp, _ = actor.step(self.obs)
+            action, logp = actor.step(self.obs)
             obs, reward, terminated, truncated, info = self.env.step(action)
             obs = np.asarray(obs, dtype=np.float32)
             traj["actions"][t] = action
@@ -382,6 +382,13 @@ class InlineExecutor:
             self.worker = None
 
 
+def _parent_alive() -> bool:
+    import multiprocessing
+
+    parent = multiprocessing.parent_process()
+    return parent is None or parent.is_alive()
+
+
 def _worker_main(config: WorkerConfig, index: int, inbox, outbox) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the learner's to handle
     import torch
@@ -403,7 +410,16 @@ def _worker_main(config: WorkerConfig, index: int, inbox, outbox) -> None:
                     worker.close()
                     return
                 worker.update(*message)
-            outbox.put(("result", worker.collect()))
+            result = worker.collect()
+            while True:  # a full outbox means the learner is busy; a dead learner means stop
+                try:
+                    outbox.put(("result", result), timeout=1.0)
+                    break
+                except queue.Full:
+                    if not _parent_alive():
+                        return
+            if not _parent_alive():
+                return  # the learner was killed (kill -9 leaves no one to tell us)
     except ArenaError as exc:
         outbox.put(("error", index, one_line(exc), ""))
     except BaseException as exc:  # a crash: the learner reports it and stops cleanly
@@ -431,6 +447,10 @@ class ProcessExecutor:
 
         context = multiprocessing.get_context("spawn")
         self._outbox = context.Queue(self.queue_size)
+        # One core per worker: numpy's and torch's thread pools read these when they load, which
+        # in a spawned child happens while unpickling its arguments, before any of its code runs.
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+            os.environ.setdefault(var, "1")
         for index in range(self.workers):
             inbox = context.Queue()
             process = context.Process(target=_worker_entry, args=(self.config, index, inbox, self._outbox), daemon=True, name=f"arena-rollout-{index}")

@@ -61,7 +61,7 @@ class A2CParams(ACParams):
     advantage_norm: bool = param(False, "normalise advantages in each minibatch (mean 0, std 1); baselines' A2C does not", short="anorm")
     experience_length: int = param(16, "steps per env: agent steps in each trajectory (baselines: 5)", short="xl")
     batch_size: int = param(16, "trajectories in the one minibatch; keep it equal to min_collect so each update uses all fresh play", short="bs")
-    min_collect: int = param(16, "fresh trajectories (envs x steps) gathered for each synchronous update", short="mc")
+    min_collect: int = param(16, "fresh trajectories (of experience_length steps each) gathered for each synchronous update", short="mc")
 
 
 class A2CLearner(ACLearner):

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from arena import functional as F
-from arena.learner import Batch, Learner, Model, ModelOutput, RecurrentCore, mlp
+from arena.learner import Batch, Learner, Model, ModelOutput, RecurrentCore, mlp, numpy_gru, numpy_sequential
 from arena.params import CommonParams, param, sizes
 
 
@@ -52,6 +52,18 @@ class ActorCritic(Model):
         # A small last policy layer starts near uniform, so early play explores.
         nn.init.orthogonal_(self.actor[-1].weight, gain=0.01)
         nn.init.zeros_(self.actor[-1].bias)
+
+    def numpy_step(self):
+        embed, actor, critic = numpy_sequential(self.embed), numpy_sequential(self.actor), numpy_sequential(self.critic)
+        gru = numpy_gru(self.core) if self.core is not None else None
+
+        def step(obs, prev_action, start, state):
+            x = embed(obs)
+            if gru is not None:
+                x = state = gru(x, prev_action, state * (not start))
+            return actor(x), lambda: float(critic(x)[0]), state  # the critic only when asked
+
+        return step
 
     def forward(self, obs, prev_actions, starts, state) -> ModelOutput:
         x = self.embed(obs)

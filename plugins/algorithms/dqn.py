@@ -55,7 +55,7 @@ import torch
 from torch import nn
 
 from arena import functional as F
-from arena.learner import Batch, Learner, Model, ModelOutput, RecurrentCore, mlp
+from arena.learner import Batch, Learner, Model, ModelOutput, RecurrentCore, mlp, numpy_gru, numpy_sequential
 from arena.params import CommonParams, param, sizes
 
 
@@ -104,6 +104,23 @@ class QNetwork(Model):
         # Small initial Q values: the first policy is close to uniform, whatever the temperature.
         nn.init.orthogonal_(self.head[-1].weight, gain=0.01)
         nn.init.zeros_(self.head[-1].bias)
+
+    def numpy_step(self):
+        """One acting step in numpy (what :meth:`forward` computes, without torch's per-op overhead)."""
+        embed, head = numpy_sequential(self.embed), numpy_sequential(self.head)
+        gru = numpy_gru(self.core) if self.core is not None else None
+        temperature = self.temperature
+
+        def step(obs, prev_action, start, state):
+            x = embed(obs)
+            if gru is not None:
+                x = state = gru(x, prev_action, state * (not start))
+            q = head(x)
+            logits = q / temperature
+            probs = np.exp(logits - logits.max())
+            return logits, float(probs @ q / probs.sum()), state
+
+        return step
 
     def forward(self, obs, prev_actions, starts, state) -> ModelOutput:
         x = self.embed(obs)

@@ -1,0 +1,215 @@
+"""Training throughput: `arena train` frames/s against the raw env rate on the same workers.
+
+In ONE run, taking turns so both see the same machine load:
+
+* ``raw env``: W spawned processes, each with one Pong env against the cartridge's CPU
+  (``PongEnv(PongOptions(act_every=A), cpu_level=0)``) stepping uniformly random actions, no
+  model, no learner. The reference: what the emulators deliver.
+* ``arena train``: ``run_training`` of ALGO (default ``rac``, default hyperparameters) against
+  ``enemies/cpu.json`` with W rollout workers, for a fixed budget of agent steps; frames/s is
+  measured in steady state from ``metrics.jsonl`` (frames and wall time between the first and
+  the last update), and also over the whole run including start-up.
+* ``sb3 ppo`` (``--sb3``, needs ``pip install -e ".[bench]"``): Stable-Baselines3 PPO with
+  default hyperparameters on the same env through a gymnasium wrapper, W ``SubprocVecEnv``
+  workers; frames/s = total frames / wall time of ``learn``.
+
+Each training row's ratio is taken against the mean of the raw rates measured just before and
+just after it. ``cores used`` is CPU seconds of all processes over wall seconds: below W means
+other programs took a share of the machine. Results go to ``bench/results/train_throughput.json``.
+
+Usage::
+
+    python bench/train_throughput.py                 # rac, 2 workers, ~2 min
+    python bench/train_throughput.py --algo ppo --steps 60000 --sb3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import resource
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _cpu_s() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _raw_worker(act_every: int, seconds: float, barrier, out) -> None:
+    import numpy as np
+
+    from arena_plugins.pong import PongOptions
+    from arena_plugins.pong_env import PongEnv
+
+    env = PongEnv(PongOptions(act_every=act_every), cpu_level=0)
+    rng = np.random.default_rng(os.getpid())
+    env.reset(seed=0)
+    barrier.wait()
+    frames, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        before = env.frames
+        _, _, term, trunc, _ = env.step({"right": int(rng.integers(3))})
+        frames += env.frames - before
+        if term["right"] or trunc["right"]:
+            env.reset(seed=frames)
+            frames += env.frames
+    wall = time.perf_counter() - start
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    out.put((frames, wall, usage.ru_utime + usage.ru_stime))
+    env.close()
+
+
+def raw_rate(workers: int, act_every: int, seconds: float) -> dict:
+    ctx = mp.get_context("spawn")
+    barrier, out = ctx.Barrier(workers), ctx.Queue()
+    procs = [ctx.Process(target=_raw_worker, args=(act_every, seconds, barrier, out)) for _ in range(workers)]
+    for p in procs:
+        p.start()
+    results = [out.get() for _ in procs]
+    for p in procs:
+        p.join()
+    frames = sum(r[0] for r in results)
+    wall = max(r[1] for r in results)
+    return {"frames": frames, "seconds": wall, "fps": frames / wall, "cores": sum(r[2] for r in results) / wall}
+
+
+def train_rate(algo: str, workers: int, steps: int, sets: list[str]) -> dict:
+    from arena.train import plan_training, run_training
+
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["ARENA_EXPERIMENTS"] = tmp
+        os.environ["ARENA_HOME"] = tmp
+        plan = plan_training(algo, enemies="cpu.json", sets=sets, steps=steps, workers=workers, eval_every=0, name="bench")
+        cpu0, wall0 = _cpu_s(), time.perf_counter()
+        result = run_training(plan)
+        wall, cpu = time.perf_counter() - wall0, _cpu_s() - cpu0
+        rows = [json.loads(line) for line in (plan.folder / "metrics.jsonl").read_text().splitlines()]
+    first, last = rows[min(2, len(rows) - 2)], rows[-1]  # skip the first updates: workers warming up
+    steady = (last["frames"] - first["frames"]) / (last["wall_s"] - first["wall_s"])
+    return {"frames": result.frames, "seconds": wall, "fps": result.frames / wall, "steady_fps": steady, "cores": cpu / wall, "updates": result.updates}
+
+
+class _PongVsCpu:
+    """Pong's right paddle against the cartridge, as a gymnasium env (for SB3)."""
+
+    def __new__(cls, act_every: int, shaping: float = 0.0, gamma: float = 0.99):
+        import gymnasium as gym
+        import numpy as np
+
+        from arena_plugins.pong import PongOptions, pong_potential
+        from arena_plugins.pong_env import PongEnv
+
+        class PongVsCpu(gym.Env):
+            def __init__(self):
+                self.env = PongEnv(PongOptions(act_every=act_every), cpu_level=0)
+                self.observation_space = gym.spaces.Box(-1.0, 1.0, (8,), np.float32)
+                self.action_space = gym.spaces.Discrete(3)
+                self.games = 0
+                self.frames = 0
+
+            def reset(self, seed=None, options=None):
+                self.games += 1
+                obs, _ = self.env.reset(seed=seed if seed is not None else os.getpid() * 1000 + self.games)
+                self.frames += self.env.frames
+                self.phi = pong_potential(obs["right"])
+                self.score = 0.0
+                return obs["right"], {}
+
+            def step(self, action):
+                before = self.env.frames
+                obs, rew, term, trunc, _ = self.env.step({"right": int(action)})
+                self.frames += self.env.frames - before
+                reward = rew["right"]
+                self.score += reward
+                if shaping:
+                    phi = 0.0 if term["right"] else pong_potential(obs["right"])
+                    reward += shaping * (gamma * phi - self.phi)
+                    self.phi = phi
+                info = {"score": self.score, "frames": self.frames} if term["right"] or trunc["right"] else {"frames": self.frames}
+                return obs["right"], reward, term["right"], trunc["right"], info
+
+        return PongVsCpu()
+
+
+def sb3_rate(workers: int, act_every: int, steps: int) -> dict:
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.vec_env import SubprocVecEnv
+
+    vec = make_vec_env(lambda: _PongVsCpu(act_every), n_envs=workers, vec_env_cls=SubprocVecEnv, vec_env_kwargs={"start_method": "spawn"})
+    model = PPO("MlpPolicy", vec, verbose=0, device="cpu")
+    cpu0, wall0 = _cpu_s(), time.perf_counter()
+    model.learn(total_timesteps=steps)
+    wall, cpu = time.perf_counter() - wall0, _cpu_s() - cpu0
+    frames = sum(vec.get_attr("frames"))
+    vec.close()
+    return {"frames": frames, "seconds": wall, "fps": frames / wall, "steady_fps": frames / wall, "cores": cpu / wall}
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--algo", default="rac")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--steps", type=int, default=40_000, help="agent steps of training to time (default 40000 = 160k frames)")
+    parser.add_argument("--raw-seconds", type=float, default=15.0)
+    parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--sb3", action="store_true", help="also time Stable-Baselines3 PPO (pip install -e '.[bench]')")
+    args = parser.parse_args(argv)
+    torch_threads = "1"
+    os.environ.setdefault("OMP_NUM_THREADS", torch_threads)
+
+    from arena.params import parse_params
+    from arena.plugins import get_arena
+
+    act_every = parse_params(get_arena().algorithms.get(args.algo).params_class(), args.sets, owner=args.algo).act_every
+    rows = []
+    before = raw_rate(args.workers, act_every, args.raw_seconds)
+    rows.append(("raw env (before)", before))
+    train = train_rate(args.algo, args.workers, args.steps, args.sets)
+    after = raw_rate(args.workers, act_every, args.raw_seconds)
+    reference = (before["fps"] + after["fps"]) / 2
+    rows += [(f"arena train {args.algo}", train), ("raw env (after)", after)]
+    if args.sb3:
+        try:
+            sb3 = sb3_rate(args.workers, act_every, args.steps)
+        except ImportError:
+            print("sb3 ppo: stable-baselines3 is not installed (pip install -e '.[bench]')", file=sys.stderr)
+        else:
+            again = raw_rate(args.workers, act_every, args.raw_seconds)
+            sb3["reference"] = (after["fps"] + again["fps"]) / 2
+            rows += [("sb3 ppo (defaults)", sb3), ("raw env (after sb3)", again)]
+    print(f"\nTraining throughput, {args.workers} workers, act_every {act_every}, {args.steps:,} agent steps per training row\n")
+    header = f"{'variant':<26} {'frames':>9} {'seconds':>8} {'frames/s':>9} {'steady f/s':>10} {'x raw':>6} {'steady x raw':>12} {'cores used':>10}"
+    print(header)
+    print("-" * len(header))
+    for label, row in rows:
+        ref = row.get("reference", reference)
+        steady = row.get("steady_fps")
+        ratio = f"{row['fps'] / ref:6.2f}" if "steady_fps" in row else f"{'':>6}"
+        steady_ratio = f"{steady / ref:12.2f}" if steady else f"{'':>12}"
+        print(
+            f"{label:<26} {row['frames']:>9,} {row['seconds']:>8.1f} {row['fps']:>9,.0f} {steady or row['fps']:>10,.0f} {ratio} {steady_ratio} {row['cores']:>10.2f}"
+        )
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / "train_throughput.json"
+    out.write_text(
+        json.dumps(
+            {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "args": vars(args), "load": os.getloadavg(), "rows": dict(rows), "reference_fps": reference},
+            indent=2,
+        )
+    )
+    print(f"\nwrote {out}")
+
+
+if __name__ == "__main__":
+    main()
