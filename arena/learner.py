@@ -113,42 +113,49 @@ def _np_activation(name: str):
     return np.tanh
 
 
+def _np(tensor: torch.Tensor) -> np.ndarray:
+    return np.ascontiguousarray(tensor.detach().cpu().numpy(), dtype=np.float32)
+
+
 def numpy_sequential(seq: nn.Module):
     """A numpy function computing ``seq`` (Linear layers and ELU/ReLU/Tanh) on a vector.
 
-    The arrays are views of the parameters, so loading new weights updates it in place.
+    It copies the weights as they are now: after loading new weights, build it again (the
+    :class:`Actor` does, in :meth:`Actor.refresh`).
     """
     ops = []
     for layer in seq.modules():
         if isinstance(layer, nn.Linear):
-            ops.append(("linear", layer.weight.detach().numpy().T, layer.bias.detach().numpy()))
+            ops.append((_np(layer.weight.T), _np(layer.bias)))
         elif isinstance(layer, (nn.ELU, nn.ReLU, nn.Tanh)):
-            ops.append(("act", _np_activation({nn.ELU: "elu", nn.ReLU: "relu", nn.Tanh: "tanh"}[type(layer)])))
+            ops.append((_np_activation({nn.ELU: "elu", nn.ReLU: "relu", nn.Tanh: "tanh"}[type(layer)]), None))
         elif not isinstance(layer, nn.Sequential):
             raise TypeError(f"numpy_sequential cannot run {type(layer).__name__}")
 
     def run(x):
-        for op in ops:
-            x = x @ op[1] + op[2] if op[0] == "linear" else op[1](x)
+        for weight, bias in ops:
+            x = weight(x) if bias is None else x @ weight + bias
         return x
 
     return run
 
 
 def numpy_gru(core: RecurrentCore):
-    """One GRU step in numpy over ``[x, one-hot prev_action]`` (PyTorch's gate equations)."""
+    """One GRU step in numpy over ``[x, one-hot prev_action]`` (PyTorch's gate equations), with
+    the input bias folded into each action's column so a step is two matrix-vector products."""
     gru = core.gru
-    w_ih, w_hh = gru.weight_ih_l0.detach().numpy(), gru.weight_hh_l0.detach().numpy()
-    b_ih, b_hh = gru.bias_ih_l0.detach().numpy(), gru.bias_hh_l0.detach().numpy()
-    hidden, width = core.hidden, w_ih.shape[1] - core.num_actions
+    hidden, width = core.hidden, gru.weight_ih_l0.shape[1] - core.num_actions
+    w_x = _np(gru.weight_ih_l0[:, :width].T)  # [E, 3H]
+    w_a = _np(gru.weight_ih_l0[:, width:].T + gru.bias_ih_l0)  # [A, 3H]: action column + input bias
+    w_h, b_h = _np(gru.weight_hh_l0.T), _np(gru.bias_hh_l0)
+    two = 2 * hidden
 
     def step(x, prev_action, h):
-        gi = w_ih[:, :width] @ x + w_ih[:, width + prev_action] + b_ih
-        gh = w_hh @ h + b_hh
-        r = 1 / (1 + np.exp(-(gi[:hidden] + gh[:hidden])))
-        z = 1 / (1 + np.exp(-(gi[hidden : 2 * hidden] + gh[hidden : 2 * hidden])))
-        n = np.tanh(gi[2 * hidden :] + r * gh[2 * hidden :])
-        return (1 - z) * n + z * h
+        gi = x @ w_x + w_a[prev_action]
+        gh = h @ w_h + b_h
+        rz = 0.5 * np.tanh(0.5 * (gi[:two] + gh[:two])) + 0.5  # sigmoid, in one ufunc
+        n = np.tanh(gi[two:] + rz[:hidden] * gh[two:])
+        return n + rz[hidden:] * (h - n)
 
     return step
 
@@ -215,8 +222,8 @@ class Learner:
 
     def __init__(self, params: CommonParams, obs_size: int, num_actions: int, fps: float = 60.0, device: str | None = None):
         self.params = params
-        self.obs_size = obs_size
-        self.num_actions = num_actions
+        self.obs_size = obs_size = int(obs_size)  # numpy ints (gym's action_space.n) break nn.GRU
+        self.num_actions = num_actions = int(num_actions)
         self.gamma = params.gamma(fps)
         self.device = pick_device(device or params.device)
         torch.manual_seed(params.seed)
@@ -304,8 +311,12 @@ class Actor:
         self.num_actions = num_actions
         self.epsilon = epsilon
         self.rng = np.random.default_rng(seed)
-        self._numpy = model.numpy_step()
+        self.refresh()
         self.reset()
+
+    def refresh(self) -> None:
+        """Pick up the model's current weights (call after loading new ones)."""
+        self._numpy = self.model.numpy_step()
 
     def reset(self, seed: int | None = None) -> None:
         if seed is not None:
@@ -330,16 +341,23 @@ class Actor:
     def step(self, obs) -> tuple[int, float]:
         """Pick an action for ``obs``: ``(action, its log-probability)``; advances the state."""
         logits, _, state = self._forward(obs)
-        logits = logits.astype(np.float64)
-        probs = np.exp(logits - logits.max())
-        probs /= probs.sum()
-        if self.epsilon:
-            probs = (1 - self.epsilon) * probs + self.epsilon / self.num_actions
-        action = int(min(np.searchsorted(np.cumsum(probs), self.rng.random(), side="right"), self.num_actions - 1))
-        self.state = np.asarray(state, dtype=np.float32)
+        # A handful of actions: plain Python floats beat numpy's per-call overhead here.
+        logits = logits.tolist()
+        top = max(logits)
+        weights = [math.exp(value - top) for value in logits]
+        total = sum(weights)
+        eps, num = self.epsilon, self.num_actions
+        probs = [(1 - eps) * w / total + eps / num for w in weights]
+        pick, action = self.rng.random(), num - 1
+        for index, p in enumerate(probs):
+            pick -= p
+            if pick < 0:
+                action = index
+                break
+        self.state = state
         self.prev_action = action
         self.start = False
-        return action, float(math.log(max(probs[action], 1e-30)))
+        return action, math.log(max(probs[action], 1e-30))
 
     def value(self, obs) -> float:
         """V(obs) from the current state, without advancing it (a cut-off game's bootstrap)."""

@@ -61,7 +61,12 @@ class CommonParams:
         naming=False,
     )
     # -- time -------------------------------------------------------------------------------------
-    act_every: int = param(4, "emulator frames each action is held (action repeat)", short="ae")
+    act_every: int = param(
+        2,
+        "emulator frames each action is held (action repeat). 2, not Atari's usual 4: in Pong a held "
+        "decision is stale by up to act_every - 1 frames, and at 4 even a perfect ball tracker loses to the cartridge's CPU",
+        short="ae",
+    )
     delay: int = param(0, "agent steps between what the game shows and what the agent sees (reaction time)")
     experience_length: int = param(64, "agent steps in each trajectory the learner sees; recurrent nets train on whole sequences", short="xl")
     # -- the learner's schedule -------------------------------------------------------------------

@@ -96,6 +96,7 @@ class SeatEnv:
             self._self_agent = TrainedAgent(Actor(self.self_model_factory(), self.spec.num_actions), 1, "self")
         if self.latest_weights is not None:
             load_weights(self._self_agent.actor.model, self.latest_weights)
+            self._self_agent.actor.refresh()
         return self._self_agent
 
     def reset(self):
@@ -344,6 +345,7 @@ class _Worker:
         from arena.learner import load_weights
 
         load_weights(self.model, weights)
+        self.actor.refresh()
         self.env.latest_weights = weights
         if distribution:
             self.env.distribution = distribution

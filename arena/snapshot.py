@@ -50,17 +50,36 @@ def snapshot_name(steps: int) -> str:
 
 
 def save_snapshot(path: str | Path, meta: dict[str, Any], learner_state: dict[str, Any]) -> Path:
+    """Write a snapshot atomically: a temporary file, fsynced, read back with the same
+    ``weights_only`` rules :func:`load_snapshot` uses, then renamed over ``path``. If anything
+    fails, the temporary file is removed and an existing ``path`` is left as it was."""
     import torch
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"format": FORMAT, "version": VERSION, "meta": json.dumps(meta, sort_keys=True), "learner": learner_state}
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as handle:
-        torch.save(payload, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as handle:
+            torch.save(payload, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:  # a snapshot that cannot be loaded back is refused here, not when resuming
+            torch.load(tmp, map_location="cpu", weights_only=True)
+        except Exception as exc:
+            found = re.search(r"GLOBAL ([\w.]+)", str(exc))
+            what = f"a {found.group(1)}" if found else f"something unreadable ({_first_line(exc)})"
+            raise ArenaError(
+                f"cannot save snapshot {path}: the learner's state holds {what}, not only tensors and plain data; "
+                "snapshots must load with torch.load(weights_only=True)"
+            ) from None
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise
     try:  # make the rename itself durable
         fd = os.open(path.parent, os.O_RDONLY)
         try:
@@ -73,7 +92,11 @@ def save_snapshot(path: str | Path, meta: dict[str, Any], learner_state: dict[st
 
 
 def load_snapshot(path: str | Path) -> Snapshot:
-    """Read a snapshot (a file, or the newest in an experiment folder); one-line errors."""
+    """Read a snapshot (a file, or the newest in an experiment folder); one-line errors.
+
+    Nothing in the file is executed: ``torch.load(weights_only=True)`` refuses pickled Python
+    objects (classes, functions), which is reported as "not an Arena snapshot".
+    """
     import pickle
     import zipfile
 
@@ -83,12 +106,12 @@ def load_snapshot(path: str | Path) -> Snapshot:
     fix = "retrain, or pass another snapshot"
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError, KeyError, AttributeError) as exc:
-        raise ArenaError(f"{path} is corrupt or not an Arena snapshot ({type(exc).__name__}: {_first_line(exc)}); {fix}") from None
     except OSError as exc:
         raise ArenaError(f"cannot read snapshot {path}: {exc.strerror or exc}") from None
+    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError, KeyError, AttributeError, TypeError, IndexError) as exc:
+        raise ArenaError(f"{path} is corrupt or not an Arena snapshot ({_reason(exc, path)}); {fix}") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise ArenaError(f"{path} is not an Arena snapshot (no '{FORMAT}' header); {fix}")
+        raise ArenaError(f"{path} is corrupt or not an Arena snapshot (a torch file without the '{FORMAT}' header); {fix}")
     if payload.get("version") != VERSION:
         raise ArenaError(f"{path} is snapshot format version {payload.get('version')}; this Arena reads version {VERSION}")
     try:
@@ -97,9 +120,29 @@ def load_snapshot(path: str | Path) -> Snapshot:
         for key in ("algorithm", "params", "env", "env_options", "obs_size", "num_actions"):
             meta[key]
         learner["model"]
-    except (KeyError, TypeError, ValueError) as exc:
+        if not isinstance(meta, dict) or not isinstance(learner, dict) or not isinstance(meta["params"], dict):
+            raise TypeError("not a mapping")
+    except KeyError as exc:
         raise ArenaError(f"{path} is a damaged Arena snapshot (missing {exc}); {fix}") from None
+    except (TypeError, ValueError) as exc:
+        raise ArenaError(f"{path} is a damaged Arena snapshot (malformed meta or learner state: {_first_line(exc)}); {fix}") from None
     return Snapshot(path, meta, learner)
+
+
+def _reason(exc: BaseException, path: Path | None = None) -> str:
+    """Why torch.load failed, in a few words (torch's own messages span lines, carry terminal
+    escapes and suggest ``weights_only=False``, which would run the file's code)."""
+    text = str(exc)
+    pickled = re.search(r"GLOBAL ([\w.]+)", text)
+    if pickled:
+        return f"it holds a pickled Python object ({pickled.group(1)}), which Arena never unpickles: snapshots are data, never code"
+    if path is not None and path.stat().st_size == 0:
+        return "the file is empty"
+    if isinstance(exc, EOFError):
+        return "the file ends too early"
+    if "zip archive" in text or "central directory" in text or isinstance(exc, RuntimeError):
+        return "a truncated or damaged torch archive"
+    return "not a file written by torch.save"
 
 
 def _first_line(exc: BaseException) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import secrets
 import shutil
 import threading
@@ -41,13 +42,21 @@ def experiments_dir() -> Path:
 
 
 def enemies_search(path: str) -> Path:
-    """An enemies file as given, else in ./enemies, else in the source tree's enemies/."""
+    """An enemies file as given, else in ./enemies, else in the source tree's enemies/
+    (``default.json`` and ``enemies/default.json`` both find the shipped file from any folder)."""
     candidate = Path(path)
-    if candidate.exists() or candidate.is_absolute() or len(candidate.parts) > 1:
+    if candidate.exists() or candidate.is_absolute():
         return candidate
-    for folder in (Path("enemies"), Path(__file__).resolve().parents[1] / "enemies"):
-        if (folder / path).exists():
-            return folder / path
+    shipped = Path(__file__).resolve().parents[1] / "enemies"
+    if len(candidate.parts) == 1:
+        folders = (Path("enemies"), shipped)
+    elif candidate.parts[0] == "enemies" and len(candidate.parts) == 2:
+        folders = (shipped,)
+    else:
+        return candidate
+    for folder in folders:
+        if (folder / candidate.name).exists():
+            return folder / candidate.name
     return candidate
 
 
@@ -142,10 +151,13 @@ def plan_training(
 
     enemies_path = enemies_search(enemies or DEFAULT_ENEMIES)
     pool = load_pool_file(enemies_path)
+    options = _apply_cpu_char(enemies_path, env_spec, options, list(env_pairs))
     for index, entry in enumerate(pool.entries):
         if entry.spec == "self":
             continue
         try:
+            if _looks_like_path(entry.spec) and not os.path.exists(entry.spec):
+                raise ArenaError(f"no snapshot at {entry.spec}: the path does not exist (paths are relative to the current folder, {Path.cwd()})")
             resolve(entry.spec, arena.opponents, env_spec, options)
         except ArenaError as exc:
             raise ArenaError(f"enemies file {enemies_path}, entry {index} ('{entry.label}'): {exc}") from None
@@ -156,8 +168,8 @@ def plan_training(
     if enemies_path.name != DEFAULT_ENEMIES:
         extra["enemies"] = enemies_path.stem
     if name is not None:
-        if not name.strip() or "/" in name or name.startswith("."):
-            raise ArenaError(f"bad --name '{name}': use letters, digits, '-', '_' and '='")
+        if not _NAME_OK.match(name):
+            raise ArenaError(f"bad --name '{name}': use letters, digits, '-', '_', '=', '.' and '+', starting with a letter or digit")
         exp_name = name
     else:
         exp_name = experiment_name(plugin, params, extra)
@@ -193,6 +205,39 @@ def plan_training(
         eval_games=eval_games,
         existing_snapshots=len(snapshots),
     )
+
+
+_NAME_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=+-]*$")
+
+
+def _looks_like_path(spec: str) -> bool:
+    """An enemies entry meant as a file or folder (it names no agent kind)."""
+    return "/" in spec or os.sep in spec or spec.endswith(".pt") or spec.startswith(".")
+
+
+def _apply_cpu_char(enemies_path: Path, env_spec: Any, options: Any, pairs: list[str]) -> Any:
+    """phillip's CPU entries name the CPU's character (``{"char": "falcon", "level": 9}``); in
+    Arena that is the env's ``cpu_char`` option, so the file's character becomes the option.
+    ``-o cpu_char=...`` naming another character is an error rather than silently ignored."""
+    try:
+        data = json.loads(enemies_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return options  # load_pool_file has already accepted the file; nothing to add
+    entries = data.get("enemies", []) if isinstance(data, dict) else data
+    chars = {e["char"] for e in entries if isinstance(e, dict) and "agent" not in e and isinstance(e.get("char"), str)}
+    if not chars or "cpu_char" not in {f.name for f in dataclasses.fields(options)}:
+        return options  # an env without a CPU character (Pong): the character does not apply
+    (char,) = chars  # load_pool_file refuses two CPU characters in one pool
+    given = [pair.partition("=")[2].strip() for pair in pairs if pair.partition("=")[0].strip() == "cpu_char"]
+    if given and given[-1] != char:
+        raise ArenaError(f"enemies file {enemies_path} plays the CPU as '{char}', but -o cpu_char={given[-1]}; drop one of them")
+    if getattr(options, "cpu_char") == char:
+        return options
+    overrides = {k: getattr(options, k) for k in ("act_every", "delay") if hasattr(options, k)}
+    try:
+        return env_spec.parse_options([*pairs, f"cpu_char={char}"], **overrides)
+    except ArenaError as exc:
+        raise ArenaError(f"enemies file {enemies_path}: CPU character '{char}': {exc}") from None
 
 
 def _check_same_experiment(folder: Path, plugin: str, env: str, params: Any) -> None:
@@ -268,14 +313,20 @@ class Evaluator:
                 return
             self.thread.join()
         me = _display_path(snapshot)
+        if me == self.previous:
+            return  # this snapshot was evaluated already (the final save rewrote the last evaluated one)
+        from arena.snapshot import file_hash
+
         opponents = self.opponents() + ([self.previous] if self.previous else [])
         self.previous = me
-        self.thread = threading.Thread(target=self._play, args=(me, opponents), daemon=True, name="arena-eval")
+        # The hash makes the games' uids unique per weights: after --init --force the same snapshot
+        # paths come back with other weights, and their games must not be dropped as repeats.
+        self.thread = threading.Thread(target=self._play, args=(me, opponents, file_hash(snapshot)), daemon=True, name="arena-eval")
         self.thread.start()
         if wait:
             self.thread.join()
 
-    def _play(self, me: str, opponents: list[str]) -> None:
+    def _play(self, me: str, opponents: list[str], weights: str = "") -> None:
         from arena.match import GamePool, plan_games
         from arena.store import MatchStore
 
@@ -284,7 +335,7 @@ class Evaluator:
             tasks = []
             for opponent in opponents:
                 for task in plan_games(self.arena, me, opponent, self.plan.env, self.plan.eval_games, len(tasks), self.plan.env_options):
-                    tasks.append(dataclasses.replace(task, index=len(tasks), uid=f"train:{self.plan.name}:{me}:{opponent}:{task.index}"))
+                    tasks.append(dataclasses.replace(task, index=len(tasks), uid=f"train:{self.plan.name}:{me}@{weights}:{opponent}:{task.index}"))
             log_path = self.plan.folder / "logs" / "eval.jsonl"
             with GamePool(1, self.arena, processes=True) as pool, open(log_path, "a", encoding="utf-8") as log:
                 for task in tasks:
@@ -337,6 +388,8 @@ class Experiment:
                     target.unlink()
         for folder in (self.snapshots, self.logs, self.folder / "tb"):
             folder.mkdir(parents=True, exist_ok=True)
+        for stale in self.snapshots.glob(".*.tmp"):  # a save cut short by kill -9
+            stale.unlink(missing_ok=True)
         params_json = {
             "algorithm": plan.algorithm.name,
             "env": plan.env,
@@ -376,6 +429,24 @@ class Experiment:
             if row.get("steps", 0) <= steps:
                 keep.append(line)
         _write_atomic(self.metrics_path, "".join(line + "\n" for line in keep))
+
+    def trim_tb(self, steps: int) -> None:
+        """Likewise for the TensorBoard events: a file holding steps past the snapshot is
+        rewritten without them, so TensorBoard does not draw the lost stretch twice."""
+        from arena.tblog import EventWriter, read_events
+
+        for path in sorted((self.folder / "tb").glob("*tfevents*")):
+            try:
+                events = read_events(path)
+            except (OSError, ValueError):
+                continue  # a damaged file: TensorBoard skips what it cannot read, and so do we
+            if all(event.get("step", 0) <= steps for event in events if "scalars" in event):
+                continue
+            with EventWriter(path.parent) as writer:
+                for event in events:
+                    if "scalars" in event and event["step"] <= steps:
+                        writer.add_scalars(event["step"], event["scalars"], wall_time=event["wall_time"])
+            path.unlink()
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -446,6 +517,7 @@ def run_training(
         if snapshot.meta.get("pool"):
             pool.load_state_dict(snapshot.meta["pool"])
         experiment.trim_metrics(counters["steps"])
+        experiment.trim_tb(counters["steps"])
         say(f"resumed {plan.name} from {plan.resume_from.name}: {counters['steps']:,} steps, {counters['frames']:,} frames, {learner.updates} updates")
     else:
         say(f"started {plan.name}: {plan.algorithm.name}, {count_parameters(learner.model):,} weights on {learner.device}, {plan.workers} workers")
@@ -474,13 +546,13 @@ def run_training(
     final: Path | None = None
     started = time.perf_counter()
     wall_before = counters["wall_s"]
+    if counters["steps"] >= plan.steps:
+        say(f"{plan.name} already trained {counters['steps']:,} of {plan.steps:,} steps; pass a larger --steps to go on")
+        log_file.close()
+        return _result(plan, counters, learner, plan.resume_from, evaluator, wall_before)
     executor = executor_factory(plan, config)
     tb = EventWriter(experiment.folder / "tb")
     try:
-        if counters["steps"] >= plan.steps:
-            say(f"{plan.name} already trained {counters['steps']:,} of {plan.steps:,} steps; pass a larger --steps to go on")
-            final = list_snapshots(experiment.snapshots)[-1]
-            return _result(plan, counters, learner, final, evaluator, wall_before)
         if plan.resume_from is None:
             save()  # step 0: "self" has a past from the start, and a crash before the first snapshot resumes
         executor.start(learner.policy_weights(), learner.updates, distribution())
@@ -524,14 +596,18 @@ def run_training(
                 metrics_file.write(json.dumps(row) + "\n")
                 metrics_file.flush()
                 tb.add_scalars(progress.steps, {k: v for k, v in row.items() if isinstance(v, (int, float)) and k not in ("steps",)})
-                if learner.updates % plan.snapshot_every == 0:
+                evaluate = bool(plan.eval_every) and learner.updates % plan.eval_every == 0
+                if learner.updates % plan.snapshot_every == 0 or evaluate:
                     path = save()
-                    if plan.eval_every and learner.updates % plan.eval_every == 0:
+                    if evaluate:
                         evaluator.submit(path)
                 if on_progress is not None:
                     on_progress(progress)
         final = save()
         say(f"finished {plan.name}: {counters['steps']:,} steps, {counters['frames']:,} frames, {counters['games']} games; snapshot {final}")
+    except ArenaError as exc:
+        say(f"stopped: {one_line(exc)}")
+        raise
     except KeyboardInterrupt:
         executor.close()
         path = save()
@@ -540,7 +616,7 @@ def run_training(
     finally:
         executor.close()
         tb.close()
-    if plan.eval_every:
+    if plan.eval_every and _display_path(final) != evaluator.previous:
         say("final evaluation: " + ", ".join(evaluator.opponents() + ([evaluator.previous] if evaluator.previous else [])))
         evaluator.submit(final, wait=True)
     evaluator.wait()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -60,7 +61,7 @@ class ActorCritic(Model):
         def step(obs, prev_action, start, state):
             x = embed(obs)
             if gru is not None:
-                x = state = gru(x, prev_action, state * (not start))
+                x = state = gru(x, prev_action, np.zeros_like(state) if start else state)
             return actor(x), lambda: float(critic(x)[0]), state  # the critic only when asked
 
         return step

@@ -61,13 +61,29 @@ from arena.params import CommonParams, param, sizes
 
 @dataclass(frozen=True)
 class DQNParams(CommonParams):
-    """DQN hyperparameters (the common ones plus these; ``min_collect`` defaults lower)."""
+    """DQN hyperparameters (the common ones plus these; ``min_collect`` defaults lower).
+
+    ``entropy_scale`` is not used: a Q-learner's exploration is ``temperature`` and ``epsilon``.
+
+    Why these defaults (at Arena's ``experience_length`` 64 and ``batch_size`` 16):
+
+    * ``n_step`` 3, as in Rainbow: one-step targets carry a reward back one step per target sync,
+      slow when the discount's half-life is 30 steps (Pong, ``act_every`` 4); 3 steps are few
+      enough that the uncorrected off-policy sum stays close to the greedy policy's return.
+    * ``min_collect`` 4 with one gradient step per update (``batches`` 1): each update adds 256
+      steps and trains on 1024, so a step is replayed about 4 times (the Nature DQN: 8).
+    * ``target_update`` 100 gradient steps = 100 updates = about 26k agent steps between syncs;
+      each gradient step here is 32x the Nature DQN's minibatch, whose sync every 2,500 steps
+      saw 80k transitions.
+    * ``replay_size`` 1000 trajectories = 64k agent steps (about 70 minutes of Pong at 15 actions a
+      second); ``learning_starts`` 32 = 2k steps, two minibatches' worth, so training starts soon.
+    """
 
     q_sizes: str = param("128,128", "Q head layer sizes after the embedding, comma-separated (phillip's q_layers)", short="q")
     temperature: float = param(
         0.01,
-        "the DQNs' policy is a softmax of Q / temperature (phillip's default 0.01: near-greedy once Q values "
-        "differ by more than a few hundredths, still exploring between near-equal actions); epsilon mixes in uniform",
+        "the DQNs' policy is a softmax of Q / temperature (phillip's 0.01: near-greedy where Q values differ by more "
+        "than a few hundredths); epsilon mixes in uniform",
         short="temp",
     )
     n_step: int = param(3, "steps of reward summed before bootstrapping from the target network's max Q (1: one-step Q-learning)", short="n")
@@ -117,8 +133,12 @@ class QNetwork(Model):
                 x = state = gru(x, prev_action, state * (not start))
             q = head(x)
             logits = q / temperature
-            probs = np.exp(logits - logits.max())
-            return logits, float(probs @ q / probs.sum()), state
+
+            def value():  # only when asked (a cut-off game's bootstrap): acting needs the logits
+                probs = np.exp(logits - logits.max())
+                return float(probs @ q / probs.sum())
+
+            return logits, value, state
 
         return step
 
