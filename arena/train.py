@@ -31,7 +31,7 @@ from typing import Any, Callable
 from arena.errors import ArenaError, one_line
 from arena.params import experiment_name, parse_params, suggest, to_dict
 
-DEFAULT_STEPS = 100_000  # agent steps: ~400k frames at act_every=4, a few minutes on 2 cores
+DEFAULT_STEPS = 100_000  # agent steps: 200k frames at act_every=2, a few minutes on 2 cores
 DEFAULT_ENEMIES = "default.json"
 RECENT_GAMES = 20  # the progress bar's "recent reward" averages this many games
 
@@ -125,7 +125,7 @@ def plan_training(
     steps: int | None = None,
     workers: int | None = None,
     snapshot_every: int = 10,
-    eval_every: int = 50,
+    eval_every: int = 100,
     eval_games: int = 2,
     arena: Any = None,
 ) -> TrainPlan:

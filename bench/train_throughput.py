@@ -6,9 +6,14 @@ In ONE run, taking turns so both see the same machine load:
   (``PongEnv(PongOptions(act_every=A), cpu_level=0)``) stepping uniformly random actions, no
   model, no learner. The reference: what the emulators deliver.
 * ``arena train``: ``run_training`` of ALGO (default ``rac``, default hyperparameters) against
-  ``enemies/cpu.json`` with W rollout workers, for a fixed budget of agent steps; frames/s is
-  measured in steady state from ``metrics.jsonl`` (frames and wall time between the first and
-  the last update), and also over the whole run including start-up.
+  ``enemies/cpu.json`` with W rollout worker processes (always processes, even for W = 1) plus
+  the learner's process, for a fixed budget of agent steps; frames/s is measured in steady state
+  from ``metrics.jsonl`` (frames and wall time between the third and the last update), and also
+  over the whole run including start-up.
+
+Two worker counts by default: W = cores - 1 (the learner has a core of its own, as on any
+machine with a core to spare) and W = cores (the learner's gradient steps take CPU time from the
+workers; on 2 cores that is what a user of this machine gets).
 * ``sb3 ppo`` (``--sb3``, needs ``pip install -e ".[bench]"``): Stable-Baselines3 PPO with
   default hyperparameters on the same env through a gymnasium wrapper, W ``SubprocVecEnv``
   workers; frames/s = total frames / wall time of ``learn``.
@@ -19,8 +24,8 @@ other programs took a share of the machine. Results go to ``bench/results/train_
 
 Usage::
 
-    python bench/train_throughput.py                 # rac, 2 workers, ~2 min
-    python bench/train_throughput.py --algo ppo --steps 60000 --sb3
+    python bench/train_throughput.py                 # rac, 1 and 2 workers on 2 cores, ~4 min
+    python bench/train_throughput.py --algo ppo --steps 60000 --sb3 --workers 2
 """
 
 from __future__ import annotations
@@ -159,7 +164,7 @@ def sb3_rate(workers: int, act_every: int, steps: int) -> dict:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--algo", default="rac")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--workers", type=int, action="append", default=None, help="worker counts to measure (repeatable) [default: cores - 1 and cores]")
     parser.add_argument("--steps", type=int, default=40_000, help="agent steps of training to time (default 40000 = 160k frames)")
     parser.add_argument("--raw-seconds", type=float, default=15.0)
     parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
@@ -172,39 +177,43 @@ def main(argv=None) -> None:
     from arena.plugins import get_arena
 
     act_every = parse_params(get_arena().algorithms.get(args.algo).params_class(), args.sets, owner=args.algo).act_every
-    rows = []
-    before = raw_rate(args.workers, act_every, args.raw_seconds)
-    rows.append(("raw env (before)", before))
-    train = train_rate(args.algo, args.workers, args.steps, args.sets)
-    after = raw_rate(args.workers, act_every, args.raw_seconds)
-    reference = (before["fps"] + after["fps"]) / 2
-    rows += [(f"arena train {args.algo}", train), ("raw env (after)", after)]
-    if args.sb3:
-        try:
-            sb3 = sb3_rate(args.workers, act_every, args.steps)
-        except ImportError:
-            print("sb3 ppo: stable-baselines3 is not installed (pip install -e '.[bench]')", file=sys.stderr)
-        else:
-            again = raw_rate(args.workers, act_every, args.raw_seconds)
-            sb3["reference"] = (after["fps"] + again["fps"]) / 2
-            rows += [("sb3 ppo (defaults)", sb3), ("raw env (after sb3)", again)]
-    print(f"\nTraining throughput, {args.workers} workers, act_every {act_every}, {args.steps:,} agent steps per training row\n")
-    header = f"{'variant':<26} {'frames':>9} {'seconds':>8} {'frames/s':>9} {'steady f/s':>10} {'x raw':>6} {'steady x raw':>12} {'cores used':>10}"
+    cores = os.cpu_count() or 1
+    counts = args.workers or sorted({max(1, cores - 1), cores})
+    os.environ["ARENA_INLINE_ROLLOUT"] = "0"  # W = 1 is one worker process too, like the raw rows
+    rows, table = {}, []
+    for workers in counts:
+        before = raw_rate(workers, act_every, args.raw_seconds)
+        train = train_rate(args.algo, workers, args.steps, args.sets)
+        after = raw_rate(workers, act_every, args.raw_seconds)
+        train["reference"] = (before["fps"] + after["fps"]) / 2
+        table += [(f"raw env (before)", workers, before), (f"arena train {args.algo}", workers, train), ("raw env (after)", workers, after)]
+        if args.sb3:
+            try:
+                sb3 = sb3_rate(workers, act_every, args.steps)
+            except ImportError:
+                print("sb3 ppo: stable-baselines3 is not installed (pip install -e '.[bench]')", file=sys.stderr)
+            else:
+                again = raw_rate(workers, act_every, args.raw_seconds)
+                sb3["reference"] = (after["fps"] + again["fps"]) / 2
+                table += [("sb3 ppo (defaults)", workers, sb3), ("raw env (after sb3)", workers, again)]
+    print(f"\nTraining throughput: act_every {act_every}, {args.steps:,} agent steps per training row, {cores} cores\n")
+    header = f"{'variant':<22} {'workers':>7} {'frames':>9} {'seconds':>8} {'frames/s':>9} {'steady f/s':>10} {'x raw':>6} {'steady x raw':>12} {'cores used':>10}"
     print(header)
     print("-" * len(header))
-    for label, row in rows:
-        ref = row.get("reference", reference)
+    for label, workers, row in table:
+        ref = row.get("reference")
         steady = row.get("steady_fps")
-        ratio = f"{row['fps'] / ref:6.2f}" if "steady_fps" in row else f"{'':>6}"
-        steady_ratio = f"{steady / ref:12.2f}" if steady else f"{'':>12}"
+        ratio = f"{row['fps'] / ref:6.2f}" if ref else f"{'':>6}"
+        steady_ratio = f"{steady / ref:12.2f}" if ref else f"{'':>12}"
         print(
-            f"{label:<26} {row['frames']:>9,} {row['seconds']:>8.1f} {row['fps']:>9,.0f} {steady or row['fps']:>10,.0f} {ratio} {steady_ratio} {row['cores']:>10.2f}"
+            f"{label:<22} {workers:>7} {row['frames']:>9,} {row['seconds']:>8.1f} {row['fps']:>9,.0f} {steady or row['fps']:>10,.0f} {ratio} {steady_ratio} {row['cores']:>10.2f}"
         )
+        rows[f"{label} x{workers}"] = row
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / "train_throughput.json"
     out.write_text(
         json.dumps(
-            {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "args": vars(args), "load": os.getloadavg(), "rows": dict(rows), "reference_fps": reference},
+            {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "args": vars(args), "load": os.getloadavg(), "rows": rows},
             indent=2,
         )
     )

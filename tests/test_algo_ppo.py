@@ -40,7 +40,7 @@ def collect(learner, count: int, length: int, seed: int = 0) -> list[dict]:
 def test_defaults():
     p = PPOParams()
     learner = PPOLearner(p, obs_size=3, num_actions=3, fps=60.0, device="cpu")
-    assert learner.gamma == pytest.approx(0.99, abs=2e-4)  # Pong: 60 fps, act_every 4
+    assert learner.gamma == pytest.approx(0.99, abs=2e-4)  # Pong: 60 fps, act_every 2, 2.3 s half-life
     assert isinstance(learner.optimizer, torch.optim.Adam) and learner.optimizer.defaults["lr"] == 3e-4
     assert (p.clip, p.td_lambda, p.value_scale, p.entropy_scale, p.max_grad_norm) == (0.2, 0.95, 0.5, 0.01, 0.5)
     assert (p.sweeps, p.batches, p.batch_size, p.min_collect, p.experience_length) == (4, 4, 4, 16, 64)

@@ -21,7 +21,7 @@ from arena.cli import cli
 @click.option("--force", is_flag=True, help="With --init: delete the experiment's snapshots, metrics and logs first.")
 @click.option("--steps", type=int, default=None, help="Total agent steps to train (counting those already trained) [default: 100000].")
 @click.option("--workers", "-w", type=int, default=None, help="Rollout worker processes, one emulator each [default: cores].")
-@click.option("--eval-every", type=int, default=50, show_default=True, help="Updates between evaluation rounds (0: none).")
+@click.option("--eval-every", type=int, default=100, show_default=True, help="Updates between evaluation rounds (0: none).")
 @click.option("--eval-games", type=int, default=2, show_default=True, help="Evaluation games against each opponent per round.")
 @click.option("--snapshot-every", type=int, default=10, show_default=True, help="Updates between snapshots.")
 @click.option("--dry-run", is_flag=True, help="Print what would run (name, params, workers, enemies) and change nothing.")

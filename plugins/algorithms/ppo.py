@@ -26,9 +26,10 @@ entropy bonus is on the unmixed softmax (the part the network controls).
 
 Defaults follow CleanRL's ``ppo.py`` / SB3's PPO: separate 64x64 tanh policy and value networks,
 Adam at 3e-4, clip 0.2, 4 epochs of 4 minibatches, GAE lambda 0.95, value coefficient 0.5, entropy
-0.01, grad norm 0.5, per-minibatch advantage normalisation, gamma 0.99 (``reward_halflife`` 4.6 s at
-60 fps and ``act_every`` 4). One update is 16 trajectories x 64 steps = 1,024 steps in minibatches of
-256 (CleanRL's Atari setting). Value clipping is off by default (SB3's default; it rarely helps,
+0.01, grad norm 0.5, per-minibatch advantage normalisation, gamma 0.99 (``reward_halflife`` 2.3 s:
+a 69-step half-life at 60 fps and the default ``act_every`` 2; at ``act_every`` 4 it would take
+4.6 s). One update is 16 trajectories x 64 steps = 1,024 steps in minibatches of 256 (CleanRL's
+Atari setting). Value clipping is off by default (SB3's default; it rarely helps,
 Andrychowicz et al. 2021); ``target_kl`` is off by default (CleanRL's and SB3's).
 """
 
@@ -49,17 +50,29 @@ from arena_plugins.algorithms.ac import ACLearner, ACParams
 
 @dataclass(frozen=True)
 class PPOParams(ACParams):
-    """PPO hyperparameters: ``ac`` 's plus the clip range and the early stop (see the module docstring)."""
+    """PPO hyperparameters: ``ac`` 's plus the clip range and the early stop (see the module docstring).
 
-    # -- defaults that differ from ac's (CleanRL / SB3 PPO) --
+    Every default the module docstring promises is set here rather than inherited, so tuning the
+    common defaults for ``rac`` does not change ``ppo``.
+    """
+
+    # -- CleanRL / SB3 PPO's defaults, set here whether or not ac's are the same --
     reward_halflife: float = param(
-        4.6, "discount as a half-life in seconds of game time: gamma = 0.5 ** (1 / (halflife * fps / act_every)); 4.6 s is gamma 0.99 at 60 fps, act_every 4", short="hl"
+        2.3, "discount as a half-life in seconds of game time: gamma = 0.5 ** (1 / (halflife * fps / act_every)); 2.3 s is gamma 0.99 at 60 fps, act_every 2", short="hl"
     )
+    learning_rate: float = param(3e-4, "optimiser step size (CleanRL / SB3: 3e-4)", short="lr")
+    optimizer: Literal["adam", "rmsprop", "sgd"] = param("adam", "optimiser: adam (CleanRL / SB3), rmsprop or sgd", short="opt")
     activation: Literal["elu", "relu", "tanh"] = param("tanh", "hidden-layer activation: elu, relu or tanh (CleanRL / SB3: tanh)", short="act")
     embed_sizes: str = param("", "layer sizes of a trunk shared by the policy and value networks (none: separate networks)", short="embed")
     actor_sizes: str = param("64,64", "policy network layer sizes, comma-separated", short="actor")
     critic_sizes: str = param("64,64", "value network layer sizes, comma-separated", short="critic")
     td_lambda: float = param(0.95, "GAE lambda: 1 is the discounted return to the trajectory's end, 0 one-step TD", short="lam")
+    value_scale: float = param(0.5, "value coefficient: weight of the critic's loss beside the policy's", short="vs")
+    entropy_scale: float = param(0.01, "entropy coefficient: weight of the entropy bonus in the policy loss (CleanRL / SB3 Atari: 0.01)", short="ent")
+    max_grad_norm: float = param(0.5, "gradients are clipped to this global norm (CleanRL / SB3: 0.5); 0 turns clipping off", short="clip")
+    advantage_norm: bool = param(True, "normalise advantages in each minibatch (mean 0, std 1), as CleanRL / SB3 do", short="anorm")
+    experience_length: int = param(64, "agent steps in each trajectory (an update is batches * batch_size of them)", short="xl")
+    min_collect: int = param(16, "fresh trajectories that must arrive before the next update (batches * batch_size uses them all)", short="mc")
     sweeps: int = param(4, "epochs: passes over an update's trajectories")
     batches: int = param(4, "minibatches in one update: an update uses batches * batch_size trajectories")
     batch_size: int = param(4, "trajectories in one minibatch", short="bs")
