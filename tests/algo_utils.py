@@ -101,3 +101,21 @@ def train_on(learner, env_class, updates: int, **env_kwargs) -> list[float]:
     finally:
         executor.close()
     return curve
+
+
+class Explodes(MatchCue):
+    """MatchCue that fails after ``after`` steps: raising, or killing its process outright."""
+
+    def __init__(self, after: int = 40, how: str = "raise"):
+        super().__init__()
+        self.after, self.how, self.steps = after, how, 0
+
+    def step(self, action):
+        self.steps += 1
+        if self.steps >= self.after:
+            if self.how == "exit":
+                import os
+
+                os._exit(3)  # what an emulator segfault looks like from outside
+            raise RuntimeError("emulator exploded")
+        return super().step(action)
