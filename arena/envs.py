@@ -78,22 +78,9 @@ class EnvSpec:
 
 
 def _convert(kind: Any, raw: str) -> Any:
-    if kind is bool:
-        lowered = raw.strip().lower()
-        if lowered in {"1", "true", "yes", "on"}:
-            return True
-        if lowered in {"0", "false", "no", "off"}:
-            return False
-        raise ValueError("expected true or false")
-    if typing.get_origin(kind) is typing.Literal:
-        choices = typing.get_args(kind)
-        if raw not in choices:
-            raise ValueError(f"expected one of {', '.join(map(str, choices))}")
-        return raw
-    try:
-        return kind(raw)
-    except ValueError:
-        raise ValueError(f"expected {'an integer' if kind is int else 'a number' if kind is float else kind.__name__}") from None
+    from arena.params import convert  # one parser for env options and hyperparameters
+
+    return convert(kind, raw)
 
 
 def parse_options(cls: type, pairs: typing.Iterable[str], overrides: dict[str, Any], owner: str) -> Any:

@@ -131,7 +131,8 @@ def describe(cls: type) -> list[tuple[str, str, Any, str, bool]]:
     return out
 
 
-def _convert(kind: Any, raw: str) -> Any:
+def convert(kind: Any, raw: str) -> Any:
+    """``raw`` as a value of type ``kind`` (bool, int, float, str or a Literal); ValueError says what was expected."""
     raw = raw.strip()
     if kind is bool:
         lowered = raw.lower()
@@ -195,7 +196,7 @@ def parse_params(cls: type, pairs: typing.Iterable[str], *, owner: str, base: di
                 f"unknown parameter '{key}' for {owner}{suggest(key, names)}; see 'arena train --plugin ... --list-params'"
             )
         try:
-            values[key] = _convert(hints[key], raw)
+            values[key] = convert(hints[key], raw)
         except ValueError as exc:
             raise ArenaError(f"bad value '{raw}' for parameter '{key}' of {owner}: {exc}") from None
     try:

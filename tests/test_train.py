@@ -24,8 +24,8 @@ import pytest
 from arena.errors import ArenaError
 
 # 32 steps a trajectory, 4 trajectories an update: 128 agent steps (about 512 frames) an update
-TINY = ("--plugin", "ac", "--workers", "1", "--set", "experience_length=32", "--set", "min_collect=4", "--set", "batch_size=4")
-TINY_NAME = "ac_xl=32_bs=4_mc=4"
+TINY = ("--plugin", "ac", "--workers", "1", "--set", "experience_length=16", "--set", "min_collect=4", "--set", "batch_size=4")
+TINY_NAME = "ac_xl=16_bs=4_mc=4"
 STEPS_PER_UPDATE = 128
 
 
@@ -137,7 +137,8 @@ def test_naming_parameters_name_the_experiment(arena_plugins):
     assert "lr=0.001" in plan_training("ac", sets=["learning_rate=0.001"], arena=arena_plugins).name
     assert plan_training("ac", sets=["learning_rate=0.001"], arena=arena_plugins).name.startswith("ac_")
     # a value equal to the default is no difference
-    assert plan_training("ac", sets=["learning_rate=3e-4"], arena=arena_plugins).name == "ac"
+    default_lr = arena_plugins.algorithms.get("ac").params_class()().learning_rate
+    assert plan_training("ac", sets=[f"learning_rate={default_lr:e}"], arena=arena_plugins).name == "ac"
     assert plan_training("ac", sets=list(TINY[5::2]), arena=arena_plugins).name == TINY_NAME
     # bookkeeping parameters never name experiments: the same run with another seed resumes
     assert plan_training("ac", sets=["seed=5", "device=cpu"], arena=arena_plugins).name == "ac"
@@ -193,12 +194,12 @@ def test_dry_run_prints_the_plan_and_writes_nothing(cli, tmp_path):
     code, out, err = cli("train", *TINY, "--set", "learning_rate=0.001", "--dry-run")
     assert code == 0, err
     text = " ".join(out.split())
-    name = "ac_lr=0.001_xl=32_bs=4_mc=4"
+    name = "ac_lr=0.001_xl=16_bs=4_mc=4"
     assert f"experiment: {name}" in text
     assert "-> start" in text
     assert "workers: 1" in text
     assert "default.json" in text and "self (weight 1)" in text and "cpu (weight 1)" in text
-    assert '"learning_rate": 0.001' in text and '"experience_length": 32' in text
+    assert '"learning_rate": 0.001' in text and '"experience_length": 16' in text
     assert "steps: 100,000" in text
     assert not (tmp_path / "experiments").exists()
     assert not (tmp_path / "home").exists()
@@ -276,7 +277,7 @@ def test_unknown_algorithm_from_the_shell(tmp_path):
 def test_list_params_shows_names_and_defaults(cli):
     code, out, err = cli("train", "--plugin", "ac", "--list-params")
     assert code == 0, err
-    for needle in ("learning_rate", "0.0003", "reward_halflife", "experience_length", "seed"):
+    for needle in ("learning_rate", "0.0005", "reward_halflife", "experience_length", "seed"):
         assert needle in out
 
 
