@@ -277,7 +277,7 @@ def test_unknown_algorithm_from_the_shell(tmp_path):
 def test_list_params_shows_names_and_defaults(cli):
     code, out, err = cli("train", "--plugin", "ac", "--list-params")
     assert code == 0, err
-    for needle in ("learning_rate", "0.0005", "reward_halflife", "experience_length", "seed"):
+    for needle in ("learning_rate", "0.0003", "reward_halflife", "experience_length", "seed"):
         assert needle in out
 
 
