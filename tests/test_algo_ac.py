@@ -56,7 +56,7 @@ class StubAC(ACLearner):
 
 def test_loss_by_hand():
     # gamma 0.5, lambda 0.5; the policy is (1/6, 2/6, 3/6) everywhere.
-    p = ACParams(reward_halflife=1.0, act_every=1, td_lambda=0.5, entropy_scale=0.1, value_scale=0.25)
+    p = ACParams(reward_halflife=1.0, act_every=1, td_lambda=0.5, entropy_scale=0.1, value_scale=0.25, epsilon=0.0)  # bare softmax by hand
     learner = StubAC(p, obs_size=1, num_actions=3, fps=1.0, device="cpu")
     with torch.no_grad():
         learner.model.bias.copy_(torch.log(torch.tensor([1.0, 2.0, 3.0])))

@@ -102,7 +102,7 @@ def test_loss_falls_on_a_fixed_batch():
     # On a fixed batch the policy term alone is unbounded below (the log-probability of an action
     # with a negative advantage can fall forever); a strong entropy bonus keeps it in check so the
     # critic's fit shows.
-    rac = learner(batch_steps=1, learning_rate=1e-3, entropy_scale=0.3)
+    rac = learner(batch_steps=1, learning_rate=1e-3, entropy_scale=0.3, epsilon=0.0)
     batch = Batch.stack(cue_rewards(collect(rac, 8, epsilon=0.5)))
     first = rac.step(batch)
     steps = [rac.step(batch) for _ in range(100)]

@@ -101,7 +101,7 @@ class ACLearner(Learner):
         advantages, returns = self.advantages(batch, out.values)
         if p.advantage_norm and advantages.numel() > 1:
             advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-        log_probs = torch.log_softmax(logits, -1).gather(-1, batch.actions.unsqueeze(-1)).squeeze(-1)
+        log_probs = self.mixed_log_probs(logits, batch.actions)  # the policy the workers play
         policy = F.policy_gradient_loss(log_probs, advantages.detach())
         value = F.value_loss(values, returns)
         entropy = F.entropy_loss(logits)

@@ -117,17 +117,6 @@ class PPOLearner(ACLearner):
         advantages, returns = self.advantages(batch, values_all)
         return PPOBatch(**{f.name: getattr(batch, f.name) for f in fields(Batch)}, advantages=advantages, returns=returns, old_values=values_all[:-1])
 
-    def mixed_log_probs(self, logits: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        """log of ``(1 - epsilon) * softmax(logits) + epsilon / A`` at ``actions``: the policy the
-        workers play with this network (see :class:`arena.learner.Actor`)."""
-        log_probs = torch.log_softmax(logits, -1).gather(-1, actions.unsqueeze(-1)).squeeze(-1)
-        eps = self.params.epsilon
-        if eps == 0:
-            return log_probs
-        if eps == 1:
-            return torch.full_like(log_probs, -math.log(self.num_actions))
-        return torch.logaddexp(log_probs + math.log(1 - eps), torch.full_like(log_probs, math.log(eps / self.num_actions)))
-
     def update(self, trajectories: list[dict]) -> dict[str, float]:
         """Advantages once with the pre-update critic, then ``sweeps`` x ``batches`` x ``batch_steps``
         steps (stopping early past ``target_kl``)."""
