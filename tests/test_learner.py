@@ -167,3 +167,24 @@ def test_sample_opponent_follows_the_distribution():
     distribution = [("cpu", "cpu", 0.25), ("self", "self", 0.75)]
     draws = [sample_opponent(rng, distribution)[0] for _ in range(8000)]
     assert draws.count("cpu") / len(draws) == pytest.approx(0.25, abs=0.02)
+
+
+def test_an_epsilon_action_barely_moves_a_sharp_policy():
+    """Once the softmax is sharp, an action the epsilon floor picked has a bare log-probability
+    near -20 and a gradient of size ~1 on its logit; under the mixed policy the workers play its
+    probability is >= epsilon / A, and the gradient shrinks by the softmax's share in it."""
+    from arena_plugins.algorithms.ac import ACLearner, ACParams
+
+    learner = ACLearner(ACParams(epsilon=0.03), 8, 3, device="cpu")
+    logits = torch.tensor([[[0.0, 0.0, 20.0]]], requires_grad=True)
+    action = torch.tensor([[0]])
+    mixed = learner.mixed_log_probs(logits, action)
+    assert mixed.item() == pytest.approx(math.log(0.97 / (2 + math.exp(20)) + 0.03 / 3), rel=1e-6)  # ~ log 0.01
+    (grad_mixed,) = torch.autograd.grad(mixed.sum(), logits)
+    bare = torch.log_softmax(logits, -1)[0, 0, 0]
+    (grad_bare,) = torch.autograd.grad(bare, logits)
+    assert grad_bare.abs().max() > 0.99
+    assert grad_mixed.abs().max() < 1e-6
+    # with epsilon 0 the mixture is the softmax itself
+    plain = ACLearner(ACParams(epsilon=0.0), 8, 3, device="cpu")
+    assert plain.mixed_log_probs(logits, action).item() == pytest.approx(bare.item())
