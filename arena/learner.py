@@ -262,6 +262,14 @@ class Learner:
 
     # -- the schedule ------------------------------------------------------------------------------
 
+    def set_progress(self, fraction: float) -> None:
+        """Tell the learner how far through its budget the run is (0 to 1), before each update:
+        with ``lr_schedule=linear`` the learning rate falls linearly to 0 at the end."""
+        if getattr(self.params, "lr_schedule", "constant") == "linear":
+            scale = min(1.0, max(0.0, 1.0 - fraction))
+            for group in self.optimizer.param_groups:
+                group["lr"] = self.params.learning_rate * scale
+
     def wants(self) -> int:
         """Fresh trajectories to collect before the next :meth:`update`."""
         return self.params.min_collect

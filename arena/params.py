@@ -55,6 +55,9 @@ class CommonParams:
     )
     # -- the network and the optimiser -----------------------------------------------------------
     learning_rate: float = param(3e-4, "optimiser step size", short="lr")
+    lr_schedule: Literal["constant", "linear"] = param(
+        "constant", "learning rate over the run: constant, or linear decay to 0 at the --steps budget (baselines' A2C, CleanRL's PPO)", short="lrs"
+    )
     optimizer: Literal["adam", "rmsprop", "sgd"] = param("adam", "optimiser: adam, rmsprop or sgd", short="opt")
     activation: Literal["elu", "relu", "tanh"] = param("elu", "hidden-layer activation: elu, relu or tanh", short="act")
     embed_sizes: str = param("128", "layer sizes of the state embedding, comma-separated", short="embed")

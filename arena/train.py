@@ -569,7 +569,9 @@ def run_training(
                         recent.append(game["reward"])
                         if game.get("outcome") is not None:
                             pool.record(game["enemy"], game["outcome"])
+                learner.set_progress(counters["steps"] / plan.steps)
                 metrics = learner.update([r.trajectory for r in results])
+                metrics["lr"] = learner.optimizer.param_groups[0]["lr"]
                 executor.broadcast(learner.policy_weights(), learner.updates, distribution())
                 now = time.perf_counter()
                 counters["wall_s"] = wall_before + now - started

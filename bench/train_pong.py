@@ -39,14 +39,14 @@ RESULTS = Path(__file__).resolve().parent / "results"
 EVAL_SEED = 10_000
 
 
-def train_arena(algo: str, frames: int, workers: int, sets: list[str]) -> dict:
+def train_arena(algo: str, frames: int, workers: int, sets: list[str], name: str) -> dict:
     from arena.train import plan_training, run_training
 
     os.environ["ARENA_EXPERIMENTS"] = str(RESULTS / "experiments")
     os.environ.setdefault("ARENA_HOME", str(RESULTS / "arena_data"))
-    probe = plan_training(algo, enemies="cpu.json", sets=sets, steps=1, workers=workers, eval_every=0, name=f"bench-{algo}", init=True, force=True)
+    probe = plan_training(algo, enemies="cpu.json", sets=sets, steps=1, workers=workers, eval_every=0, name=name, init=True, force=True)
     steps = frames // probe.params.act_every
-    plan = plan_training(algo, enemies="cpu.json", sets=sets, steps=steps, workers=workers, eval_every=0, name=f"bench-{algo}", init=True, force=True)
+    plan = plan_training(algo, enemies="cpu.json", sets=sets, steps=steps, workers=workers, eval_every=0, name=name, init=True, force=True)
     started = time.perf_counter()
     last = [0.0]
 
@@ -67,7 +67,7 @@ def eval_arena(folder: str, games: int, workers: int) -> dict:
     from arena.match import plan_match, run_match
 
     plan = plan_match(folder, "cpu", games=games, seed=EVAL_SEED, workers=workers)
-    summary = run_match(plan, log_path=RESULTS / "train_pong_eval.jsonl")
+    summary = run_match(plan, log_path=RESULTS / f"train_pong_eval_{Path(folder).name}.jsonl")
     diffs = [r["score_a"] - r["score_b"] for r in summary.records if r["status"] == "ok"]
     return {"wins": summary.wins_a, "games": summary.games, "mean_diff": summary.mean_diff, "ci95": summary.ci95, "diffs": diffs}
 
@@ -131,15 +131,17 @@ def main(argv=None) -> None:
     parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--no-sb3", dest="sb3", action="store_false")
     parser.add_argument("--eval-only", action="store_true", help="evaluate the existing bench experiment, don't train")
+    parser.add_argument("--name", default=None, help="experiment name under bench/results/experiments [default: bench-ALGO]")
     args = parser.parse_args(argv)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out: dict = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "args": vars(args)}
 
     print(f"training {args.algo} for {args.frames:,} frames on {args.workers} workers", flush=True)
+    name = args.name or f"bench-{args.algo}"
     if args.eval_only:
-        arena_run = {"folder": str(RESULTS / "experiments" / f"bench-{args.algo}"), "frames": None, "train_s": None, "curve": []}
+        arena_run = {"folder": str(RESULTS / "experiments" / name), "frames": None, "train_s": None, "curve": []}
     else:
-        arena_run = train_arena(args.algo, args.frames, args.workers, args.sets)
+        arena_run = train_arena(args.algo, args.frames, args.workers, args.sets, name)
     arena_run["eval"] = eval_arena(arena_run["folder"], args.games, args.workers)
     out[args.algo] = arena_run
     rows = [(f"arena {args.algo}", arena_run)]
@@ -174,10 +176,10 @@ def main(argv=None) -> None:
         from arena.curves import curves_svg
 
         svg = curves_svg(curves, "reward", x="frames", title="Pong vs the built-in CPU: mean score difference of recent games", y_label="score difference", hline=0.0)
-        (RESULTS / "learning_curves.svg").write_text(svg)
-        print(f"\nlearning curves: {RESULTS / 'learning_curves.svg'}")
-    (RESULTS / "train_pong.json").write_text(json.dumps(out, indent=2, default=str))
-    print(f"wrote {RESULTS / 'train_pong.json'}")
+        (RESULTS / f"learning_curves_{name}.svg").write_text(svg)
+        print(f"\nlearning curves: {RESULTS / f'learning_curves_{name}.svg'}")
+    (RESULTS / f"train_pong_{name}.json").write_text(json.dumps(out, indent=2, default=str))
+    print(f"wrote {RESULTS / f'train_pong_{name}.json'}")
 
 
 if __name__ == "__main__":

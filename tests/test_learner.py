@@ -188,3 +188,15 @@ def test_an_epsilon_action_barely_moves_a_sharp_policy():
     # with epsilon 0 the mixture is the softmax itself
     plain = ACLearner(ACParams(epsilon=0.0), 8, 3, device="cpu")
     assert plain.mixed_log_probs(logits, action).item() == pytest.approx(bare.item())
+
+
+def test_linear_lr_schedule_falls_to_zero_at_the_budget():
+    from arena_plugins.algorithms.ac import ACLearner, ACParams
+
+    learner = ACLearner(ACParams(learning_rate=1e-3, lr_schedule="linear"), 8, 3, device="cpu")
+    for fraction, lr in ((0.0, 1e-3), (0.25, 7.5e-4), (1.0, 0.0), (1.5, 0.0)):
+        learner.set_progress(fraction)
+        assert learner.optimizer.param_groups[0]["lr"] == pytest.approx(lr)
+    constant = ACLearner(ACParams(learning_rate=1e-3), 8, 3, device="cpu")
+    constant.set_progress(0.9)
+    assert constant.optimizer.param_groups[0]["lr"] == pytest.approx(1e-3)
