@@ -24,8 +24,8 @@ import pytest
 from arena.errors import ArenaError
 
 # 32 steps a trajectory, 4 trajectories an update: 128 agent steps (about 512 frames) an update
-TINY = ("--plugin", "ac", "--workers", "1", "--set", "experience_length=16", "--set", "min_collect=4", "--set", "batch_size=4")
-TINY_NAME = "ac_xl=16_bs=4_mc=4"
+TINY = ("--plugin", "ac", "--workers", "1", "--set", "experience_length=32", "--set", "min_collect=4", "--set", "batch_size=4")
+TINY_NAME = "ac_bs=4_mc=4"  # experience_length=32 is the default: it does not name
 STEPS_PER_UPDATE = 128
 
 
@@ -194,12 +194,12 @@ def test_dry_run_prints_the_plan_and_writes_nothing(cli, tmp_path):
     code, out, err = cli("train", *TINY, "--set", "learning_rate=0.001", "--dry-run")
     assert code == 0, err
     text = " ".join(out.split())
-    name = "ac_lr=0.001_xl=16_bs=4_mc=4"
+    name = "ac_lr=0.001_bs=4_mc=4"
     assert f"experiment: {name}" in text
     assert "-> start" in text
     assert "workers: 1" in text
     assert "default.json" in text and "self (weight 1)" in text and "cpu (weight 1)" in text
-    assert '"learning_rate": 0.001' in text and '"experience_length": 16' in text
+    assert '"learning_rate": 0.001' in text and '"experience_length": 32' in text
     assert "steps: 100,000" in text
     assert not (tmp_path / "experiments").exists()
     assert not (tmp_path / "home").exists()
@@ -336,7 +336,7 @@ def test_end_to_end_experiment_folder(trained):
     assert params["algorithm"] == "ac" and params["env"] == "pong"
     assert params["enemies"].endswith("default.json")
     assert params["params"]["experience_length"] == 32 and params["params"]["batch_size"] == 4
-    assert params["env_options"]["points"] == 3 and params["env_options"]["act_every"] == 4
+    assert params["env_options"]["points"] == 3 and params["env_options"]["act_every"] == 2
 
     # a snapshot at step 0, then one per update, named by the agent steps they hold
     assert snapshot_steps(folder) == [0, 128, 256]
@@ -349,7 +349,7 @@ def test_end_to_end_experiment_folder(trained):
     assert [r["updates"] for r in rows] == [1, 2]
     assert [r["steps"] for r in rows] == [128, 256]
     assert 0 < rows[0]["frames"] < rows[1]["frames"]
-    assert rows[-1]["frames"] >= 4 * rows[-1]["steps"]  # act_every=4 (plus the frames of resets)
+    assert rows[-1]["frames"] >= 2 * rows[-1]["steps"]  # act_every=2 (plus the frames of resets)
     for key in ("loss", "entropy", "fps", "wall_s", "games", "win_rate/cpu", "win_rate/self"):
         assert key in rows[-1], key
 
