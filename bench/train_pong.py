@@ -20,6 +20,7 @@ Usage::
 
     python bench/train_pong.py                    # 2M frames each, ~30-40 min on 2 cores
     python bench/train_pong.py --frames 400000 --no-sb3
+    python bench/train_pong.py --sb3-only              # the baseline alone
 """
 
 from __future__ import annotations
@@ -130,22 +131,25 @@ def main(argv=None) -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--no-sb3", dest="sb3", action="store_false")
+    parser.add_argument("--sb3-only", action="store_true", help="only the SB3 PPO baseline (its own JSON; the table shows it alone)")
     parser.add_argument("--eval-only", action="store_true", help="evaluate the existing bench experiment, don't train")
     parser.add_argument("--name", default=None, help="experiment name under bench/results/experiments [default: bench-ALGO]")
     args = parser.parse_args(argv)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out: dict = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "args": vars(args)}
 
-    print(f"training {args.algo} for {args.frames:,} frames on {args.workers} workers", flush=True)
-    name = args.name or f"bench-{args.algo}"
-    if args.eval_only:
-        arena_run = {"folder": str(RESULTS / "experiments" / name), "frames": None, "train_s": None, "curve": []}
-    else:
-        arena_run = train_arena(args.algo, args.frames, args.workers, args.sets, name)
-    arena_run["eval"] = eval_arena(arena_run["folder"], args.games, args.workers)
-    out[args.algo] = arena_run
-    rows = [(f"arena {args.algo}", arena_run)]
-    curves = {f"arena {args.algo}": [{"frames": f, "reward": r} for f, r in arena_run["curve"]]}
+    name = args.name or (f"bench-{args.algo}" if not args.sb3_only else "sb3-ppo")
+    rows, curves = [], {}
+    if not args.sb3_only:
+        print(f"training {args.algo} for {args.frames:,} frames on {args.workers} workers", flush=True)
+        if args.eval_only:
+            arena_run = {"folder": str(RESULTS / "experiments" / name), "frames": None, "train_s": None, "curve": []}
+        else:
+            arena_run = train_arena(args.algo, args.frames, args.workers, args.sets, name)
+        arena_run["eval"] = eval_arena(arena_run["folder"], args.games, args.workers)
+        out[args.algo] = arena_run
+        rows.append((f"arena {args.algo}", arena_run))
+        curves[f"arena {args.algo}"] = [{"frames": f, "reward": r} for f, r in arena_run["curve"]]
 
     if args.sb3:
         try:
