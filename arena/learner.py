@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from arena.params import CommonParams, sizes
+from arena.params import CommonParams
 
 TRAJECTORY_KEYS = ("obs", "prev_actions", "starts", "actions", "rewards", "terminated", "truncated", "trunc_values", "logp", "state")
 
@@ -397,7 +397,3 @@ class Actor:
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
-
-
-def hidden_sizes(text: str) -> tuple[int, ...]:
-    return sizes(text)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import json
 import math
 import typing
 from dataclasses import dataclass, field
@@ -234,7 +233,3 @@ def experiment_name(algorithm: str, params: Any, extra: dict[str, str] | None = 
     for key, value in (extra or {}).items():
         parts.append(f"{key}={_fmt(value)}")
     return "_".join(parts)
-
-
-def dumps(params: Any) -> str:
-    return json.dumps(to_dict(params), indent=2, sort_keys=False)

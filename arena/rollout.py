@@ -27,18 +27,7 @@ from typing import Any, Callable, Protocol
 import numpy as np
 
 from arena.errors import ArenaError, one_line
-
-
-def sample_opponent(rng: random.Random, distribution: list[tuple[str, str, float]]) -> tuple[str, str]:
-    """``(label, spec)`` drawn from ``[(label, spec, probability), ...]``."""
-    pick = rng.random()
-    total = 0.0
-    for label, spec, probability in distribution:
-        total += probability
-        if pick < total:
-            return label, spec
-    label, spec, _ = distribution[-1]
-    return label, spec
+from arena.pool import sample as sample_opponent  # one sampler for the pool and the workers
 
 
 # -- envs as the learner sees them -----------------------------------------------------------------
