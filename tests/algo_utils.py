@@ -3,9 +3,25 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 from gymnasium import Env, spaces
 
+from torch import nn
+
+from arena.learner import Model, ModelOutput
 from arena.rollout import GymSeatEnv, InlineExecutor, WorkerConfig
+
+
+class ValueIsObs(Model):
+    """V(s) = s[0]; the policy softmax(bias), whatever the observation."""
+
+    def __init__(self, num_actions: int):
+        super().__init__()
+        self.bias = nn.Parameter(torch.zeros(num_actions))
+
+    def forward(self, obs, prev_actions, starts, state):
+        T, B = obs.shape[:2]
+        return ModelOutput(self.bias.expand(T, B, -1), obs[..., 0], state)
 
 
 class MatchCue(Env):

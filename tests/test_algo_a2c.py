@@ -9,10 +9,10 @@ import math
 import numpy as np
 import pytest
 import torch
-from algo_utils import MatchCue, train_on
+from algo_utils import MatchCue, ValueIsObs, train_on
 from torch import nn
 
-from arena.learner import Actor, Batch, Model, ModelOutput
+from arena.learner import Actor, Batch
 from arena.params import to_dict
 from arena.rollout import Collector, GymSeatEnv
 from arena.snapshot import load_snapshot, save_snapshot
@@ -53,18 +53,6 @@ def as_arrays(trajectory: dict) -> dict:
     """A hand-written trajectory as the Collector's numpy arrays."""
     floats = ("obs", "rewards", "trunc_values", "logp", "state")
     return {k: np.asarray(v, dtype=np.float32 if k in floats else None) for k, v in trajectory.items()}
-
-
-class ValueIsObs(Model):
-    """V(s) = s[0]; a uniform policy (a learnable logit bias)."""
-
-    def __init__(self, num_actions: int):
-        super().__init__()
-        self.bias = nn.Parameter(torch.zeros(num_actions))
-
-    def forward(self, obs, prev_actions, starts, state):
-        T, B = obs.shape[:2]
-        return ModelOutput(self.bias.expand(T, B, -1), obs[..., 0], state)
 
 
 class StubA2C(A2CLearner):

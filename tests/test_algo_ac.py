@@ -9,10 +9,9 @@ import math
 import numpy as np
 import pytest
 import torch
-from algo_utils import MatchCue, train_on
-from torch import nn
+from algo_utils import MatchCue, ValueIsObs, train_on
 
-from arena.learner import Actor, Batch, Model, ModelOutput
+from arena.learner import Actor, Batch
 from arena.params import to_dict
 from arena.rollout import Collector, GymSeatEnv
 from arena.snapshot import load_snapshot, save_snapshot
@@ -34,18 +33,6 @@ def collect(learner, count: int, length: int, seed: int = 0) -> list[dict]:
     actor = Actor(copy.deepcopy(learner.model), learner.num_actions, epsilon=learner.params.epsilon, seed=seed)
     collector = Collector(GymSeatEnv(MatchCue(), seed=seed), actor, length, learner.gamma, learner.params.shaping)
     return [collector.collect()[0] for _ in range(count)]
-
-
-class ValueIsObs(Model):
-    """V(s) = s[0]; the policy softmax(bias), whatever the observation."""
-
-    def __init__(self, num_actions: int):
-        super().__init__()
-        self.bias = nn.Parameter(torch.zeros(num_actions))
-
-    def forward(self, obs, prev_actions, starts, state):
-        T, B = obs.shape[:2]
-        return ModelOutput(self.bias.expand(T, B, -1), obs[..., 0], state)
 
 
 class StubAC(ACLearner):

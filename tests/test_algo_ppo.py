@@ -10,10 +10,10 @@ import math
 import numpy as np
 import pytest
 import torch
-from algo_utils import MatchCue, train_on
+from algo_utils import MatchCue, ValueIsObs, train_on
 from torch import nn
 
-from arena.learner import Actor, Batch, Model, ModelOutput
+from arena.learner import Actor, Batch
 from arena.params import to_dict
 from arena.rollout import Collector, GymSeatEnv
 from arena.snapshot import load_snapshot, save_snapshot
@@ -63,18 +63,6 @@ def test_ratio_is_exact_on_the_data_s_own_weights():
     assert metrics["ratio_dev"] < 1e-5 and metrics["approx_kl"] < 1e-7 and metrics["clip_frac"] == 0
     unmixed = torch.log_softmax(learner.evaluate(batch).logits[:-1], -1).gather(-1, batch.actions.unsqueeze(-1)).squeeze(-1)
     assert (unmixed - batch.logp).abs().mean() > 0.05  # the unmixed policy would have been off
-
-
-class ValueIsObs(Model):
-    """V(s) = s[0]; the policy softmax(bias), whatever the observation."""
-
-    def __init__(self, num_actions: int):
-        super().__init__()
-        self.bias = nn.Parameter(torch.zeros(num_actions))
-
-    def forward(self, obs, prev_actions, starts, state):
-        T, B = obs.shape[:2]
-        return ModelOutput(self.bias.expand(T, B, -1), obs[..., 0], state)
 
 
 class StubPPO(PPOLearner):
