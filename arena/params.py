@@ -49,7 +49,7 @@ class CommonParams:
     shaping: float = param(
         0.5,
         "weight of potential-based reward shaping gamma*phi(s') - phi(s), with phi from the env "
-        "(Pong: -|ball_y - paddle| while the ball is in play); 0 trains on the score alone",
+        "(Pong: minus the ball's distance beyond the paddle's reach); 0 trains on the score alone",
         short="shape",
     )
     # -- the network and the optimiser -----------------------------------------------------------

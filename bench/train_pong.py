@@ -2,8 +2,9 @@
 
 Both learners get the same budget of emulator frames (default 2M) on the same env: Pong's right
 paddle against the built-in computer, 8 RAM features, each action held 4 frames, potential-based
-shaping ``0.5 * (gamma * phi(s') - phi(s))`` with ``phi = -|ball_y - paddle| / 64`` while the ball
-is in play (the shaping Arena's trainer applies by default).
+shaping ``0.5 * (gamma * phi(s') - phi(s))`` with ``phi`` minus how far (/ 64 px) the ball's height is
+beyond the paddle's reach while the ball is in play (``pong_potential``, the shaping Arena's
+trainer applies by default).
 
 * ``rac``: ``arena train --plugin rac --enemies enemies/cpu.json`` with default hyperparameters
   (through the library: ``plan_training`` + ``run_training``), W rollout workers.

@@ -66,13 +66,23 @@ def pong_observation_shape(options: PongOptions) -> tuple[int, ...]:
     return (8,) if options.obs == "features" else (210, 160, 3)
 
 
+# Half the paddle's height in the aim feature's units (64 px): balls this close to the paddle's
+# centre are hit, so the potential is flat there.
+PADDLE_REACH = 6 / 64
+
+
 def pong_potential(observation) -> float:
-    """Shaping potential: minus how far the paddle's centre is from the ball's height (in units of
+    """Shaping potential: minus how far the ball's height is beyond the paddle's reach (in units of
     64 px) while the ball is in play, 0 otherwise. Learners that follow the ball learn to return it
-    long before the sparse score says so (measured in shared/reference/retro.md)."""
+    long before the sparse score says so (measured in shared/reference/retro.md).
+
+    Flat across the paddle on purpose: a potential that pulls the ball to the paddle's centre
+    teaches centre hits, which send the ball back flat, and the cartridge's CPU returns flat balls
+    forever (games of 1-1 at 100,000 frames). Where on the paddle to hit is the score's to teach.
+    """
     if len(observation) != 8 or observation[IN_PLAY] < 0.5:
         return 0.0
-    return -abs(float(observation[AIM]))
+    return -max(0.0, abs(float(observation[AIM])) - PADDLE_REACH)
 
 
 PONG = EnvSpec(

@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 import pytest
 
-from arena_plugins.pong import DOWN, NOOP, UP, PongOptions, TrackerBot, TRACKER_NOISE
+from arena_plugins.pong import DOWN, NOOP, UP, PongOptions, TrackerBot, TRACKER_NOISE, pong_potential
 from arena_plugins.pong_env import NUM_FEATURES, PongEnv, features, merge_actions, one_player_mask
 from arena_plugins.agents import RandomAgent
 
@@ -171,6 +171,21 @@ def test_features_are_clipped_to_unit_box():
 
 
 # -- PettingZoo compliance --------------------------------------------------------------------
+
+
+def test_potential_is_flat_across_the_paddle_and_falls_beyond_it():
+    def obs(aim, in_play=1.0):
+        return np.array([0, 0, 0, 0, 0, 0, in_play, aim], dtype=np.float32)
+
+    # Within 6 px of the paddle's centre (6/64 in aim units) the ball is hit: no pull to the centre.
+    assert pong_potential(obs(0.0)) == 0.0
+    assert pong_potential(obs(5 / 64)) == 0.0
+    assert pong_potential(obs(-6 / 64)) == 0.0
+    # 16 px above or below: 10 px beyond the reach, -10/64.
+    assert pong_potential(obs(16 / 64)) == pytest.approx(-10 / 64)
+    assert pong_potential(obs(-16 / 64)) == pytest.approx(-10 / 64)
+    assert pong_potential(obs(-1.0)) == pytest.approx(-58 / 64)
+    assert pong_potential(obs(0.9, in_play=0.0)) == 0.0  # no ball: nothing to follow
 
 
 def test_parallel_api_test_two_seats(make_env):
