@@ -71,7 +71,7 @@ class CommonParams:
     act_every: int = param(
         2,
         "emulator frames each action is held (action repeat). 2, not Atari's usual 4: in Pong a held "
-        "decision is stale by up to act_every - 1 frames, and at 4 even a perfect ball tracker loses to the cartridge's CPU",
+        "decision is stale by up to act_every - 1 frames, and at 4 the best scripted tracker loses to the cartridge's CPU (+8.5 at 2)",
         short="ae",
     )
     delay: int = param(0, "agent steps between what the game shows and what the agent sees (reaction time)")

@@ -142,10 +142,17 @@ def main(argv=None) -> None:
     name = args.name or (f"bench-{args.algo}" if not args.sb3_only else "sb3-ppo")
     rows, curves = [], {}
     if not args.sb3_only:
-        print(f"training {args.algo} for {args.frames:,} frames on {args.workers} workers", flush=True)
         if args.eval_only:
-            arena_run = {"folder": str(RESULTS / "experiments" / name), "frames": None, "train_s": None, "curve": []}
+            folder = RESULTS / "experiments" / name
+            if not (folder / "metrics.jsonl").exists():
+                print(f"error: no bench experiment at {folder}: train it first (drop --eval-only)", file=sys.stderr)
+                sys.exit(2)
+            print(f"evaluating {folder}", flush=True)
+            metrics = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
+            curve = [(r["frames"], r["reward"]) for r in metrics if r.get("reward") is not None]
+            arena_run = {"folder": str(folder), "frames": metrics[-1]["frames"], "train_s": metrics[-1]["wall_s"], "curve": curve}
         else:
+            print(f"training {args.algo} for {args.frames:,} frames on {args.workers} workers", flush=True)
             arena_run = train_arena(args.algo, args.frames, args.workers, args.sets, name)
         arena_run["eval"] = eval_arena(arena_run["folder"], args.games, args.workers)
         out[args.algo] = arena_run
