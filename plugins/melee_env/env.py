@@ -148,7 +148,9 @@ class MeleeEnv(ParallelEnv):
                 )
             for port, pad_state in driver.decide(menu).items():
                 self._send(port, pad_state.commands())
-            self._wait_frames(menu.frame, HOLD_FRAMES)
+            # Count the hold from after the send, not from the menu read: on a slow machine the read
+            # can be frames old, and a press then released at once is never seen by the game.
+            self._wait_frames(self._memory.read_frame(), HOLD_FRAMES)
         if state.stage != self.stage.stage_id:
             got = STAGE_BY_ID.get(state.stage, f"id {state.stage}")
             raise ArenaError(f"the stage select picked {got}, not {self.stage.name} (stage id {self.stage.stage_id})")

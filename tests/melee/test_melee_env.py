@@ -148,7 +148,9 @@ def test_a_time_match_ends_on_the_post_game_screen(make_env):
     assert infos["p2"]["stocks"] == 0  # no stocks in a time match: not a reason to stop
     while env.agents:
         _, _, terminations, _, _ = env.step({"p2": NOOP})
-    assert terminations == {"p2": True} and env.frames >= 140  # the 150-frame clock ran out
+    # The 150-frame clock ran out. It starts with the game, and reset() returns a few frames in
+    # (more on a busy machine), so the env counts a little less than 150.
+    assert terminations == {"p2": True} and 100 <= env.frames <= 150 + env.options.act_every
     m = fake_memory(env.dolphin_pid)
     time.sleep(0.1)
     assert (m.u8(L.MAJOR), m.u8(L.MINOR)) == (2, 4)  # the game went to the post-game screen
