@@ -1,7 +1,8 @@
 """Learning Pong against the cartridge's CPU: Arena's default ``rac`` beside Stable-Baselines3 PPO.
 
 Both learners get the same budget of emulator frames (default 2M) on the same env: Pong's right
-paddle against the built-in computer, 8 RAM features, each action held 4 frames, potential-based
+paddle against the built-in computer, 8 RAM features, each action held act_every frames (rac's
+default 2, the SB3 configuration's 4), potential-based
 shaping ``0.5 * (gamma * phi(s') - phi(s))`` with ``phi`` minus how far (/ 64 px) the ball's height is
 beyond the paddle's reach while the ball is in play (``pong_potential``, the shaping Arena's
 trainer applies by default).
@@ -60,9 +61,17 @@ def train_arena(algo: str, frames: int, workers: int, sets: list[str], name: str
 
     result = run_training(plan, on_progress=show)
     wall = time.perf_counter() - started
-    rows = [json.loads(line) for line in (plan.folder / "metrics.jsonl").read_text().splitlines()]
-    curve = [(r["frames"], r["reward"]) for r in rows if r.get("reward") is not None]
+    curve = read_curve(read_metrics(plan.folder))
     return {"folder": str(plan.folder), "frames": result.frames, "train_s": wall, "curve": curve, "params": json.loads((plan.folder / "params.json").read_text())["params"]}
+
+
+def read_metrics(folder: Path) -> list[dict]:
+    return [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
+
+
+def read_curve(metrics: list[dict]) -> list[tuple[int, float]]:
+    """(frames, mean score of recent games) for each update that has finished games behind it."""
+    return [(r["frames"], r["reward"]) for r in metrics if r.get("reward") is not None]
 
 
 def eval_arena(folder: str, games: int, workers: int) -> dict:
@@ -148,9 +157,8 @@ def main(argv=None) -> None:
                 print(f"error: no bench experiment at {folder}: train it first (drop --eval-only)", file=sys.stderr)
                 sys.exit(2)
             print(f"evaluating {folder}", flush=True)
-            metrics = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
-            curve = [(r["frames"], r["reward"]) for r in metrics if r.get("reward") is not None]
-            arena_run = {"folder": str(folder), "frames": metrics[-1]["frames"], "train_s": metrics[-1]["wall_s"], "curve": curve}
+            metrics = read_metrics(folder)
+            arena_run = {"folder": str(folder), "frames": metrics[-1]["frames"], "train_s": metrics[-1]["wall_s"], "curve": read_curve(metrics)}
         else:
             print(f"training {args.algo} for {args.frames:,} frames on {args.workers} workers", flush=True)
             arena_run = train_arena(args.algo, args.frames, args.workers, args.sets, name)

@@ -170,9 +170,6 @@ def test_features_are_clipped_to_unit_box():
     assert right[4] == 1.0  # (256 - 128) / 128 exactly
 
 
-# -- PettingZoo compliance --------------------------------------------------------------------
-
-
 def test_potential_is_flat_across_the_paddle_and_falls_beyond_it():
     def obs(aim, in_play=1.0):
         return np.array([0, 0, 0, 0, 0, 0, in_play, aim], dtype=np.float32)
@@ -186,6 +183,9 @@ def test_potential_is_flat_across_the_paddle_and_falls_beyond_it():
     assert pong_potential(obs(-16 / 64)) == pytest.approx(-10 / 64)
     assert pong_potential(obs(-1.0)) == pytest.approx(-58 / 64)
     assert pong_potential(obs(0.9, in_play=0.0)) == 0.0  # no ball: nothing to follow
+
+
+# -- PettingZoo compliance --------------------------------------------------------------------
 
 
 def test_parallel_api_test_two_seats(make_env):
