@@ -2,10 +2,9 @@
 
 Both learners get the same budget of emulator frames (default 2M) on the same env: Pong's right
 paddle against the built-in computer, 8 RAM features, each action held act_every frames (rac's
-default 2, the SB3 configuration's 4), potential-based
-shaping ``0.5 * (gamma * phi(s') - phi(s))`` with ``phi`` minus how far (/ 64 px) the ball's height is
-beyond the paddle's reach while the ball is in play (``pong_potential``, the shaping Arena's
-trainer applies by default).
+default 2, the SB3 configuration's 4), potential-based shaping ``0.5 * (gamma * phi(s') -
+phi(s))`` with ``phi`` minus how far (/ 64 px) the ball's height is beyond the paddle's reach
+while the ball is in play (``pong_potential``, the shaping Arena's trainer applies by default).
 
 * ``rac``: ``arena train --plugin rac --enemies enemies/cpu.json`` with default hyperparameters
   (through the library: ``plan_training`` + ``run_training``), W rollout workers.
