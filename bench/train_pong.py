@@ -152,11 +152,11 @@ def main(argv=None) -> None:
     if not args.sb3_only:
         if args.eval_only:
             folder = RESULTS / "experiments" / name
-            if not (folder / "metrics.jsonl").exists():
-                print(f"error: no bench experiment at {folder}: train it first (drop --eval-only)", file=sys.stderr)
+            metrics = read_metrics(folder) if (folder / "metrics.jsonl").exists() else []
+            if not metrics:
+                print(f"error: no trained bench experiment at {folder}: train it first (drop --eval-only)", file=sys.stderr)
                 sys.exit(2)
             print(f"evaluating {folder}", flush=True)
-            metrics = read_metrics(folder)
             arena_run = {"folder": str(folder), "frames": metrics[-1]["frames"], "train_s": metrics[-1]["wall_s"], "curve": read_curve(metrics)}
         else:
             print(f"training {args.algo} for {args.frames:,} frames on {args.workers} workers", flush=True)
