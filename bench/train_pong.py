@@ -65,7 +65,10 @@ def train_arena(algo: str, frames: int, workers: int, sets: list[str], name: str
 
 
 def read_metrics(folder: Path) -> list[dict]:
-    return [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
+    """The run's metrics rows, through Arena's own reader (it skips a line torn by a kill)."""
+    from arena.curves import load_metrics
+
+    return load_metrics(folder / "metrics.jsonl")
 
 
 def read_curve(metrics: list[dict]) -> list[tuple[int, float]]:
