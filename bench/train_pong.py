@@ -155,7 +155,11 @@ def main(argv=None) -> None:
     if not args.sb3_only:
         if args.eval_only:
             folder = RESULTS / "experiments" / name
-            metrics = read_metrics(folder) if (folder / "metrics.jsonl").exists() else []
+            try:
+                metrics = read_metrics(folder) if (folder / "metrics.jsonl").exists() else []
+            except ValueError as error:  # a malformed line before the last: say which, no traceback
+                print(f"error: {error}; retrain the bench experiment (drop --eval-only)", file=sys.stderr)
+                sys.exit(2)
             if not metrics:
                 print(f"error: no trained bench experiment at {folder}: train it first (drop --eval-only)", file=sys.stderr)
                 sys.exit(2)

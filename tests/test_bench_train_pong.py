@@ -1,4 +1,5 @@
-"""bench/train_pong.py's --eval-only refuses, in one line, an experiment that never trained."""
+"""bench/train_pong.py's --eval-only refuses, in one line, an experiment that never trained or whose
+metrics file is damaged."""
 
 from __future__ import annotations
 
@@ -34,3 +35,16 @@ def test_eval_only_without_a_trained_run_is_a_one_line_error(train_pong, tmp_pat
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0
     assert "no trained bench experiment" in err and "drop --eval-only" in err
+
+
+def test_eval_only_with_a_damaged_metrics_file_names_the_line(train_pong, tmp_path, capsys):
+    folder = tmp_path / "results" / "experiments" / "bench-rac"
+    folder.mkdir(parents=True)
+    good = '{"frames": 2048, "wall_s": 2.0, "reward": -21.0}'
+    (folder / "metrics.jsonl").write_text(f"{good}\nnot json\n{good}\n")  # hand-edited, not torn
+    with pytest.raises(SystemExit) as exit_info:
+        train_pong.main(["--no-sb3", "--eval-only"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0
+    assert "metrics.jsonl:2: not a JSON line" in err and "drop --eval-only" in err
