@@ -7,6 +7,8 @@ experiment (or the snapshot file given).
 
 from __future__ import annotations
 
+import dataclasses
+import sys
 from typing import Any
 
 from arena.errors import ArenaError
@@ -25,7 +27,19 @@ def build_model(snapshot: Snapshot, arena: Any):
             f"installed: {arena.algorithms.choices()}"
         )
     spec = arena.algorithms.get(meta["algorithm"])
-    params = parse_params(spec.params_class(), (), owner=f"snapshot {snapshot.path}", base=meta["params"])
+    params_class = spec.params_class()
+    known = {field.name for field in dataclasses.fields(params_class)}
+    unknown = sorted(set(meta["params"]) - known)
+    if unknown:
+        # A parameter this version no longer has (or a newer one) cannot change how the snapshot
+        # plays unless it shaped the network, and then the weights below do not fit: a clear error.
+        print(
+            f"arena: warning: snapshot {snapshot.path}: ignoring parameters that algorithm '{meta['algorithm']}' "
+            f"does not have in this version: {', '.join(unknown)}",
+            file=sys.stderr,
+        )
+    base = {key: value for key, value in meta["params"].items() if key in known}
+    params = parse_params(params_class, (), owner=f"snapshot {snapshot.path}", base=base)
     model = spec.learner_class().make_model(params, meta["obs_size"], meta["num_actions"])
     try:
         load_weights(model, snapshot.learner["model"])

@@ -285,3 +285,32 @@ def test_snapshot_of_a_missing_algorithm_is_named(arena, tmp_path):
     with pytest.raises(ArenaError) as info:
         build_model(load_snapshot(path), arena)
     assert_one_line(str(info.value), "'nope'", "installed")
+
+
+def test_a_parameter_this_version_lacks_is_ignored_with_a_warning(arena, tmp_path, capsys):
+    """A snapshot saved by a version with a parameter since removed still plays, the same way."""
+    from arena.trained import build_model
+
+    learner = make_learner(arena)
+    meta = meta_for(learner)
+    meta["params"] = dict(meta["params"], lr_target_kl=0.0)  # an option an older build had
+    path = save_snapshot(tmp_path / "x.pt", meta, learner.state_dict())
+    model, params = build_model(load_snapshot(path), arena)
+    assert params == learner.params
+    for key, value in learner.model.state_dict().items():
+        assert torch.equal(model.state_dict()[key], value)
+    err = capsys.readouterr().err
+    assert_one_line(err.strip(), "arena: warning:", "lr_target_kl", "'ac'")
+
+
+def test_an_ignored_parameter_that_shaped_the_network_still_fails_clearly(arena, tmp_path):
+    from arena.trained import build_model
+
+    learner = make_learner(arena, embed_sizes="16")
+    meta = meta_for(learner)
+    params = dict(meta["params"])
+    params["trunk_sizes"] = params.pop("embed_sizes")  # as if the field had been renamed
+    path = save_snapshot(tmp_path / "x.pt", dict(meta, params=params), learner.state_dict())
+    with pytest.raises(ArenaError) as info:
+        build_model(load_snapshot(path), arena)
+    assert_one_line(str(info.value), "does not fit", "retrain")
