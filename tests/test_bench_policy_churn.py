@@ -14,6 +14,7 @@ import pytest
 import torch
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
+TINY = dict(embed_sizes="16", gru_size=16, actor_sizes="16", critic_sizes="16")  # a small rac
 
 
 @pytest.fixture
@@ -41,7 +42,7 @@ def save_experiment(folder: Path, weights_at: dict[int, dict]) -> None:
     from arena_plugins.algorithms.rac import RACParams
     from arena_plugins.pong import PongOptions
 
-    params = RACParams(embed_sizes="16", gru_size=16, actor_sizes="16", critic_sizes="16")
+    params = RACParams(**TINY)
     for frames, weights in weights_at.items():
         meta = {
             "algorithm": "rac",
@@ -59,7 +60,7 @@ def test_a_changed_snapshot_moves_and_an_unchanged_one_does_not(policy_churn, tm
     from arena_plugins.algorithms.rac import RACLearner, RACParams
 
     torch.manual_seed(0)
-    model = RACLearner.make_model(RACParams(embed_sizes="16", gru_size=16, actor_sizes="16", critic_sizes="16"), 8, 3)
+    model = RACLearner.make_model(RACParams(**TINY), 8, 3)
     same = {k: v.clone() for k, v in model.state_dict().items()}
     changed = {k: v.clone() for k, v in same.items()}
     changed["actor.1.weight"] = changed["actor.1.weight"] + torch.randn_like(changed["actor.1.weight"])  # the logits layer
