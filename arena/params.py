@@ -110,6 +110,13 @@ class CommonParams:
         return gamma_from_halflife(self.reward_halflife, fps, self.act_every)
 
 
+def with_absent(cls: type, stored: dict[str, Any]) -> dict[str, Any]:
+    """``stored`` (a snapshot's or a params.json's values) plus, for each field it lacks, what that
+    absence means: ``cls.ABSENT_MEANS`` names fields added after files were written, with the value
+    that reproduces how such files were trained (which may differ from today's default)."""
+    return {**getattr(cls, "ABSENT_MEANS", {}), **stored}
+
+
 def sizes(text: str) -> tuple[int, ...]:
     """``"128,128"`` as ``(128, 128)``; empty for ``""``."""
     if not str(text).strip():

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from arena.errors import ArenaError, one_line
-from arena.params import experiment_name, parse_params, suggest, to_dict
+from arena.params import experiment_name, parse_params, suggest, to_dict, with_absent
 
 DEFAULT_STEPS = 100_000  # agent steps: 200k frames at act_every=2, a few minutes on 2 cores
 DEFAULT_ENEMIES = "default.json"
@@ -251,11 +251,13 @@ def _check_same_experiment(folder: Path, plugin: str, env: str, params: Any) -> 
         )
     naming = {f.name for f in dataclasses.fields(params) if f.metadata.get("naming", True)}
     current = to_dict(params)
-    differ = [k for k in sorted(naming) if k in stored.get("params", {}) and stored["params"][k] != current[k]]
+    trained = with_absent(type(params), stored.get("params", {}))
+    differ = [k for k in sorted(naming) if k in trained and trained[k] != current[k]]
     if differ:
         k = differ[0]
+        was, now = (str(v).lower() if isinstance(v, bool) else v for v in (trained[k], current[k]))
         raise ArenaError(
-            f"{folder} was trained with {k}={stored['params'][k]}, not {current[k]}; pick another --name, or --init --force to start over"
+            f"{folder} was trained with {k}={was}, not {now}; resume it with --name {folder.name} --set {k}={was}, pick another --name, or --init --force to start over"
         )
 
 

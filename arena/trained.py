@@ -18,7 +18,7 @@ from arena.snapshot import Snapshot, load_snapshot
 def build_model(snapshot: Snapshot, arena: Any):
     """The snapshot's model with its weights, built by its algorithm's learner class."""
     from arena.learner import load_weights
-    from arena.params import parse_params
+    from arena.params import parse_params, with_absent
 
     meta = snapshot.meta
     if meta["algorithm"] not in arena.algorithms:
@@ -38,7 +38,7 @@ def build_model(snapshot: Snapshot, arena: Any):
             f"does not have in this version: {', '.join(unknown)}",
             file=sys.stderr,
         )
-    base = {key: value for key, value in meta["params"].items() if key in known}
+    base = with_absent(params_class, {key: value for key, value in meta["params"].items() if key in known})
     params = parse_params(params_class, (), owner=f"snapshot {snapshot.path}", base=base)
     model = spec.learner_class().make_model(params, meta["obs_size"], meta["num_actions"])
     try:

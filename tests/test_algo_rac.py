@@ -40,15 +40,17 @@ def collect(learner, count: int, epsilon: float = 0.0, seed: int = 0) -> list[di
     return [collector.collect()[0] for _ in range(count)]
 
 
-def test_defaults_are_ac_defaults_plus_a_128_gru():
+def test_defaults_are_ac_defaults_plus_a_128_gru_and_a_critic_of_its_own():
     params = RACParams()
     for field in dataclasses.fields(ACParams):
-        assert getattr(params, field.name) == field.default, field.name
-    assert params.gru_size == 128
+        if field.name != "shared_critic":
+            assert getattr(params, field.name) == field.default, field.name
+    assert params.gru_size == 128 and params.shared_critic is False
     model = RACLearner(params, 5, 3, device="cpu").model
     assert model.state_size == 128
     assert model.core.gru.input_size == 128 + 3  # the embedding plus the one-hot previous action
     assert [m.out_features for m in model.actor.modules() if isinstance(m, torch.nn.Linear)] == [128, 128, 3]
+    assert [m.in_features for m in model.critic.modules() if isinstance(m, torch.nn.Linear)] == [5, 128, 128]  # reads the observation
     with pytest.raises(ValueError, match="gru_size"):
         RACParams(gru_size=0)
 
@@ -77,15 +79,16 @@ def test_state_resets_at_starts():
     batch.starts[3] = True
     noise = dataclasses.replace(batch, state=torch.randn_like(batch.state))
     with torch.no_grad():
-        a, b = rac.evaluate(batch).values, rac.evaluate(noise).values
+        a, b = rac.evaluate(batch).logits, rac.evaluate(noise).logits
     assert not torch.allclose(a[:3], b[:3])
     torch.testing.assert_close(a[3:], b[3:])
 
 
-def cue_rewards(trajectories: list[dict]) -> list[dict]:
-    """RecallCue trajectories (games aligned to trajectories) rewarded 1 at each game's end when
-    its cue was the first, whatever the action: a return the critic can learn exactly, if it
-    remembers the cue."""
+def learnable_rewards(trajectories: list[dict], remembers: bool) -> list[dict]:
+    """RecallCue trajectories (games aligned to trajectories) with a return the critic can learn
+    exactly, whatever the actions: a critic that remembers (reading the GRU) is paid 1 at each
+    game's end when its cue was the first; one that reads only the observation, 1 on the step
+    whose observation says "answer now"."""
     out = []
     for trajectory in trajectories:
         assert trajectory["starts"][0]
@@ -93,17 +96,18 @@ def cue_rewards(trajectories: list[dict]) -> list[dict]:
         for t, ended in enumerate(trajectory["terminated"]):
             if trajectory["starts"][t]:
                 cue = int(trajectory["obs"][t].argmax())
-            trajectory["rewards"][t] = float(ended and cue == 0)
+            trajectory["rewards"][t] = float(ended and cue == 0) if remembers else float(trajectory["obs"][t][2])
         out.append(trajectory)
     return out
 
 
-def test_loss_falls_on_a_fixed_batch():
+@pytest.mark.parametrize("shared", [False, True])
+def test_loss_falls_on_a_fixed_batch(shared):
     # On a fixed batch the policy term alone is unbounded below (the log-probability of an action
     # with a negative advantage can fall forever); a strong entropy bonus keeps it in check so the
     # critic's fit shows.
-    rac = learner(batch_steps=1, learning_rate=1e-3, entropy_scale=0.3, epsilon=0.0)
-    batch = Batch.stack(cue_rewards(collect(rac, 8, epsilon=0.5)))
+    rac = learner(batch_steps=1, learning_rate=1e-3, entropy_scale=0.3, epsilon=0.0, shared_critic=shared)
+    batch = Batch.stack(learnable_rewards(collect(rac, 8, epsilon=0.5), remembers=shared))
     first = rac.step(batch)
     steps = [rac.step(batch) for _ in range(100)]
     assert np.mean([m["loss/value"] for m in steps[-10:]]) < 0.2 * first["loss/value"]

@@ -15,19 +15,19 @@ from arena.rollout import Collector, sample_opponent
 ALGORITHMS = ["ac", "rac", "dqn", "rdqn", "a2c", "ppo"]
 
 
-def _learner(name: str):
+def _learner(name: str, **overrides):
     from arena.plugins import get_arena
 
     spec = get_arena().algorithms.get(name)
-    params = spec.params_class()(seed=3)
+    params = spec.params_class()(seed=3, **overrides)
     return spec.learner_class(), params
 
 
-@pytest.mark.parametrize("name", ALGORITHMS)
-def test_numpy_acting_equals_torch_forward(name):
+@pytest.mark.parametrize("name, overrides", [(name, {}) for name in ALGORITHMS] + [("rac", {"shared_critic": True})])
+def test_numpy_acting_equals_torch_forward(name, overrides):
     """Workers act with numpy_step (fast); it must compute what the learner trains: same logits
     and values along a sequence with a game restart in the middle."""
-    cls, params = _learner(name)
+    cls, params = _learner(name, **overrides)
     torch.manual_seed(0)
     model = cls.make_model(params, 8, 3)
     for p in model.parameters():  # move off the near-zero initial policy layer
@@ -53,6 +53,19 @@ def test_numpy_acting_equals_torch_forward(name):
         out = model(torch.from_numpy(obs)[:, None], torch.tensor(prev)[:, None], torch.from_numpy(starts)[:, None], model.initial_state(1))
     np.testing.assert_allclose(np.stack(logits_np), out.logits[:, 0].numpy(), rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(np.array(values_np), out.values[:, 0].numpy(), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_a_critic_of_its_own_keeps_the_value_gradient_out_of_the_policy(shared):
+    """With ``shared_critic`` false the value loss moves only the critic's own layers; shared, it
+    moves the embedding and the GRU the policy reads too."""
+    cls, params = _learner("rac", shared_critic=shared)
+    model = cls.make_model(params, 8, 3)
+    T, B = 5, 2
+    out = model(torch.randn(T, B, 8), torch.zeros(T, B, dtype=torch.long), torch.zeros(T, B, dtype=torch.bool), model.initial_state(B))
+    out.values.pow(2).mean().backward()
+    moved = {name.split(".")[0] for name, p in model.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
+    assert moved == ({"embed", "core", "critic"} if shared else {"critic"})
 
 
 def test_gru_chunks_equal_a_step_by_step_loop():

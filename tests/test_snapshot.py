@@ -314,3 +314,22 @@ def test_an_ignored_parameter_that_shaped_the_network_still_fails_clearly(arena,
     with pytest.raises(ArenaError) as info:
         build_model(load_snapshot(path), arena)
     assert_one_line(str(info.value), "does not fit", "retrain")
+
+
+def test_a_snapshot_from_before_a_new_parameter_plays_as_it_was_trained(arena, tmp_path, capsys):
+    """rac's critic became a network of its own (``shared_critic`` false); a snapshot saved before the
+    parameter existed was trained with the shared one, and is rebuilt that way, not refused."""
+    from arena.params import parse_params
+    from arena.trained import build_model
+
+    spec = arena.algorithms.get("rac")
+    small = ["embed_sizes=16", "gru_size=8", "actor_sizes=8", "critic_sizes=8"]
+    learner = spec.learner_class()(parse_params(spec.params_class(), small + ["shared_critic=true"], owner="test"), PONG_OBS, PONG_ACTIONS, PONG_FPS, device="cpu")
+    meta = dict(meta_for(learner), algorithm="rac")
+    meta["params"] = {k: v for k, v in meta["params"].items() if k != "shared_critic"}  # as an older build wrote it
+    path = save_snapshot(tmp_path / "x.pt", meta, learner.state_dict())
+    model, params = build_model(load_snapshot(path), arena)
+    assert params.shared_critic is True and spec.params_class()().shared_critic is False
+    for key, value in learner.model.state_dict().items():
+        assert torch.equal(model.state_dict()[key], value)
+    assert capsys.readouterr().err == ""

@@ -306,9 +306,18 @@ def test_resume_refuses_other_naming_parameters_under_one_name(cli, tmp_path):
     folder = fake_experiment(tmp_path, "mine")
     (folder / "params.json").write_text(json.dumps({"algorithm": "ac", "env": "pong", "params": {"learning_rate": 0.01}}))
     code, out, err = cli("train", "--plugin", "ac", "--name", "mine", "--steps", "1")
-    assert_error_line(code, out, err, "learning_rate=0.01", "--name")
+    assert_error_line(code, out, err, "learning_rate=0.01", "--name mine --set learning_rate=0.01")
     code, out, err = cli("train", "--plugin", "dqn", "--name", "mine", "--steps", "1")
     assert_error_line(code, out, err, "'ac'", "--name")
+
+
+def test_resume_of_an_experiment_from_before_a_default_changed_is_refused(cli, tmp_path):
+    """rac's params.json from before ``shared_critic`` existed means the shared critic, which is no
+    longer the default: resuming it with today's default would not fit its snapshots."""
+    folder = fake_experiment(tmp_path, "old")
+    (folder / "params.json").write_text(json.dumps({"algorithm": "rac", "env": "pong", "params": {"learning_rate": 0.0003}}))
+    code, out, err = cli("train", "--plugin", "rac", "--name", "old", "--steps", "1")
+    assert_error_line(code, out, err, "trained with shared_critic=true", "--name old --set shared_critic=true")
 
 
 # -- training on real Pong ----------------------------------------------------------------------

@@ -27,6 +27,9 @@ class ACParams(CommonParams):
     td_lambda: float = param(0.95, "GAE / TD(lambda) mixing: 1 is phillip's discounted return to the trajectory's end, 0 one-step TD", short="lam")
     value_scale: float = param(0.5, "weight of the critic's loss beside the policy's", short="vs")
     advantage_norm: bool = param(True, "normalise advantages in each minibatch (mean 0, std 1)", short="anorm")
+    shared_critic: bool = param(
+        True, "the value head reads the policy's embedding (and GRU); false gives the critic its own network on the observation, as phillip's critic.py", short="shc"
+    )
 
     def __post_init__(self):
         super().__post_init__()
@@ -47,7 +50,9 @@ class ActorCritic(Model):
         self.state_size = gru_size
         width = gru_size or width
         actor, actor_out = mlp(width, sizes(params.actor_sizes), params.activation)
-        critic, critic_out = mlp(width, sizes(params.critic_sizes), params.activation)
+        # A critic of its own keeps the value loss's gradient out of the policy's features.
+        self.shared_critic = params.shared_critic
+        critic, critic_out = mlp(width if self.shared_critic else obs_size, sizes(params.critic_sizes), params.activation)
         self.actor = nn.Sequential(actor, nn.Linear(actor_out, num_actions))
         self.critic = nn.Sequential(critic, nn.Linear(critic_out, 1))
         # A small last policy layer starts near uniform, so early play explores.
@@ -58,11 +63,13 @@ class ActorCritic(Model):
         embed, actor, critic = numpy_sequential(self.embed), numpy_sequential(self.actor), numpy_sequential(self.critic)
         gru = numpy_gru(self.core) if self.core is not None else None
 
+        shared = self.shared_critic
+
         def step(obs, prev_action, start, state):
             x = embed(obs)
             if gru is not None:
                 x = state = gru(x, prev_action, np.zeros_like(state) if start else state)
-            return actor(x), lambda: float(critic(x)[0]), state  # the critic only when asked
+            return actor(x), lambda: float(critic(x if shared else obs)[0]), state  # the critic only when asked
 
         return step
 
@@ -70,7 +77,7 @@ class ActorCritic(Model):
         x = self.embed(obs)
         if self.core is not None:
             x, state = self.core(x, prev_actions, starts, state)
-        return ModelOutput(self.actor(x), self.critic(x).squeeze(-1), state)
+        return ModelOutput(self.actor(x), self.critic(x if self.shared_critic else obs).squeeze(-1), state)
 
 
 class ACLearner(Learner):
