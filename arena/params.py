@@ -33,7 +33,8 @@ class CommonParams:
     """What every algorithm shares: phillip's hyperparameters and their defaults.
 
     Times are in agent steps (one step = ``act_every`` emulator frames) unless said otherwise.
-    The defaults are what made ``rac`` learn Pong against the cartridge's CPU fastest among the
+    The defaults are what made phillip's one-pass update (``ac``'s; ``rac``'s before it took PPO's
+    clipped update, which has its own) learn Pong against the cartridge's CPU fastest among the
     settings tried (bench/README.md): updates every 8 x 32 = 256 steps, learning rate 3e-4 and
     entropy 0.02. 1e-3 with entropy 0.01 collapsed the policy to one action within 200k frames;
     5e-4 learned fastest but collapsed the same way after 500k frames; 7e-4 with 0.03 stayed

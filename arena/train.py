@@ -31,6 +31,7 @@ from typing import Any, Callable
 from arena.errors import ArenaError, one_line
 from arena.params import experiment_name, parse_params, suggest, to_dict, with_absent
 
+EVAL_EVERY_STEPS = 25_600  # agent steps between evaluation rounds when --eval-every is not given
 DEFAULT_STEPS = 100_000  # agent steps: 200k frames at act_every=2, a few minutes on 2 cores
 DEFAULT_ENEMIES = "default.json"
 RECENT_GAMES = 20  # the progress bar's "recent reward" averages this many games
@@ -125,7 +126,7 @@ def plan_training(
     steps: int | None = None,
     workers: int | None = None,
     snapshot_every: int = 10,
-    eval_every: int = 100,
+    eval_every: int | None = None,
     eval_games: int = 2,
     arena: Any = None,
 ) -> TrainPlan:
@@ -149,6 +150,10 @@ def plan_training(
         if value is not None and value < low:
             raise ArenaError(f"{label} must be at least {low}, got {value}")
 
+    if eval_every is None:
+        # Evaluation rounds at a steady pace in agent steps, whatever an update's size (ac's is 256
+        # steps, so every 100 updates; rac's 1,024, so every 25).
+        eval_every = max(1, round(EVAL_EVERY_STEPS / (params.min_collect * params.experience_length)))
     enemies_path = enemies_search(enemies or DEFAULT_ENEMIES)
     pool = load_pool_file(enemies_path)
     options = _apply_cpu_char(enemies_path, env_spec, options, list(env_pairs))

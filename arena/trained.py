@@ -15,6 +15,9 @@ from arena.errors import ArenaError
 from arena.snapshot import Snapshot, load_snapshot
 
 
+_warned: set[tuple[str, tuple[str, ...]]] = set()
+
+
 def build_model(snapshot: Snapshot, arena: Any):
     """The snapshot's model with its weights, built by its algorithm's learner class."""
     from arena.learner import load_weights
@@ -30,9 +33,11 @@ def build_model(snapshot: Snapshot, arena: Any):
     params_class = spec.params_class()
     known = {field.name for field in dataclasses.fields(params_class)}
     unknown = sorted(set(meta["params"]) - known)
-    if unknown:
+    if unknown and (meta["algorithm"], tuple(unknown)) not in _warned:
         # A parameter this version no longer has (or a newer one) cannot change how the snapshot
         # plays unless it shaped the network, and then the weights below do not fit: a clear error.
+        # Said once per process: an experiment's snapshots all carry the same parameters.
+        _warned.add((meta["algorithm"], tuple(unknown)))
         print(
             f"arena: warning: snapshot {snapshot.path}: ignoring parameters that algorithm '{meta['algorithm']}' "
             f"does not have in this version: {', '.join(unknown)}",

@@ -40,12 +40,13 @@ def collect(learner, count: int, epsilon: float = 0.0, seed: int = 0) -> list[di
     return [collector.collect()[0] for _ in range(count)]
 
 
-def test_defaults_are_ac_defaults_plus_a_128_gru_and_a_critic_of_its_own():
+def test_defaults_are_ac_defaults_plus_a_128_gru_a_critic_of_its_own_and_ppos_update():
     params = RACParams()
+    update = {"shared_critic": False, "learning_rate": 1.5e-4, "entropy_scale": 0.01, "sweeps": 4, "batches": 4, "min_collect": 32}
     for field in dataclasses.fields(ACParams):
-        if field.name != "shared_critic":
-            assert getattr(params, field.name) == field.default, field.name
-    assert params.gru_size == 128 and params.shared_critic is False
+        assert getattr(params, field.name) == update.get(field.name, field.default), field.name
+    assert params.gru_size == 128 and params.clip == 0.2
+    assert params.batches * params.batch_size == params.min_collect  # an update uses every fresh trajectory
     model = RACLearner(params, 5, 3, device="cpu").model
     assert model.state_size == 128
     assert model.core.gru.input_size == 128 + 3  # the embedding plus the one-hot previous action
@@ -114,8 +115,31 @@ def test_loss_falls_on_a_fixed_batch(shared):
     assert np.mean([m["loss"] for m in steps[-10:]]) < first["loss"] - 0.05
 
 
-def test_learns_to_recall_a_cue():
-    rac = learner()
+def test_clip_0_is_acs_plain_update_and_clip_above_0_is_ppos():
+    """The two updates rac offers are the tested ones: ``ac``'s loss and one step per minibatch with
+    ``clip`` 0, PPO's clipped loss and sweeps otherwise."""
+    from arena_plugins.algorithms.ac import ACLearner
+    from arena_plugins.algorithms.ppo import PPOLearner
+
+    for clip, reference in ((0.0, ACLearner), (0.2, PPOLearner)):
+        rac = learner(clip=clip, sweeps=2, batches=2, batch_size=4, min_collect=8, batch_steps=1)
+        batch = Batch.stack(collect(rac, 4, epsilon=0.5))
+        got, got_metrics = rac.loss(batch)
+        want, want_metrics = reference.loss(rac, batch)
+        assert got.item() == want.item() and got_metrics.keys() == want_metrics.keys()
+        metrics = rac.update(collect(rac, 8, epsilon=0.5, seed=1))
+        assert metrics["minibatch_steps" if clip else "loss"] > 0
+        assert ("clip_frac" in metrics) == (clip > 0)
+        if clip:
+            assert metrics["minibatch_steps"] == 2 * 2  # sweeps x batches
+
+
+PHILLIPS_UPDATE = dict(clip=0.0, sweeps=1, batches=1, entropy_scale=0.02)  # rac's defaults before the clipped update
+
+
+@pytest.mark.parametrize("update", [{}, PHILLIPS_UPDATE], ids=["clipped", "phillips"])
+def test_learns_to_recall_a_cue(update):
+    rac = learner(**update)
     curve = train_on(rac, RecallCue, 40)
     assert np.mean(curve[:3]) < 0.7  # starts near chance (1/2)
     assert np.mean(curve[-5:]) > 0.9, curve

@@ -287,10 +287,13 @@ def test_snapshot_of_a_missing_algorithm_is_named(arena, tmp_path):
     assert_one_line(str(info.value), "'nope'", "installed")
 
 
-def test_a_parameter_this_version_lacks_is_ignored_with_a_warning(arena, tmp_path, capsys):
-    """A snapshot saved by a version with a parameter since removed still plays, the same way."""
+def test_a_parameter_this_version_lacks_is_ignored_with_a_warning(arena, tmp_path, capsys, monkeypatch):
+    """A snapshot saved by a version with a parameter since removed still plays, the same way; the
+    warning is said once, not for every snapshot of the experiment."""
+    import arena.trained as trained
     from arena.trained import build_model
 
+    monkeypatch.setattr(trained, "_warned", set(), raising=False)
     learner = make_learner(arena)
     meta = meta_for(learner)
     meta["params"] = dict(meta["params"], lr_target_kl=0.0)  # an option an older build had
@@ -301,6 +304,8 @@ def test_a_parameter_this_version_lacks_is_ignored_with_a_warning(arena, tmp_pat
         assert torch.equal(model.state_dict()[key], value)
     err = capsys.readouterr().err
     assert_one_line(err.strip(), "arena: warning:", "lr_target_kl", "'ac'")
+    build_model(load_snapshot(save_snapshot(tmp_path / "y.pt", meta, learner.state_dict())), arena)
+    assert capsys.readouterr().err == ""
 
 
 def test_an_ignored_parameter_that_shaped_the_network_still_fails_clearly(arena, tmp_path):

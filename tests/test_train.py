@@ -144,6 +144,18 @@ def test_naming_parameters_name_the_experiment(arena_plugins):
     assert plan_training("ac", sets=["seed=5", "device=cpu"], arena=arena_plugins).name == "ac"
 
 
+def test_evaluation_rounds_come_at_a_steady_pace_in_steps(arena_plugins):
+    """Unless --eval-every says otherwise, a round every ~25,600 agent steps whatever an update's
+    size: the README's default run (100k steps) evaluates three times before its final round."""
+    from arena.train import plan_training
+
+    assert plan_training("ac", arena=arena_plugins).eval_every == 100  # 8 x 32-step trajectories an update
+    assert plan_training("rac", arena=arena_plugins).eval_every == 25  # 32 x 32
+    assert plan_training("rac", sets=["min_collect=8"], arena=arena_plugins).eval_every == 100
+    assert plan_training("rac", eval_every=7, arena=arena_plugins).eval_every == 7
+    assert plan_training("rac", eval_every=0, arena=arena_plugins).eval_every == 0
+
+
 def test_tag_name_and_enemies_in_the_name(arena_plugins, tmp_path):
     from arena.train import plan_training
 

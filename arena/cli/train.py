@@ -21,7 +21,7 @@ from arena.cli import cli
 @click.option("--force", is_flag=True, help="With --init: delete the experiment's snapshots, metrics and logs first.")
 @click.option("--steps", type=int, default=None, help="Total agent steps to train (counting those already trained) [default: 100000].")
 @click.option("--workers", "-w", type=int, default=None, help="Rollout worker processes, one emulator each [default: cores].")
-@click.option("--eval-every", type=int, default=100, show_default=True, help="Updates between evaluation rounds (0: none).")
+@click.option("--eval-every", type=int, default=None, help="Updates between evaluation rounds (0: none) [default: about every 25,600 agent steps].")
 @click.option("--eval-games", type=int, default=2, show_default=True, help="Evaluation games against each opponent per round.")
 @click.option("--snapshot-every", type=int, default=10, show_default=True, help="Updates between snapshots.")
 @click.option("--dry-run", is_flag=True, help="Print what would run (name, params, workers, enemies) and change nothing.")
@@ -82,7 +82,8 @@ def _show_plan(console, plan) -> None:
     what = "resume from " + str(plan.resume_from) if plan.resume_from else ("start over (--init --force)" if plan.init and plan.existing_snapshots else "start")
     console.print(f"[bold]dry run[/bold]: nothing is written")
     console.print(f"experiment: {plan.name}  ({plan.folder})  -> {what}", soft_wrap=True)
-    console.print(f"algorithm: {plan.algorithm.name}   env: {plan.env}   workers: {plan.workers}   steps: {plan.steps:,}")
+    evaluation = f"every {plan.eval_every} updates" if plan.eval_every else "off"
+    console.print(f"algorithm: {plan.algorithm.name}   env: {plan.env}   workers: {plan.workers}   steps: {plan.steps:,}   evaluation: {evaluation}")
     opponents = ", ".join(f"{e.label} (weight {e.weight:g})" for e in plan.pool.entries)
     console.print(f"enemies: {plan.enemies} ({plan.pool.sampling}): {opponents}", soft_wrap=True)
     console.print("params: " + json.dumps(to_dict(plan.params)), soft_wrap=True)

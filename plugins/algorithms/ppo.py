@@ -49,7 +49,27 @@ from arena_plugins.algorithms.ac import ACLearner, ACParams
 
 
 @dataclass(frozen=True)
-class PPOParams(ACParams):
+class ClipParams:
+    """PPO's own hyperparameters, also rac's (whose ``clip`` turns them on): mixed into a params
+    class beside :class:`ACParams`."""
+
+    clip: float = param(0.2, "clip range of the probability ratio: the surrogate is flat outside [1 - clip, 1 + clip]", short="cr")
+    value_clip: float = param(
+        0.0, "clip the critic's change from its pre-update values to this range (CleanRL's clip_vloss); 0 turns it off", short="vclip"
+    )
+    target_kl: float = param(
+        0.0, "stop an update early once a minibatch's approximate KL from the behaviour policy exceeds this; 0 never stops", short="kl"
+    )
+
+    def __post_init__(self):
+        super().__post_init__()
+        for name in ("clip", "value_clip", "target_kl"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class PPOParams(ClipParams, ACParams):
     """PPO hyperparameters: ``ac`` 's plus the clip range and the early stop (see the module docstring).
 
     Every default the module docstring promises is set here rather than inherited, so tuning the
@@ -76,22 +96,11 @@ class PPOParams(ACParams):
     sweeps: int = param(4, "epochs: passes over an update's trajectories")
     batches: int = param(4, "minibatches in one update: an update uses batches * batch_size trajectories")
     batch_size: int = param(4, "trajectories in one minibatch", short="bs")
-    # -- PPO's own --
-    clip: float = param(0.2, "clip range of the probability ratio: the surrogate is flat outside [1 - clip, 1 + clip]", short="cr")
-    value_clip: float = param(
-        0.0, "clip the critic's change from its pre-update values to this range (CleanRL's clip_vloss); 0 turns it off", short="vclip"
-    )
-    target_kl: float = param(
-        0.0, "stop an update early once a minibatch's approximate KL from the behaviour policy exceeds this; 0 never stops", short="kl"
-    )
 
     def __post_init__(self):
         super().__post_init__()
         if not self.clip > 0:
             raise ValueError(f"clip must be positive, got {self.clip}")
-        for name in ("value_clip", "target_kl"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
 
 
 @dataclass
