@@ -245,6 +245,11 @@ def _apply_cpu_char(enemies_path: Path, env_spec: Any, options: Any, pairs: list
         raise ArenaError(f"enemies file {enemies_path}: CPU character '{char}': {exc}") from None
 
 
+def _as_set(value: Any) -> Any:
+    """A parameter's value as ``--set`` takes it (``true``, not ``True``)."""
+    return str(value).lower() if isinstance(value, bool) else value
+
+
 def _check_same_experiment(folder: Path, plugin: str, env: str, params: Any) -> None:
     try:
         stored = json.loads((folder / "params.json").read_text(encoding="utf-8"))
@@ -259,10 +264,11 @@ def _check_same_experiment(folder: Path, plugin: str, env: str, params: Any) -> 
     trained = with_absent(type(params), stored.get("params", {}))
     differ = [k for k in sorted(naming) if k in trained and trained[k] != current[k]]
     if differ:
-        k = differ[0]
-        was, now = (str(v).lower() if isinstance(v, bool) else v for v in (trained[k], current[k]))
+        was = ", ".join(f"{k}={_as_set(trained[k])}" for k in differ)
+        now = ", ".join(f"{k}={_as_set(current[k])}" for k in differ)
+        sets = " ".join(f"--set {k}={_as_set(trained[k])}" for k in differ)
         raise ArenaError(
-            f"{folder} was trained with {k}={was}, not {now}; resume it with --name {folder.name} --set {k}={was}, pick another --name, or --init --force to start over"
+            f"{folder} was trained with {was}, not {now}; resume it with --name {folder.name} {sets}, pick another --name, or --init --force to start over"
         )
 
 
@@ -481,7 +487,9 @@ def make_executor(plan: TrainPlan, config: Any):
 
     if plan.workers == 1 and os.environ.get("ARENA_INLINE_ROLLOUT", "1") == "1":
         return InlineExecutor(config)
-    return ProcessExecutor(config, plan.workers)
+    # Room for a whole update's trajectories: workers keep playing while the learner takes its
+    # gradient steps, instead of stopping after a few (rac's clipped update is 16 steps long).
+    return ProcessExecutor(config, plan.workers, queue_size=max(2 * plan.workers, plan.params.min_collect))
 
 
 def run_training(

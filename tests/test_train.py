@@ -144,6 +144,17 @@ def test_naming_parameters_name_the_experiment(arena_plugins):
     assert plan_training("ac", sets=["seed=5", "device=cpu"], arena=arena_plugins).name == "ac"
 
 
+def test_workers_have_room_for_a_whole_update_while_the_learner_steps(arena_plugins):
+    """The shared outbox holds an update's trajectories, so workers play on during the learner's
+    gradient steps instead of stopping once a few are waiting."""
+    from arena.train import make_executor, plan_training
+
+    for algo, room in (("rac", 32), ("ac", 8)):
+        plan = plan_training(algo, workers=2, arena=arena_plugins)
+        assert make_executor(plan, config=None).queue_size == room == plan.params.min_collect
+    assert make_executor(plan_training("ac", workers=6, arena=arena_plugins), config=None).queue_size == 12
+
+
 def test_evaluation_rounds_come_at_a_steady_pace_in_steps(arena_plugins):
     """Unless --eval-every says otherwise, a round every ~25,600 agent steps whatever an update's
     size: the README's default run (100k steps) evaluates three times before its final round."""
@@ -329,7 +340,7 @@ def test_resume_of_an_experiment_from_before_a_default_changed_is_refused(cli, t
     folder = fake_experiment(tmp_path, "old")
     (folder / "params.json").write_text(json.dumps({"algorithm": "rac", "env": "pong", "params": {"learning_rate": 0.0003}}))
     code, out, err = cli("train", "--plugin", "rac", "--name", "old", "--steps", "1")
-    assert_error_line(code, out, err, "trained with shared_critic=true", "--name old --set shared_critic=true")
+    assert_error_line(code, out, err, "trained with clip=0.0", "shared_critic=true", "--name old --set clip=0.0 --set learning_rate=0.0003 --set shared_critic=true")
 
 
 # -- training on real Pong ----------------------------------------------------------------------
