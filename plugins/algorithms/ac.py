@@ -62,7 +62,6 @@ class ActorCritic(Model):
     def numpy_step(self):
         embed, actor, critic = numpy_sequential(self.embed), numpy_sequential(self.actor), numpy_sequential(self.critic)
         gru = numpy_gru(self.core) if self.core is not None else None
-
         shared = self.shared_critic
 
         def step(obs, prev_action, start, state):
