@@ -99,10 +99,10 @@ t1 = time.perf_counter()
 from importlib import metadata
 entry_points = metadata.entry_points(group="arena")
 t2 = time.perf_counter()
-import arena.plugins
-loaded = arena.plugins.load_plugins(entry_points)
+import arena.plugins.manager
+loaded = arena.plugins.manager.load_plugins(entry_points)
 t3 = time.perf_counter()
-arena.plugins._loaded = loaded  # what get_arena() caches: the command below must not load again
+arena.plugins.manager._loaded = loaded  # what get_arena() caches: the command below must not load again
 sys.stdout = open(os.devnull, "w")
 arena.cli.build_cli().main(args=["plugins"], prog_name="arena", standalone_mode=False)
 t4 = time.perf_counter()
@@ -111,7 +111,7 @@ sys.stderr.write({MARKER!r} + json.dumps([t1 - t0, t2 - t1, t3 - t2, t4 - t3]) +
 PHASE_NAMES = (
     "import click, arena.cli and its commands",
     "import importlib.metadata, scan entry points",
-    "import pluggy + arena.plugins, import and register the plugins",
+    "import pluggy + arena.plugins.manager, import and register the plugins",
     "run 'plugins' (import rich, print the table)",
 )
 

@@ -3,14 +3,14 @@
 What it measures (all in ONE run, so the ratios share the machine's current load):
 
 * ``raw em.step``: W spawned processes, each with one two-player Pong emulator built through
-  ``arena_plugins.pong_env.PongEnv(PongOptions(), cpu_level=None)``, calling stable-retro's
+  ``arena_pong.env.PongEnv(PongOptions(), cpu_level=None)``, calling stable-retro's
   ``env._em.step()`` in a tight loop (serve bits and random paddle buttons held). This is the
   ceiling: emulation only, no RAM read, no observation.
 * ``raw env.step``: the same processes calling ``PongEnv.step({"left": r, "right": r})`` with
   uniformly random actions (RAM read, rewards, 8-number observations for both seats). This is
   the reference every ratio is taken against.
 * ``raw env.step + agents``: the same loop with the real agents of the match below
-  (``bot:tracker:5`` vs ``random``) choosing the actions, as ``arena.match.play_game`` does.
+  (``bot:tracker:5`` vs ``random``) choosing the actions, as ``arena.games.play.play_game`` does.
 * ``arena match``: ``plan_match("bot:tracker:5", "random", games=G, workers=W)`` then
   ``run_match(plan, log_path=<tmp>)``; frames/s = ``summary.frames / summary.wall_s``. ``wall_s``
   includes starting the worker processes, loading plugins, building emulators, the JSON-lines log
@@ -91,7 +91,7 @@ def _timed(loop):
 
 
 def _loop_em(env, rng, seconds):
-    from arena_plugins.pong_env import merge_actions
+    from arena_pong.env import merge_actions
 
     em = env._em
     mask = merge_actions(rng.randrange(3), rng.randrange(3))  # serve bits on: the ball keeps moving
@@ -149,7 +149,7 @@ def _breakdown(env, chunks=30, calls=100):
     over all calls (medians shrug off the moments another program has the core); ``rest`` is the
     whole step's median minus the parts (sticky actions, dicts, deque, rewards, ``_infos``).
     """
-    from arena_plugins.pong_env import SEATS, features
+    from arena_pong.env import SEATS, features
 
     em = env._em
     ns = time.perf_counter_ns
@@ -191,10 +191,10 @@ def _breakdown(env, chunks=30, calls=100):
 
 def _raw_worker(index, seconds, rounds, act_every, want_breakdown, barrier, queue):
     try:
-        from arena.agents import resolve
-        from arena.plugins import get_arena
-        from arena_plugins.pong import PongOptions
-        from arena_plugins.pong_env import PongEnv
+        from arena.plugins.agents import resolve
+        from arena.plugins.manager import get_arena
+        from arena_pong import PongOptions
+        from arena_pong.env import PongEnv
 
         options = PongOptions(act_every=act_every)
         env = PongEnv(options, cpu_level=None)
@@ -271,8 +271,8 @@ def _cpu_now(children: bool) -> float:
 
 
 def _match(games, workers, act_every):
-    from arena.match import plan_match, run_match
-    from arena_plugins.pong import PongOptions
+    from arena.games.match import plan_match, run_match
+    from arena_pong import PongOptions
 
     plan = plan_match(AGENT_A, AGENT_B, games=games, workers=workers, options=PongOptions(act_every=act_every))
     cpu0 = _cpu_now(children=True)  # pool workers are joined (reaped) before run_match returns

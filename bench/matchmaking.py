@@ -13,7 +13,7 @@ The simulation (issue 3, "Matchmaking and the scheduler")
     difference is ``skill_a - skill_b + N(0, 2 beta^2)``, a draw when it is within the model's
     draw margin (draw probability 0.10: about 10% draws between equals), else a win for the
     higher performance.
-  * Ratings are online 1v1 TrueSkill (``arena.rating.TrueSkill().update``) from the prior
+  * Ratings are online 1v1 TrueSkill (``arena.ratings.trueskill.TrueSkill().update``) from the prior
     (25, 25/3), each game rated when it finishes.
   * Workers (default 4): ``refill`` mode plays like ``arena leaderboard run``: 4 games in flight,
     the oldest finishes, is rated, and its worker gets the next game, chosen with the other 3 in
@@ -23,13 +23,13 @@ The simulation (issue 3, "Matchmaking and the scheduler")
     scipy at the budgets and the end of every run).
 
 Schedulers, each on the same seeds (same ladders):
-  * ``next_games``: arena.matchmaking (rank-weighted expected information gain), refill mode,
+  * ``next_games``: arena.ratings.matchmaking (rank-weighted expected information gain), refill mode,
     and again in batch mode;
   * ``sigma-first + quality``: the issue's suggested rule, literally: the free entrant with the
     highest sigma (ties: fewest games, then rng), then its best TrueSkill-quality free opponent
     not already paired with it;
-  * ``random``: ``arena.matchmaking.random_games``, uniform pairs;
-  * ``quality argmax``: ``arena.matchmaking.quality_argmax_games``, the k best-quality pairs not
+  * ``random``: ``arena.ratings.matchmaking.random_games``, uniform pairs;
+  * ``quality argmax``: ``arena.ratings.matchmaking.quality_argmax_games``, the k best-quality pairs not
     in flight.
 
 Reported per scheduler: games until tau >= 0.9 *for good* (the first game count from which tau
@@ -68,13 +68,13 @@ import numpy as np  # noqa: E402
 import scipy  # noqa: E402
 from scipy.stats import kendalltau  # noqa: E402
 
-from arena.matchmaking import (  # noqa: E402
+from arena.ratings.matchmaking import (  # noqa: E402
     match_quality,
     next_games,
     quality_argmax_games,
     random_games,
 )
-from arena.rating import TrueSkill  # noqa: E402
+from arena.ratings.trueskill import TrueSkill  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "matchmaking.json"
 MODEL = TrueSkill()

@@ -40,9 +40,9 @@ DEFAULT_BACK = (20_000, 40_000, 100_000, 200_000, 400_000)
 def reference_game(arena, snapshot, seed: int, points: int | None) -> list[tuple[np.ndarray, int, bool]]:
     """``(observation, action, first step of a game)`` for each step of one game of the snapshot
     against the CPU, sampled as in a match (no exploration floor)."""
-    from arena.learner import Actor
-    from arena.rollout import SeatEnv
-    from arena.trained import build_model
+    from arena.training.learner import Actor
+    from arena.training.rollout import SeatEnv
+    from arena.training.trained import build_model
 
     meta = snapshot.meta
     spec = arena.envs.get(meta["env"])
@@ -64,8 +64,8 @@ def reference_game(arena, snapshot, seed: int, points: int | None) -> list[tuple
 
 def policy_along(arena, snapshot, steps) -> np.ndarray:
     """The snapshot's action probabilities at each recorded step, fed the recorded history."""
-    from arena.learner import Actor
-    from arena.trained import build_model
+    from arena.training.learner import Actor
+    from arena.training.trained import build_model
 
     model, _ = build_model(snapshot, arena)
     actor = Actor(model, snapshot.meta["num_actions"])
@@ -95,7 +95,7 @@ def churn(reference: np.ndarray, other: np.ndarray) -> dict[str, float]:
 def nearest_snapshots(folder: Path, back: list[int]) -> tuple[object, list[tuple[int, object]]]:
     """The last snapshot, and for each distance the saved snapshot nearest that many frames earlier."""
     from arena.errors import ArenaError
-    from arena.snapshot import list_snapshots, load_snapshot
+    from arena.training.snapshot import list_snapshots, load_snapshot
 
     paths = list_snapshots(folder)
     if not paths:
@@ -111,7 +111,7 @@ def nearest_snapshots(folder: Path, back: list[int]) -> tuple[object, list[tuple
 
 
 def measure(folder: Path, back: list[int], seed: int, points: int | None, arena=None) -> dict:
-    from arena.plugins import get_arena
+    from arena.plugins.manager import get_arena
 
     arena = arena or get_arena()
     last, picked = nearest_snapshots(folder, back)

@@ -33,9 +33,9 @@ import numpy as np  # noqa: E402
 import scipy  # noqa: E402
 import trueskill  # noqa: E402
 
-from arena.rating import DRAW, LOSS, WIN, Rating, TrueSkill, update_1v1  # noqa: E402
-from arena.rating import waves as rating_waves  # noqa: E402
-from arena.rating import win_probability_matrix  # noqa: E402
+from arena.ratings.trueskill import DRAW, LOSS, WIN, Rating, TrueSkill, update_1v1  # noqa: E402
+from arena.ratings.trueskill import waves as rating_waves  # noqa: E402
+from arena.ratings.trueskill import win_probability_matrix  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "ratings.json"
 
@@ -214,7 +214,7 @@ def main(argv=None) -> int:
         return f"{x:.3f}" if x < 10 else f"{x:.1f}"
 
     header = (
-        f"{'measure':<42} {'arena.rating':>13} {'baseline':>13} {'speed-up':>9} "
+        f"{'measure':<42} {'arena.ratings.trueskill':>13} {'baseline':>13} {'speed-up':>9} "
         f"{'target':>10} {'met':>4}"
     )
     print(header)

@@ -42,7 +42,8 @@ EVAL_SEED = 10_000
 
 
 def train_arena(algo: str, frames: int, workers: int, sets: list[str], name: str) -> dict:
-    from arena.train import plan_training, run_training
+    from arena.training.plan import plan_training
+    from arena.training.run import run_training
 
     os.environ["ARENA_EXPERIMENTS"] = str(RESULTS / "experiments")
     os.environ.setdefault("ARENA_HOME", str(RESULTS / "arena_data"))
@@ -66,7 +67,7 @@ def train_arena(algo: str, frames: int, workers: int, sets: list[str], name: str
 
 def read_metrics(folder: Path) -> list[dict]:
     """The run's metrics rows, through Arena's own reader (it skips a line torn by a kill)."""
-    from arena.curves import load_metrics
+    from arena.training.curves import load_metrics
 
     return load_metrics(folder / "metrics.jsonl")
 
@@ -77,7 +78,7 @@ def read_curve(metrics: list[dict]) -> list[tuple[int, float]]:
 
 
 def eval_arena(folder: str, games: int, workers: int) -> dict:
-    from arena.match import plan_match, run_match
+    from arena.games.match import plan_match, run_match
 
     plan = plan_match(folder, "cpu", games=games, seed=EVAL_SEED, workers=workers)
     summary = run_match(plan, log_path=RESULTS / f"train_pong_eval_{Path(folder).name}.jsonl")
@@ -117,7 +118,7 @@ def train_sb3(frames: int, workers: int, act_every: int) -> dict:
 
 
 def eval_sb3(model, games: int, act_every: int) -> dict:
-    from arena.match import mean_ci95
+    from arena.games.match import mean_ci95
 
     env = _PongVsCpu(act_every)
     diffs = []
@@ -199,7 +200,7 @@ def main(argv=None) -> None:
         print(f"{label:<14} {e['wins']:>2}/{e['games']:<2} {e['mean_diff']:>+16.2f} {ci:>18} {frames:>13} {train_s:>8} {fps:>9}")
 
     if any(curves.values()):
-        from arena.curves import curves_svg
+        from arena.training.curves import curves_svg
 
         svg = curves_svg(curves, "reward", x="frames", title="Pong vs the built-in CPU: mean score difference of recent games", y_label="score difference", hline=0.0)
         (RESULTS / f"learning_curves_{name}.svg").write_text(svg)

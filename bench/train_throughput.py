@@ -53,8 +53,8 @@ def _cpu_s() -> float:
 def _raw_worker(act_every: int, seconds: float, barrier, out) -> None:
     import numpy as np
 
-    from arena_plugins.pong import PongOptions
-    from arena_plugins.pong_env import PongEnv
+    from arena_pong import PongOptions
+    from arena_pong.env import PongEnv
 
     env = PongEnv(PongOptions(act_every=act_every), cpu_level=0)
     rng = np.random.default_rng(os.getpid())
@@ -89,7 +89,8 @@ def raw_rate(workers: int, act_every: int, seconds: float) -> dict:
 
 
 def train_rate(algo: str, workers: int, steps: int, sets: list[str]) -> dict:
-    from arena.train import plan_training, run_training
+    from arena.training.plan import plan_training
+    from arena.training.run import run_training
 
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["ARENA_EXPERIMENTS"] = tmp
@@ -111,8 +112,8 @@ class _PongVsCpu:
         import gymnasium as gym
         import numpy as np
 
-        from arena_plugins.pong import PongOptions, pong_potential
-        from arena_plugins.pong_env import PongEnv
+        from arena_pong import PongOptions, pong_potential
+        from arena_pong.env import PongEnv
 
         class PongVsCpu(gym.Env):
             def __init__(self):
@@ -173,8 +174,8 @@ def main(argv=None) -> None:
     torch_threads = "1"
     os.environ.setdefault("OMP_NUM_THREADS", torch_threads)
 
-    from arena.params import parse_params
-    from arena.plugins import get_arena
+    from arena.training.params import parse_params
+    from arena.plugins.manager import get_arena
 
     act_every = parse_params(get_arena().algorithms.get(args.algo).params_class(), args.sets, owner=args.algo).act_every
     cores = os.cpu_count() or 1

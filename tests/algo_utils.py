@@ -8,8 +8,8 @@ from gymnasium import Env, spaces
 
 from torch import nn
 
-from arena.learner import Model, ModelOutput
-from arena.rollout import GymSeatEnv, InlineExecutor, WorkerConfig
+from arena.training.learner import Model, ModelOutput
+from arena.training.rollout import GymSeatEnv, InlineExecutor, WorkerConfig
 
 
 class ValueIsObs(Model):

@@ -12,11 +12,11 @@ import torch
 from algo_utils import MatchCue, ValueIsObs, train_on
 from torch import nn
 
-from arena.learner import Actor, Batch
-from arena.params import to_dict
-from arena.rollout import Collector, GymSeatEnv
-from arena.snapshot import load_snapshot, save_snapshot
-from arena_plugins.algorithms.a2c import A2CLearner, A2CParams
+from arena.training.learner import Actor, Batch
+from arena.training.params import to_dict
+from arena.training.rollout import Collector, GymSeatEnv
+from arena.training.snapshot import load_snapshot, save_snapshot
+from arena_algorithms.a2c import A2CLearner, A2CParams
 
 
 @pytest.fixture(autouse=True)

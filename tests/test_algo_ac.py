@@ -11,11 +11,11 @@ import pytest
 import torch
 from algo_utils import MatchCue, ValueIsObs, train_on
 
-from arena.learner import Actor, Batch
-from arena.params import to_dict
-from arena.rollout import Collector, GymSeatEnv
-from arena.snapshot import load_snapshot, save_snapshot
-from arena_plugins.algorithms.ac import ACLearner, ACParams
+from arena.training.learner import Actor, Batch
+from arena.training.params import to_dict
+from arena.training.rollout import Collector, GymSeatEnv
+from arena.training.snapshot import load_snapshot, save_snapshot
+from arena_algorithms.ac import ACLearner, ACParams
 
 SMALL = dict(embed_sizes="32", actor_sizes="32", critic_sizes="32")
 

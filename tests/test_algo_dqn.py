@@ -10,10 +10,10 @@ import pytest
 import torch
 from algo_utils import MatchCue, RecallCue, train_on
 
-from arena.learner import Actor, Batch
-from arena.rollout import Collector, GymSeatEnv
-from arena_plugins.algorithms.dqn import DQNLearner, DQNParams
-from arena_plugins.algorithms.rdqn import RDQNLearner, RDQNParams
+from arena.training.learner import Actor, Batch
+from arena.training.rollout import Collector, GymSeatEnv
+from arena_algorithms.dqn import DQNLearner, DQNParams
+from arena_algorithms.rdqn import RDQNLearner, RDQNParams
 
 SMALL = dict(embed_sizes="32", q_sizes="32", experience_length=16, batch_size=8, shaping=0.0, device="cpu", seed=0)
 ALGORITHMS = {"dqn": (DQNLearner, DQNParams, {}), "rdqn": (RDQNLearner, RDQNParams, {"gru_size": 32})}
@@ -188,9 +188,9 @@ def test_rdqn_learns_to_recall_a_cue():
 
 @pytest.mark.parametrize("name", ["dqn", "rdqn"])
 def test_snapshot_round_trip(name, tmp_path):
-    from arena.plugins import get_arena
-    from arena.snapshot import load_snapshot, save_snapshot
-    from arena.trained import build_model
+    from arena.plugins.manager import get_arena
+    from arena.training.snapshot import load_snapshot, save_snapshot
+    from arena.training.trained import build_model
 
     q = learner(name, target_update=10**6)
     batch = Batch.stack(collect(q, MatchCue(), 4, epsilon=0.5))

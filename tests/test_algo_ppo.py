@@ -13,11 +13,11 @@ import torch
 from algo_utils import MatchCue, ValueIsObs, train_on
 from torch import nn
 
-from arena.learner import Actor, Batch
-from arena.params import to_dict
-from arena.rollout import Collector, GymSeatEnv
-from arena.snapshot import load_snapshot, save_snapshot
-from arena_plugins.algorithms.ppo import PPOBatch, PPOLearner, PPOParams
+from arena.training.learner import Actor, Batch
+from arena.training.params import to_dict
+from arena.training.rollout import Collector, GymSeatEnv
+from arena.training.snapshot import load_snapshot, save_snapshot
+from arena_algorithms.ppo import PPOBatch, PPOLearner, PPOParams
 
 SMALL = dict(actor_sizes="32", critic_sizes="32")
 

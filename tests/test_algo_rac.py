@@ -10,10 +10,10 @@ import pytest
 import torch
 from algo_utils import RecallCue, train_on
 
-from arena.learner import Actor, Batch
-from arena.rollout import Collector, GymSeatEnv
-from arena_plugins.algorithms.ac import ACParams
-from arena_plugins.algorithms.rac import RACLearner, RACParams
+from arena.training.learner import Actor, Batch
+from arena.training.rollout import Collector, GymSeatEnv
+from arena_algorithms.ac import ACParams
+from arena_algorithms.rac import RACLearner, RACParams
 
 SMALL = dict(
     embed_sizes="32", actor_sizes="32", critic_sizes="32", gru_size=32, experience_length=16, batch_size=8, min_collect=8,
@@ -118,8 +118,8 @@ def test_loss_falls_on_a_fixed_batch(shared):
 def test_clip_0_is_acs_plain_update_and_clip_above_0_is_ppos():
     """The two updates rac offers are the tested ones: ``ac``'s loss and one step per minibatch with
     ``clip`` 0, PPO's clipped loss and sweeps otherwise."""
-    from arena_plugins.algorithms.ac import ACLearner
-    from arena_plugins.algorithms.ppo import PPOLearner
+    from arena_algorithms.ac import ACLearner
+    from arena_algorithms.ppo import PPOLearner
 
     for clip, reference in ((0.0, ACLearner), (0.2, PPOLearner)):
         rac = learner(clip=clip, sweeps=2, batches=2, batch_size=4, min_collect=8, batch_steps=1)
@@ -146,9 +146,9 @@ def test_learns_to_recall_a_cue(update):
 
 
 def test_snapshot_round_trip(tmp_path):
-    from arena.plugins import get_arena
-    from arena.snapshot import load_snapshot, save_snapshot
-    from arena.trained import build_model
+    from arena.plugins.manager import get_arena
+    from arena.training.snapshot import load_snapshot, save_snapshot
+    from arena.training.trained import build_model
 
     rac = learner()
     batch = Batch.stack(collect(rac, 4, epsilon=0.5))

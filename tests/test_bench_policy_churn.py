@@ -37,10 +37,10 @@ def test_churn_numbers_by_hand(policy_churn):
 
 def save_experiment(folder: Path, weights_at: dict[int, dict]) -> None:
     """Snapshots of a small rac on Pong, one per frame count."""
-    from arena.params import to_dict
-    from arena.snapshot import save_snapshot
-    from arena_plugins.algorithms.rac import RACParams
-    from arena_plugins.pong import PongOptions
+    from arena.training.params import to_dict
+    from arena.training.snapshot import save_snapshot
+    from arena_algorithms.rac import RACParams
+    from arena_pong import PongOptions
 
     params = RACParams(**TINY)
     for frames, weights in weights_at.items():
@@ -57,7 +57,7 @@ def save_experiment(folder: Path, weights_at: dict[int, dict]) -> None:
 
 
 def test_a_changed_snapshot_moves_and_an_unchanged_one_does_not(policy_churn, tmp_path, capsys):
-    from arena_plugins.algorithms.rac import RACLearner, RACParams
+    from arena_algorithms.rac import RACLearner, RACParams
 
     torch.manual_seed(0)
     model = RACLearner.make_model(RACParams(**TINY), 8, 3)

@@ -149,7 +149,7 @@ def test_plugins_json(tmp_path):
     assert rows["pong"]["opponents"] == ["bot:tracker"]
     assert rows["agents"]["opponents"] == ["cpu", "random"]
     assert "envs" not in rows["agents"]
-    assert rows["pong"]["module"] == "arena_plugins.pong"
+    assert rows["pong"]["module"] == "arena_pong"
     assert "arena_register_envs" in rows["pong"]["hooks"]
 
 

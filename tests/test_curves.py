@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from arena.curves import curves_svg, load_metrics, write_curves
+from arena.training.curves import curves_svg, load_metrics, write_curves
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import pytest
 
-from arena.params import CommonParams, describe
+from arena.training.params import CommonParams, describe
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "training.md"
 
@@ -75,7 +75,7 @@ def params_class_for(table: Table) -> tuple[str, type]:
     """The dataclass a table documents: an algorithm named in backticks in its heading, else CommonParams."""
     named = re.findall(r"`([\w.-]+)`", table.heading)
     if named:
-        from arena.plugins import get_arena
+        from arena.plugins.manager import get_arena
 
         return named[0], get_arena().algorithms.get(named[0]).params_class()
     return "CommonParams", CommonParams

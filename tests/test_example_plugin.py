@@ -82,7 +82,7 @@ def test_the_example_command_runs(site, tmp_path):
 def test_loading_the_example_imports_nothing_heavy(site, tmp_path):
     code = (
         "import sys\n"
-        "from arena.plugins import load_plugins\n"
+        "from arena.plugins.manager import load_plugins\n"
         "arena = load_plugins()\n"
         "assert 'bot:lazy' in arena.opponents\n"
         "print('HEAVY', sorted(m for m in ('numpy', 'torch', 'stable_retro', 'pettingzoo') if m in sys.modules))\n"

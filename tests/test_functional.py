@@ -1,4 +1,4 @@
-"""Returns, targets and losses in ``arena.functional``, checked against hand-computed numbers.
+"""Returns, targets and losses in ``arena.training.functional``, checked against hand-computed numbers.
 
 The hand cases use ``gamma = 0.5`` (and ``lam = 0.5``) so every number is an exact binary
 fraction; the arithmetic is written out in the comments. Then closed forms (lambda = 1 and 0, n = 1
@@ -12,7 +12,7 @@ import math
 import pytest
 import torch
 
-from arena.functional import (
+from arena.training.functional import (
     discounted_returns,
     entropy_loss,
     gae,

@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from arena.errors import ArenaError
-from arena.leaderboard import find_definition, load_definition, run_leaderboard
-from arena.plugins import load_plugins
-from arena.store import MatchStore
+from arena.ratings.leaderboard import find_definition, load_definition
+from arena.ratings.scheduler import run_leaderboard
+from arena.plugins.manager import load_plugins
+from arena.ratings.store import MatchStore
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -114,7 +115,7 @@ def test_errored_games_stay_out_of_the_ratings(tmp_path, arena):
     import types
 
     from arena import hookimpl
-    from arena.agents import OpponentKind
+    from arena.plugins.agents import OpponentKind
 
     class Crashes:
         def reset(self, seed):

@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 import torch
 
-from arena.learner import Actor, Batch, RecurrentCore
-from arena.rollout import Collector, sample_opponent
+from arena.training.learner import Actor, Batch, RecurrentCore
+from arena.training.rollout import Collector, sample_opponent
 
 ALGORITHMS = ["ac", "rac", "dqn", "rdqn", "a2c", "ppo"]
 
 
 def _learner(name: str, **overrides):
-    from arena.plugins import get_arena
+    from arena.plugins.manager import get_arena
 
     spec = get_arena().algorithms.get(name)
     params = spec.params_class()(seed=3, **overrides)
@@ -186,7 +186,7 @@ def test_an_epsilon_action_barely_moves_a_sharp_policy():
     """Once the softmax is sharp, an action the epsilon floor picked has a bare log-probability
     near -20 and a gradient of size ~1 on its logit; under the mixed policy the workers play its
     probability is >= epsilon / A, and the gradient shrinks by the softmax's share in it."""
-    from arena_plugins.algorithms.ac import ACLearner, ACParams
+    from arena_algorithms.ac import ACLearner, ACParams
 
     learner = ACLearner(ACParams(epsilon=0.03), 8, 3, device="cpu")
     logits = torch.tensor([[[0.0, 0.0, 20.0]]], requires_grad=True)
@@ -204,7 +204,7 @@ def test_an_epsilon_action_barely_moves_a_sharp_policy():
 
 
 def test_linear_lr_schedule_falls_to_zero_at_the_budget():
-    from arena_plugins.algorithms.ac import ACLearner, ACParams
+    from arena_algorithms.ac import ACLearner, ACParams
 
     learner = ACLearner(ACParams(learning_rate=1e-3, lr_schedule="linear"), 8, 3, device="cpu")
     for fraction, lr in ((0.0, 1e-3), (0.25, 7.5e-4), (1.0, 0.0), (1.5, 0.0)):

@@ -13,12 +13,13 @@ import os
 import pytest
 
 from arena import hookimpl
-from arena.agents import OpponentKind
-from arena.envs import NO_LEVELS
+from arena.plugins.agents import OpponentKind
+from arena.plugins.envs import NO_LEVELS
 from arena.errors import ArenaError
-from arena.match import agent_seed, mean_ci95, plan_games, plan_match, run_match, summarize
-from arena.plugins import load_plugins
-from arena_plugins.pong import PongOptions
+from arena.games.play import agent_seed, plan_games
+from arena.games.match import mean_ci95, plan_match, run_match, summarize
+from arena.plugins.manager import load_plugins
+from arena_pong import PongOptions
 
 LOG_KEYS = {"game", "a", "b", "a_seat", "env", "options", "seed", "sides", "score", "score_a", "score_b",
             "winner", "frames", "truncated", "wall_s", "status", "error"}  # fmt: skip
@@ -346,7 +347,7 @@ CRASH_PLUGIN = '''
 import os
 
 from arena import hookimpl
-from arena.agents import OpponentKind
+from arena.plugins.agents import OpponentKind
 
 
 class CrashAgent:

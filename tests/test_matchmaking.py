@@ -1,4 +1,4 @@
-"""Matchmaking: which games a leaderboard plays next (arena.matchmaking).
+"""Matchmaking: which games a leaderboard plays next (arena.ratings.matchmaking).
 
 Everything is seeded, so every test is deterministic. The simulations play games drawn from
 TrueSkill's own performance model among entrants of known skill (see bench/matchmaking.py for
@@ -13,7 +13,7 @@ import random
 import numpy as np
 import pytest
 
-from arena.matchmaking import (
+from arena.ratings.matchmaking import (
     converged,
     expected_entropy_drop,
     information_gain,
@@ -23,7 +23,7 @@ from arena.matchmaking import (
     quality_argmax_games,
     random_games,
 )
-from arena.rating import Rating, TrueSkill
+from arena.ratings.trueskill import Rating, TrueSkill
 
 MODEL = TrueSkill()
 PRIOR_MU, PRIOR_SIGMA = MODEL.mu, MODEL.sigma

@@ -12,12 +12,12 @@ from pathlib import Path
 import click
 import pytest
 
-import arena.hookspecs as hookspecs
+import arena.plugins.hookspecs as hookspecs
 from arena import hookimpl
-from arena.agents import OpponentKind
-from arena.envs import EnvSpec
+from arena.plugins.agents import OpponentKind
+from arena.plugins.envs import EnvSpec
 from arena.errors import ArenaError
-from arena.plugins import Arena, load_plugins
+from arena.plugins.manager import Arena, load_plugins
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILTINS = "agents,pong"
@@ -280,7 +280,7 @@ def test_plugins_json_lists_each_plugin_its_version_and_registrations():
             "name": "agents",
             "version": __version__,
             "distribution": "arena-rl",
-            "module": "arena_plugins.agents",
+            "module": "arena_agents",
             "hooks": ["arena_register_opponents"],
             "opponents": ["cpu", "random"],
         },
@@ -288,7 +288,7 @@ def test_plugins_json_lists_each_plugin_its_version_and_registrations():
             "name": "pong",
             "version": __version__,
             "distribution": "arena-rl",
-            "module": "arena_plugins.pong",
+            "module": "arena_pong",
             "hooks": ["arena_register_envs", "arena_register_opponents"],
             "envs": ["pong"],
             "opponents": ["bot:tracker"],

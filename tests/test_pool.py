@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from arena.enemies import EnemyEntry, PoolConfig, load_enemies, load_pool_file
+from arena.training.enemies import EnemyEntry, PoolConfig, load_enemies, load_pool_file
 from arena.errors import ArenaError
-from arena.pool import PFSP_FLOOR, EnemyPool, sample
+from arena.training.pool import PFSP_FLOOR, EnemyPool, sample
 
 ROOT = Path(__file__).resolve().parents[1]
 

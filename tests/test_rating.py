@@ -16,7 +16,7 @@ import pytest
 import trueskill
 from scipy.special import ndtri
 
-from arena.rating import (
+from arena.ratings.trueskill import (
     DRAW,
     LOSS,
     WIN,
@@ -27,7 +27,6 @@ from arena.rating import (
     _truncated_moments,
     conservative,
     draw_margin,
-    recompute,
     update_1v1,
     waves,
     win_probability_matrix,

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from arena.report import FILES, TRADEMARK, write_report
-from arena.standings import GAME_FIELDS, bradley_terry, standings
+from arena.ratings.report import FILES, TRADEMARK, write_report
+from arena.ratings.standings import GAME_FIELDS, bradley_terry, standings
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")

@@ -7,16 +7,16 @@ import pytest
 from algo_utils import Explodes, GymMaker, MatchCue
 
 from arena.errors import ArenaError
-from arena.rollout import ProcessExecutor, WorkerConfig
+from arena.training.rollout import ProcessExecutor, WorkerConfig
 
 
 def _config(env_class, **env_kwargs):
-    from arena_plugins.algorithms.ac import ACLearner, ACParams
+    from arena_algorithms.ac import ACLearner, ACParams
 
     params = ACParams(experience_length=8, embed_sizes="16", actor_sizes="16", critic_sizes="16", shaping=0.0)
     learner = ACLearner(params, 3, 3, fps=60, device="cpu")
     config = WorkerConfig(
-        learner="arena_plugins.algorithms.ac:ACLearner", params=params, obs_size=3, num_actions=3,
+        learner="arena_algorithms.ac:ACLearner", params=params, obs_size=3, num_actions=3,
         gamma=learner.gamma, make_env=GymMaker(env_class, **env_kwargs), seed=5,
     )  # fmt: skip
     return config, learner

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from arena.errors import ArenaError
-from arena.snapshot import file_hash, find_snapshot, list_snapshots, load_snapshot, save_snapshot, snapshot_name
+from arena.training.snapshot import file_hash, find_snapshot, list_snapshots, load_snapshot, save_snapshot, snapshot_name
 
 PONG_OBS, PONG_ACTIONS, PONG_FPS = 8, 3, 60.0
 
@@ -20,16 +20,16 @@ PONG_OBS, PONG_ACTIONS, PONG_FPS = 8, 3, 60.0
 @pytest.fixture
 def arena(monkeypatch):
     """The built-in plugins, also as the process-wide state that `arena match` and trained agents use."""
-    import arena.plugins
+    import arena.plugins.manager
 
     monkeypatch.setenv("ARENA_LOAD_PLUGINS", "agents,pong,algorithms")
-    loaded = arena.plugins.load_plugins()
-    monkeypatch.setattr(arena.plugins, "_loaded", loaded)
+    loaded = arena.plugins.manager.load_plugins()
+    monkeypatch.setattr(arena.plugins.manager, "_loaded", loaded)
     return loaded
 
 
 def make_learner(arena, **overrides):
-    from arena.params import parse_params
+    from arena.training.params import parse_params
 
     spec = arena.algorithms.get("ac")
     params = parse_params(spec.params_class(), [f"{k}={v}" for k, v in overrides.items()], owner="test")
@@ -251,7 +251,7 @@ def test_listing_ignores_temporary_and_foreign_files(arena, tmp_path):
 
 
 def test_trained_agent_repeats_actions_to_its_act_every(arena, tmp_path):
-    from arena.agents import resolve
+    from arena.plugins.agents import resolve
 
     path = write_snapshot(tmp_path, make_learner(arena, act_every=4))
     pong = arena.envs.get("pong")
@@ -277,7 +277,7 @@ def test_match_with_incompatible_act_every_exits_2(arena, tmp_path, monkeypatch,
 
 
 def test_snapshot_of_a_missing_algorithm_is_named(arena, tmp_path):
-    from arena.trained import build_model
+    from arena.training.trained import build_model
 
     learner = make_learner(arena)
     meta = dict(meta_for(learner), algorithm="nope")
@@ -290,8 +290,8 @@ def test_snapshot_of_a_missing_algorithm_is_named(arena, tmp_path):
 def test_a_parameter_this_version_lacks_is_ignored_with_a_warning(arena, tmp_path, capsys, monkeypatch):
     """A snapshot saved by a version with a parameter since removed still plays, the same way; the
     warning is said once, not for every snapshot of the experiment."""
-    import arena.trained as trained
-    from arena.trained import build_model
+    import arena.training.trained as trained
+    from arena.training.trained import build_model
 
     monkeypatch.setattr(trained, "_warned", set(), raising=False)
     learner = make_learner(arena)
@@ -309,7 +309,7 @@ def test_a_parameter_this_version_lacks_is_ignored_with_a_warning(arena, tmp_pat
 
 
 def test_an_ignored_parameter_that_shaped_the_network_still_fails_clearly(arena, tmp_path):
-    from arena.trained import build_model
+    from arena.training.trained import build_model
 
     learner = make_learner(arena, embed_sizes="16")
     meta = meta_for(learner)
@@ -324,8 +324,8 @@ def test_an_ignored_parameter_that_shaped_the_network_still_fails_clearly(arena,
 def test_a_snapshot_from_before_a_new_parameter_plays_as_it_was_trained(arena, tmp_path, capsys):
     """rac's critic became a network of its own (``shared_critic`` false); a snapshot saved before the
     parameter existed was trained with the shared one, and is rebuilt that way, not refused."""
-    from arena.params import parse_params
-    from arena.trained import build_model
+    from arena.training.params import parse_params
+    from arena.training.trained import build_model
 
     spec = arena.algorithms.get("rac")
     small = ["embed_sizes=16", "gru_size=8", "actor_sizes=8", "critic_sizes=8"]

@@ -9,9 +9,9 @@ import random
 import numpy as np
 import pytest
 
-from arena.rating import Rating, TrueSkill
-from arena.rating import win_probability_matrix as rating_win_matrix
-from arena.standings import (
+from arena.ratings.trueskill import Rating, TrueSkill
+from arena.ratings.trueskill import win_probability_matrix as rating_win_matrix
+from arena.ratings.standings import (
     ELO_PER_LOGIT,
     bradley_terry,
     compute_ratings,

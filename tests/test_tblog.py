@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from arena.tblog import (
+from arena.training.tensorboard import (
     FILE_VERSION,
     EventWriter,
     _encode_event,
@@ -107,7 +107,7 @@ def test_each_call_is_flushed(tmp_path):
 def test_killed_process_loses_nothing_logged(tmp_path):
     code = (
         "import os, sys\n"
-        "from arena.tblog import EventWriter\n"
+        "from arena.training.tensorboard import EventWriter\n"
         "tb = EventWriter(sys.argv[1])\n"
         "for step in range(3):\n"
         "    tb.add_scalars(step, {'x': step / 2})\n"

@@ -53,14 +53,14 @@ def run_arena(tmp_path: Path, *args: str, timeout: float = 300, **env_extra: str
 @pytest.fixture
 def cli(tmp_path, monkeypatch, capsys):
     """`arena ARGS` in this process, from ``tmp_path``: returns (exit status, stdout, stderr)."""
-    import arena.plugins
+    import arena.plugins.manager
     from arena.cli import main
 
     for key, value in train_env(tmp_path).items():
         monkeypatch.setenv(key, value)
     for var in ("ARENA_STRICT_PLUGINS", "ARENA_TRACE_PLUGINS", "ARENA_DB", "ARENA_INLINE_ROLLOUT"):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setattr(arena.plugins, "_loaded", arena.plugins.load_plugins())
+    monkeypatch.setattr(arena.plugins.manager, "_loaded", arena.plugins.manager.load_plugins())
     monkeypatch.chdir(tmp_path)
 
     def run(*args: str):
@@ -78,7 +78,7 @@ def cli(tmp_path, monkeypatch, capsys):
 
 @pytest.fixture
 def arena_plugins(monkeypatch, tmp_path):
-    from arena.plugins import load_plugins
+    from arena.plugins.manager import load_plugins
 
     monkeypatch.setenv("ARENA_LOAD_PLUGINS", "agents,pong,melee,algorithms")
     monkeypatch.setenv("ARENA_EXPERIMENTS", str(tmp_path / "experiments"))
@@ -102,7 +102,7 @@ def metrics(folder: Path) -> list[dict]:
 
 
 def snapshot_steps(folder: Path) -> list[int]:
-    from arena.snapshot import list_snapshots
+    from arena.training.snapshot import list_snapshots
 
     return [int(p.stem) for p in list_snapshots(folder)]
 
@@ -122,7 +122,7 @@ def fake_melee_iso(path: Path) -> Path:
 
 
 def test_default_name_is_the_algorithm(arena_plugins, tmp_path):
-    from arena.train import plan_training
+    from arena.training.plan import plan_training
 
     plan = plan_training("ac", arena=arena_plugins)
     assert plan.name == "ac"
@@ -132,7 +132,7 @@ def test_default_name_is_the_algorithm(arena_plugins, tmp_path):
 
 
 def test_naming_parameters_name_the_experiment(arena_plugins):
-    from arena.train import plan_training
+    from arena.training.plan import plan_training
 
     assert "lr=0.001" in plan_training("ac", sets=["learning_rate=0.001"], arena=arena_plugins).name
     assert plan_training("ac", sets=["learning_rate=0.001"], arena=arena_plugins).name.startswith("ac_")
@@ -147,7 +147,8 @@ def test_naming_parameters_name_the_experiment(arena_plugins):
 def test_workers_have_room_for_a_whole_update_while_the_learner_steps(arena_plugins):
     """The shared outbox holds an update's trajectories, so workers play on during the learner's
     gradient steps instead of stopping once a few are waiting."""
-    from arena.train import make_executor, plan_training
+    from arena.training.run import make_executor
+    from arena.training.plan import plan_training
 
     for algo, room in (("rac", 32), ("ac", 8)):
         plan = plan_training(algo, workers=2, arena=arena_plugins)
@@ -158,7 +159,7 @@ def test_workers_have_room_for_a_whole_update_while_the_learner_steps(arena_plug
 def test_evaluation_rounds_come_at_a_steady_pace_in_steps(arena_plugins):
     """Unless --eval-every says otherwise, a round every ~25,600 agent steps whatever an update's
     size: the README's default run (100k steps) evaluates three times before its final round."""
-    from arena.train import plan_training
+    from arena.training.plan import plan_training
 
     assert plan_training("ac", arena=arena_plugins).eval_every == 100  # 8 x 32-step trajectories an update
     assert plan_training("rac", arena=arena_plugins).eval_every == 25  # 32 x 32
@@ -168,7 +169,7 @@ def test_evaluation_rounds_come_at_a_steady_pace_in_steps(arena_plugins):
 
 
 def test_tag_name_and_enemies_in_the_name(arena_plugins, tmp_path):
-    from arena.train import plan_training
+    from arena.training.plan import plan_training
 
     tagged = {plan_training("ac", tag=True, arena=arena_plugins).name for _ in range(3)}
     assert len(tagged) == 3 and all(re.fullmatch(r"ac_[0-9a-f]{6}", name) for name in tagged)
@@ -182,29 +183,36 @@ def test_tag_name_and_enemies_in_the_name(arena_plugins, tmp_path):
     assert [e.spec for e in ladder.pool.entries] == [f"bot:tracker:{n}" for n in (1, 3, 5, 7, 9)]
 
 
-def test_non_default_env_is_in_the_name(arena_plugins, tmp_path):
-    from arena.train import plan_training
+def melee_pairs(tmp_path) -> list[str]:
+    """Env options that make a Melee plan without Dolphin or the game: planning checks that both
+    exist, and neither runs."""
+    dolphin = tmp_path / "dolphin-emu-nogui"
+    dolphin.write_text("#!/bin/sh\nexit 1\n")
+    dolphin.chmod(0o755)
+    return [f"iso={fake_melee_iso(tmp_path / 'melee.iso')}", f"dolphin={dolphin}"]
 
-    iso = fake_melee_iso(tmp_path / "melee.iso")
-    plan = plan_training("ac", env="melee", env_pairs=[f"iso={iso}"], arena=arena_plugins)
+
+def test_non_default_env_is_in_the_name(arena_plugins, tmp_path):
+    from arena.training.plan import plan_training
+
+    plan = plan_training("ac", env="melee", env_pairs=melee_pairs(tmp_path), arena=arena_plugins)
     assert plan.name == "ac_env=melee"
 
 
 def test_phillips_cpu_character_becomes_the_env_option(arena_plugins, tmp_path):
-    from arena.train import plan_training
+    from arena.training.plan import plan_training
 
-    iso = fake_melee_iso(tmp_path / "melee.iso")
     (tmp_path / "fox.json").write_text('["self", {"char": "fox", "level": 9}]')
-    plan = plan_training("ac", env="melee", env_pairs=[f"iso={iso}"], enemies="fox.json", arena=arena_plugins)
+    plan = plan_training("ac", env="melee", env_pairs=melee_pairs(tmp_path), enemies="fox.json", arena=arena_plugins)
     assert plan.env_options.cpu_char == "fox"
     assert [e.spec for e in plan.pool.entries] == ["self", "cpu:9"]
     with pytest.raises(ArenaError, match="cpu_char=marth"):
-        plan_training("ac", env="melee", env_pairs=[f"iso={iso}", "cpu_char=marth"], enemies="fox.json", arena=arena_plugins)
+        plan_training("ac", env="melee", env_pairs=[*melee_pairs(tmp_path), "cpu_char=marth"], enemies="fox.json", arena=arena_plugins)
 
 
 @pytest.mark.parametrize("bad", ["a b", "../up", ".hidden", "a/b", ""])
 def test_bad_name_is_refused(arena_plugins, bad):
-    from arena.train import plan_training
+    from arena.training.plan import plan_training
 
     with pytest.raises(ArenaError, match="bad --name"):
         plan_training("ac", name=bad, arena=arena_plugins)
@@ -261,7 +269,7 @@ BAD_INPUT = {
     "number expected": (("--plugin", "ac", "--set", "learning_rate=fast"), ["'fast'", "learning_rate", "number"]),
     "out of range": (("--plugin", "ac", "--set", "batch_size=0"), ["batch_size", "positive"]),
     "natural gradient": (("--plugin", "ac", "--set", "natural=true"), ["natural", "docs/training.md"]),
-    "missing enemies file": (("--plugin", "ac", "--enemies", "missing.json"), ["missing.json", "does not exist"]),
+    "missing enemies file": (("--plugin", "ac", "--enemies", "missing.json"), ["missing.json", "no enemies file", "default"]),
     "malformed enemies entry": (("--plugin", "ac", "--enemies", "bad.json"), ["bad.json", "entry 1", "'wat'"]),
     "enemies file not JSON": (("--plugin", "ac", "--enemies", "broken.json"), ["broken.json", "not valid JSON"]),
     "enemy path does not exist": (("--plugin", "ac", "--enemies", "nothing.json"), ["nothing.json", "entry 1", "no snapshot at experiments/nothing-here"]),
@@ -357,8 +365,8 @@ def trained(tmp_path_factory):
 
 @pytest.mark.slow
 def test_end_to_end_experiment_folder(trained):
-    from arena.snapshot import list_snapshots, load_snapshot
-    from arena.tblog import read_events
+    from arena.training.snapshot import list_snapshots, load_snapshot
+    from arena.training.tensorboard import read_events
 
     root, folder, proc = trained
     assert "Traceback" not in proc.stdout + proc.stderr
@@ -401,7 +409,7 @@ def test_end_to_end_experiment_folder(trained):
 
 @pytest.mark.slow
 def test_rerun_with_more_steps_resumes(trained, tmp_path, cli):
-    from arena.snapshot import load_snapshot
+    from arena.training.snapshot import load_snapshot
 
     _, source, _ = trained
     folder = tmp_path / "experiments" / TINY_NAME
@@ -449,8 +457,8 @@ def test_init_force_starts_over(trained, tmp_path):
 
 @pytest.mark.slow
 def test_kill_9_then_resume_from_the_last_snapshot(tmp_path):
-    from arena.snapshot import load_snapshot
-    from arena.tblog import read_events
+    from arena.training.snapshot import load_snapshot
+    from arena.training.tensorboard import read_events
 
     folder = tmp_path / "experiments" / "killed"
     args = ("train", *TINY, "--snapshot-every", "2", "--eval-every", "0", "--name", "killed")
@@ -512,8 +520,8 @@ def test_kill_9_then_resume_from_the_last_snapshot(tmp_path):
 
 @pytest.mark.slow
 def test_final_snapshot_plays_in_arena_match(trained):
-    from arena.snapshot import file_hash, find_snapshot
-    from arena.store import MatchStore
+    from arena.training.snapshot import file_hash, find_snapshot
+    from arena.ratings.store import MatchStore
 
     root, folder, _ = trained
     rel = f"experiments/{TINY_NAME}"
@@ -529,8 +537,8 @@ def test_final_snapshot_plays_in_arena_match(trained):
 
 @pytest.mark.slow
 def test_evaluation_games_go_to_the_experiments_leaderboard(tmp_path):
-    from arena.snapshot import file_hash
-    from arena.store import MatchStore
+    from arena.training.snapshot import file_hash
+    from arena.ratings.store import MatchStore
 
     proc = run_arena(
         tmp_path, "train", *TINY, "--steps", "256", "--snapshot-every", "1", "--name", "evals",

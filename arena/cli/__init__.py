@@ -26,7 +26,7 @@ def build_cli() -> click.Group:
     """The top-level group with the core commands and every plugin's commands (added once)."""
     global _plugin_commands_added
     from arena.cli import leaderboard, match, plugins, train  # noqa: F401  (they attach themselves to `cli`)
-    from arena.plugins import get_arena
+    from arena.plugins.manager import get_arena
 
     if not _plugin_commands_added:
         get_arena().add_commands(cli)

@@ -21,7 +21,7 @@ def leaderboard_group() -> None:
 
 def _entrants(name: str, games: list[dict]) -> tuple[list[str], dict]:
     """The definition's entrants (if there is one) plus everyone in the log, and the pins."""
-    from arena.leaderboard import find_definition
+    from arena.ratings.leaderboard import find_definition
 
     definition = find_definition(name, required=False)
     entrants = list(definition.entrants) if definition else []
@@ -34,10 +34,9 @@ def _entrants(name: str, games: list[dict]) -> tuple[list[str], dict]:
 
 def _open(db_path, name: str, *, must_exist: bool = True):
     from arena.errors import ArenaError
-    from arena.leaderboard import available
-    from arena.store import MatchStore
-
-    from arena.store import default_db_path
+    from arena.ratings.leaderboard import available
+    from arena.paths import db_path as default_db_path
+    from arena.ratings.store import MatchStore
 
     path = db_path or default_db_path()
     if must_exist and not os.path.exists(path):
@@ -62,13 +61,20 @@ def run_command(name, games, until_sigma, workers, seed, db_path) -> None:
 
     With no flag the definition's stopping rule applies. Killed, it resumes when run again.
     """
-    from arena.cli import make_console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
+    from arena.cli import make_console
     from arena.errors import ArenaError
-    from arena.leaderboard import find_definition, run_leaderboard
-    from arena.plugins import get_arena
-    from arena.store import MatchStore
+    from arena.plugins.manager import get_arena
+    from arena.ratings.leaderboard import find_definition
+    from arena.ratings.scheduler import run_leaderboard
+    from arena.ratings.store import MatchStore
 
     if games is not None and until_sigma is not None:
         raise ArenaError("give --games or --until-sigma, not both")
@@ -109,7 +115,7 @@ def run_command(name, games, until_sigma, workers, seed, db_path) -> None:
 def _print_table(console, store, name: str) -> None:
     from rich.table import Table
 
-    from arena.standings import standings
+    from arena.ratings.standings import standings
 
     games = store.games(name)
     entrants, pinned = _entrants(name, games)
@@ -145,7 +151,7 @@ def show_command(name, as_json, db_path) -> None:
         import dataclasses
         import json
 
-        from arena.standings import standings
+        from arena.ratings.standings import standings
 
         games = store.games(name)
         entrants, pinned = _entrants(name, games)
@@ -161,7 +167,7 @@ def show_command(name, as_json, db_path) -> None:
 @DB_OPTION
 def report_command(name, out_dir, db_path) -> None:
     """Write an HTML report (table, rating history, win-probability matrices) and CSV files."""
-    from arena.report import write_report
+    from arena.ratings.report import write_report
 
     store = _open(db_path, name)
     games = store.games(name)
@@ -185,8 +191,8 @@ def recompute_command(name, db_path) -> None:
 @DB_OPTION
 def list_command(db_path) -> None:
     """List defined leaderboards and those with games in the database."""
-    from arena.leaderboard import available
-    from arena.store import MatchStore
+    from arena.ratings.leaderboard import available
+    from arena.ratings.store import MatchStore
 
     store = MatchStore(db_path)
     played = set(store.leaderboards())

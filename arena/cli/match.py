@@ -65,13 +65,20 @@ def match_command(ctx, a, b, env_name, games, seed, workers, options, leaderboar
       arena match bot:tracker:3 bot:tracker:8 --games 6 --points 11
       arena match random cpu:9 --env melee --iso PATH --cpu-char falcon
     """
-    from arena.cli import make_console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
     from rich.table import Table
 
-    from arena.match import plan_match, run_match
-    from arena.plugins import get_arena
-    from arena.store import MatchStore
+    from arena.cli import make_console
+    from arena.games.match import plan_match, run_match
+    from arena.plugins.manager import get_arena
+    from arena.ratings.store import MatchStore
 
     arena = get_arena()
     env_spec = arena.envs.get(env_name)
@@ -82,7 +89,7 @@ def match_command(ctx, a, b, env_name, games, seed, workers, options, leaderboar
     )  # fmt: skip
     if leaderboard:
         from arena.errors import ArenaError
-        from arena.leaderboard import find_definition
+        from arena.ratings.leaderboard import find_definition
 
         definition = find_definition(leaderboard, required=False)
         if definition is not None and definition.env != env_name:

@@ -15,15 +15,16 @@ KINDS = ("envs", "opponents", "algorithms", "commands")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
 def plugins_command(as_json: bool) -> None:
     """List loaded plugins, their versions, and what each registered."""
-    from arena.plugins import get_arena
+    from arena.plugins.manager import get_arena
 
     arena = get_arena()
     rows = [info.as_dict() for info in sorted(arena.plugins.values(), key=lambda i: i.name)]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    from arena.cli import make_console
     from rich.table import Table
+
+    from arena.cli import make_console
 
     table = Table(title="arena plugins", title_justify="left")
     table.add_column("plugin")

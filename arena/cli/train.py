@@ -39,7 +39,7 @@ def train_command(plugin, env_name, enemies, sets, options, name, tag, init, for
     """
     from arena.cli import make_console
     from arena.errors import ArenaError
-    from arena.plugins import get_arena
+    from arena.plugins.manager import get_arena
 
     arena = get_arena()
     console = make_console()
@@ -48,7 +48,8 @@ def train_command(plugin, env_name, enemies, sets, options, name, tag, init, for
     if list_params:
         _list_params(console, arena, plugin)
         return
-    from arena.train import plan_training, run_training
+    from arena.training.plan import plan_training
+    from arena.training.run import run_training
 
     plan = plan_training(
         plugin, env=env_name, enemies=enemies, sets=sets, env_pairs=options, name=name, tag=tag, init=init, force=force,
@@ -64,7 +65,7 @@ def _list_params(console, arena, plugin) -> None:
     from rich.table import Table
 
     from arena.errors import ArenaError
-    from arena.params import describe, suggest
+    from arena.training.params import describe, suggest
 
     if plugin not in arena.algorithms:
         raise ArenaError(f"unknown algorithm '{plugin}'{suggest(plugin, arena.algorithms.names())}; installed: {arena.algorithms.choices()}")
@@ -77,7 +78,7 @@ def _list_params(console, arena, plugin) -> None:
 
 
 def _show_plan(console, plan) -> None:
-    from arena.params import to_dict
+    from arena.training.params import to_dict
 
     what = "resume from " + str(plan.resume_from) if plan.resume_from else ("start over (--init --force)" if plan.init and plan.existing_snapshots else "start")
     console.print(f"[bold]dry run[/bold]: nothing is written")
@@ -93,7 +94,14 @@ def _show_plan(console, plan) -> None:
 
 
 def _train(console, plan, arena, run_training) -> None:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     progress = Progress(
         TextColumn("[bold]{task.description}"),

@@ -23,7 +23,7 @@ sys.path.insert(0, str(HERE))
 
 from melee_image import SHM_SIZE, MemoryImage, melee_iso_header  # noqa: E402
 
-from arena_plugins.melee_env.memory import process_name  # noqa: E402
+from arena_melee.memory import process_name  # noqa: E402
 
 DOLPHIN_CANDIDATES = ("dolphin-emu-nogui", "/usr/games/dolphin-emu-nogui")
 
@@ -177,7 +177,7 @@ def start_fake(fake_dolphin_bin, tmp_path):
 @pytest.fixture
 def hooked():
     """``hooked(timeout=5)``: the plugin's reader hooked to this process's Dolphin; unhooked after."""
-    from arena_plugins.melee_env.memory import MeleeMemory
+    from arena_melee.memory import MeleeMemory
 
     memories = []
 
@@ -202,8 +202,8 @@ def fake_memory(pid: int) -> ProcMemory:
 def make_env(fake_dolphin_bin, melee_iso, monkeypatch):
     """``make_env(cpu_level=9, sim="css", **options)``: a MeleeEnv on a fake Dolphin running the
     menu simulator (``sim=None``: no simulator); at most one alive, closed at teardown."""
-    from arena_plugins.melee import MeleeOptions
-    from arena_plugins.melee_env.env import MeleeEnv
+    from arena_melee import MeleeOptions
+    from arena_melee.env import MeleeEnv
 
     alive: list = []
 

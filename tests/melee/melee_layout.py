@@ -1,6 +1,6 @@
 """Where things live in Melee NTSC 1.02's memory, written out again from the reference.
 
-Deliberately independent of ``arena_plugins.melee_env.memory``: the test images and the menu
+Deliberately independent of ``arena_melee.memory``: the test images and the menu
 simulator are built from these numbers (../shared/reference/melee-dolphin.md, section 2), so a
 typo in the plugin's constants shows up as a failing read instead of agreeing with itself.
 Addresses for the synthetic heap (entities, cursors) are our own choice, anywhere in MEM1.

@@ -27,10 +27,10 @@ from melee_image import PAD_ECHO_AT, MemoryImage, build_dol, pad_echo_code, writ
 from test_melee_reader import P1, P2, expected
 
 from arena.errors import ArenaError
-from arena_plugins.melee_env.dolphin import Dolphin
-from arena_plugins.melee_env.memory import MeleeMemory, process_name
-from arena_plugins.melee_env.pads import ACTION_COMMANDS, ACTION_MEANINGS, RELEASED, ControllerState, Pad
-from arena_plugins.melee_env.state import Scene
+from arena_melee.dolphin import Dolphin
+from arena_melee.memory import MeleeMemory, process_name
+from arena_melee.pads import ACTION_COMMANDS, ACTION_MEANINGS, RELEASED, ControllerState, Pad
+from arena_melee.state import Scene
 
 
 @pytest.fixture
@@ -190,7 +190,7 @@ def test_pipe_commands_reach_the_emulated_console(boot):
 
 
 def test_the_discrete_actions_reach_the_console(boot):
-    from arena_plugins.melee_env.pads import ACTIONS
+    from arena_melee.pads import ACTIONS
 
     dolphin, pads, memory = boot(build_dol(code=pad_echo_code()))
     for name in ("noop", "A+up", "B+down-left", "Z+right", "Y+up-left", "L", "L+down"):
@@ -229,8 +229,8 @@ TWIN = """
 import sys, time
 sys.path.insert(0, sys.argv[1])
 from melee_image import MemoryImage, build_dol, write_scene
-from arena_plugins.melee_env.dolphin import Dolphin
-from arena_plugins.melee_env.memory import MeleeMemory, process_name
+from arena_melee.dolphin import Dolphin
+from arena_melee.memory import MeleeMemory, process_name
 frame = int(sys.argv[2])
 image = MemoryImage()
 write_scene(image, 2, 2, frame)
@@ -263,8 +263,8 @@ def test_two_real_dolphins_each_hooked_by_their_own_process(real_dolphin, tmp_pa
 @pytest.mark.slow
 def test_melee_env_on_real_dolphin_with_a_disc_that_does_not_boot(real_dolphin, melee_iso):
     # A file with Melee's header but no game: Dolphin gives up booting it and exits with status 0.
-    from arena_plugins.melee import MeleeOptions
-    from arena_plugins.melee_env.env import MeleeEnv
+    from arena_melee import MeleeOptions
+    from arena_melee.env import MeleeEnv
 
     env = None
     try:

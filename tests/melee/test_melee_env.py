@@ -14,9 +14,9 @@ from conftest import fake_memory
 
 import melee_layout as L
 from arena.errors import ArenaError
-from arena_plugins.melee_env.embed import ACTION_OFFSET, CHARACTER_OFFSET, OBS_SIZE, PLAYER_SIZE, STAGE_OFFSET
-from arena_plugins.melee_env.pads import ACTION_MEANINGS, NUM_ACTIONS
-from arena_plugins.melee_env.tables import CHARACTERS, STAGES
+from arena_melee.embed import ACTION_OFFSET, CHARACTER_OFFSET, OBS_SIZE, PLAYER_SIZE, STAGE_OFFSET
+from arena_melee.pads import ACTION_MEANINGS, NUM_ACTIONS
+from arena_melee.tables import CHARACTERS, STAGES
 
 NOOP, JAB = 0, ACTION_MEANINGS.index("A")
 
@@ -114,7 +114,7 @@ def test_moves_show_up_in_the_observation(make_env):
 
 @pytest.mark.parametrize("delay", [1, 3])
 def test_delay_returns_observations_delay_steps_old(make_env, delay):
-    from arena_plugins.melee_env.embed import embed_game
+    from arena_melee.embed import embed_game
 
     env = make_env(cpu_level=9, delay=delay)
     obs, _ = env.reset()
@@ -245,7 +245,7 @@ def test_an_existing_user_folder_is_updated_not_replaced_and_locked(make_env, tm
     game = (user / "GameSettings" / "GALE01r2.ini").read_text()
     assert "$My code\n04000000 00000000" in game and "041BFA20 38600002" in game
     assert game.count("[Gecko]") == 1 and "[Gecko_Enabled]\n$My code\n$Boot to CSS" in game
-    from arena_plugins.melee_env.dolphin import Dolphin
+    from arena_melee.dolphin import Dolphin
 
     other = Dolphin("/bin/true", env.options.iso, name="dolphin-x", user_dir=str(user))
     with pytest.raises(ArenaError, match="user folder .*my-dolphin is in use by another Melee env"):
@@ -269,8 +269,8 @@ def test_stop_gets_past_a_dolphin_that_ignores_sigterm(make_env, stubborn):
 def test_an_env_never_closed_stops_its_dolphin_when_collected(fake_dolphin_bin, melee_iso, monkeypatch):
     import gc
 
-    from arena_plugins.melee import MeleeOptions
-    from arena_plugins.melee_env.env import MeleeEnv
+    from arena_melee import MeleeOptions
+    from arena_melee.env import MeleeEnv
 
     monkeypatch.setenv("FAKE_DOLPHIN_SIM", "css")
     env = MeleeEnv(MeleeOptions(iso=melee_iso, dolphin=fake_dolphin_bin), 9)

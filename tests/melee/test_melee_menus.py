@@ -9,7 +9,7 @@ from melee_image import MemoryImage, write_menu, write_scene
 
 import melee_layout as L
 from arena.errors import ArenaError
-from arena_plugins.melee_env.menus import (
+from arena_melee.menus import (
     ARRIVED,
     QUIT_SEQUENCE,
     MenuDriver,
@@ -17,9 +17,9 @@ from arena_plugins.melee_env.menus import (
     slider_position,
     toggle_position,
 )
-from arena_plugins.melee_env.pads import RELEASED
-from arena_plugins.melee_env.state import MenuState
-from arena_plugins.melee_env.tables import CHARACTERS, STAGES
+from arena_melee.pads import RELEASED
+from arena_melee.state import MenuState
+from arena_melee.tables import CHARACTERS, STAGES
 
 FALCON, FOX = CHARACTERS["falcon"], CHARACTERS["fox"]
 FD = STAGES["final_destination"]

@@ -14,11 +14,11 @@ import tempfile
 import pytest
 from melee_image import melee_iso_header
 
-from arena.agents import spec_from_entry
+from arena.plugins.agents import spec_from_entry
 from arena.errors import ArenaError
-from arena_plugins.melee import MELEE, MeleeOptions
-from arena_plugins.melee_env import dolphin as launcher
-from arena_plugins.melee_env.dolphin import check_iso, find_dolphin
+from arena_melee import MELEE, MeleeOptions
+from arena_melee import dolphin as launcher
+from arena_melee.dolphin import check_iso, find_dolphin
 
 
 def run_cli(tmp_path, *args, env=None, timeout=180):
@@ -32,9 +32,9 @@ def run_cli(tmp_path, *args, env=None, timeout=180):
 
 def test_the_registration_module_imports_nothing_heavy():
     code = (
-        "import sys, arena_plugins.melee\n"
-        "heavy = ('numpy', 'dolphin_memory_engine', 'pettingzoo', 'gymnasium', 'arena_plugins.melee_env.env',\n"
-        "         'arena_plugins.melee_env.memory', 'arena_plugins.melee_env.dolphin', 'subprocess')\n"
+        "import sys, arena_melee\n"
+        "heavy = ('numpy', 'dolphin_memory_engine', 'pettingzoo', 'gymnasium', 'arena_melee.env',\n"
+        "         'arena_melee.memory', 'arena_melee.dolphin', 'subprocess')\n"
         "print(sorted(m for m in heavy if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
@@ -56,7 +56,7 @@ def test_arena_plugins_lists_melee(tmp_path):
     assert result.returncode == 0, result.stderr
     listed = json.loads(result.stdout)
     plugins = {p["name"]: p for p in (listed["plugins"] if isinstance(listed, dict) else listed)}
-    assert plugins["melee"]["envs"] == ["melee"] and plugins["melee"]["module"] == "arena_plugins.melee"
+    assert plugins["melee"]["envs"] == ["melee"] and plugins["melee"]["module"] == "arena_melee"
 
 
 # -- the ISO check -----------------------------------------------------------------------------

@@ -15,8 +15,8 @@ import pytest
 from melee_image import MemoryImage, Player, write_menu, write_player, write_scene, write_stage_cursor
 
 from arena.errors import ArenaError
-from arena_plugins.melee_env.memory import MeleeMemory, process_name
-from arena_plugins.melee_env.state import PlayerState, Scene
+from arena_melee.memory import MeleeMemory, process_name
+from arena_melee.state import PlayerState, Scene
 
 # Values exactly representable as f32, different for every field and both ports.
 P1 = Player(character=0x02, x=-12.5, y=33.25, percent=87, stocks=3, facing=-1.0, action_state=0x14,
@@ -195,7 +195,7 @@ def test_one_process_hooks_one_name(start_fake, hooked):
 
 READ_ONE = """
 import sys
-from arena_plugins.melee_env.memory import MeleeMemory
+from arena_melee.memory import MeleeMemory
 memory = MeleeMemory(sys.argv[1]).hook(timeout=10)
 print(memory.read_frame(), memory.read_state().players[1].percent)
 """

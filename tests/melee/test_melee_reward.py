@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 from melee_image import MemoryImage, Player, write_player, write_scene
 
-from arena_plugins.melee_env.reward import damage, died, game_over, loss, rewards
-from arena_plugins.melee_env.state import GameState, PlayerState
+from arena_melee.reward import damage, died, game_over, loss, rewards
+from arena_melee.state import GameState, PlayerState
 
 
 def player(port, percent=0, stocks=4, action=0x0E, present=True):

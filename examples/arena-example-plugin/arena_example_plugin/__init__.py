@@ -16,12 +16,12 @@ from __future__ import annotations
 import random
 
 import arena
-from arena.agents import OpponentKind, parse_level
+from arena.plugins.agents import OpponentKind, parse_level
 from arena.errors import ArenaError
 
 # Pong's observation layout and actions, published by the built-in pong plugin. Importing this
-# module is cheap: the emulator lives in arena_plugins.pong_env and loads only when a game starts.
-from arena_plugins.pong import (
+# module is cheap: the emulator lives in arena_pong.env and loads only when a game starts.
+from arena_pong import (
     BALL_VX,
     BALL_Y,
     DOWN,

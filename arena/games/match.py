@@ -1,0 +1,156 @@
+"""Playing games between two agents: one game (:func:`play_game`) and a series (:func:`run_match`).
+
+Plugins are resolved once per worker process; the per-step loop only calls ``env.step`` and
+``agent.act``. Each worker keeps one emulator alive across games (stable-retro allows one per
+process) and sides alternate so each agent plays both seats.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import time
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from arena import paths
+from arena.errors import ArenaError
+from arena.games.play import GameTask, plan_games, run_games
+from arena.plugins.manager import Arena, get_arena
+
+
+@dataclass
+class MatchSummary:
+    a: str
+    b: str
+    games: int
+    errors: int
+    wins_a: int
+    wins_b: int
+    draws: int
+    mean_diff: float | None
+    ci95: tuple[float, float] | None
+    frames: int
+    wall_s: float
+    records: list[dict] = field(default_factory=list, repr=False)
+    log_path: Path | None = None
+
+
+# Two-sided 97.5% quantiles of Student's t for 1-30 degrees of freedom; 1.96 beyond.
+_T975 = (
+    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+    2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
+    2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+)  # fmt: skip
+
+
+def mean_ci95(values: list[float]) -> tuple[float | None, tuple[float, float] | None]:
+    """Mean and its 95% t-interval; the interval is None with fewer than two values."""
+    n = len(values)
+    if n == 0:
+        return None, None
+    mean = sum(values) / n
+    if n < 2:
+        return mean, None
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    t = _T975[n - 2] if n - 1 <= len(_T975) else 1.96
+    half = t * sd / math.sqrt(n)
+    return mean, (mean - half, mean + half)
+
+
+def summarize(a: str, b: str, records: list[dict], wall_s: float) -> MatchSummary:
+    ok = [r for r in records if r["status"] == "ok"]
+    mean, ci = mean_ci95([r["score_a"] - r["score_b"] for r in ok])
+    return MatchSummary(
+        a=a,
+        b=b,
+        games=len(records),
+        errors=len(records) - len(ok),
+        wins_a=sum(r["winner"] == "a" for r in ok),
+        wins_b=sum(r["winner"] == "b" for r in ok),
+        draws=sum(r["winner"] == "draw" for r in ok),
+        mean_diff=mean,
+        ci95=ci,
+        frames=sum(r["frames"] for r in ok),
+        wall_s=wall_s,
+        records=sorted(records, key=lambda r: r["game"]),
+    )
+
+
+def default_log_path(a: str, b: str) -> Path:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    slug = "-vs-".join(re.sub(r"[^A-Za-z0-9]+", "_", s).strip("_")[:40] for s in (a, b))
+    return paths.data_dir() / "matches" / f"{stamp}-{slug}-{os.getpid()}.jsonl"
+
+
+@dataclass(frozen=True)
+class MatchPlan:
+    """A validated match: the games to play and how many workers play them."""
+
+    a: str
+    b: str
+    env: str
+    tasks: tuple[GameTask, ...]
+    workers: int
+
+
+def plan_match(
+    a: str,
+    b: str,
+    *,
+    env: str = "pong",
+    games: int = 2,
+    seed: int = 0,
+    workers: int | None = None,
+    options: Any = None,
+    arena: Arena | None = None,
+) -> MatchPlan:
+    """Check everything the user gave (raising :class:`ArenaError`) before any game starts."""
+    arena = arena or get_arena()
+    env_spec = arena.envs.get(env)
+    options = options if options is not None else env_spec.parse_options()
+    if workers is not None and workers < 1:
+        raise ArenaError(f"--workers must be at least 1, got {workers}")
+    tasks = plan_games(arena, a, b, env, games, seed, options)
+    return MatchPlan(a, b, env, tuple(tasks), min(workers or os.cpu_count() or 1, len(tasks)))
+
+
+def run_match(
+    plan: MatchPlan,
+    *,
+    log_path: Path | None = None,
+    arena: Arena | None = None,
+    on_game: Callable[[dict], None] | None = None,
+    store: Any = None,
+    leaderboard: str | None = None,
+) -> MatchSummary:
+    """Play the planned games, log each as it finishes, and summarise.
+
+    Every game goes to a JSON-lines file and, with ``store`` (an :class:`arena.ratings.store.MatchStore`),
+    into the match log under ``leaderboard`` (default: the env's own leaderboard).
+    """
+    log_path = Path(log_path) if log_path else default_log_path(plan.a, plan.b)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    records = []
+    run_id = uuid.uuid4().hex[:12]
+    tasks = [replace(task, uid=f"match:{run_id}:{task.index}") for task in plan.tasks]
+    with open(log_path, "a", encoding="utf-8") as log:
+        for record in run_games(tasks, plan.workers, arena):
+            record["log_path"] = str(log_path)
+            slim = {k: v for k, v in record.items() if k != "traceback"}
+            log.write(json.dumps(slim) + "\n")
+            log.flush()  # a crash loses at most the games still in flight
+            if store is not None:
+                store.record(leaderboard or plan.env, record, uid=record["uid"])
+            records.append(record)
+            if on_game is not None:
+                on_game(record)
+    summary = summarize(plan.a, plan.b, records, time.perf_counter() - started)
+    summary.log_path = log_path
+    return summary

@@ -1,0 +1,143 @@
+"""The environment contract: a two-seat game behind the PettingZoo Parallel API.
+
+A plugin registers an :class:`EnvSpec` (cheap: no emulator import). ``EnvSpec.make`` builds the
+real environment, an :class:`ArenaEnv`, which is a ``pettingzoo.ParallelEnv`` whose agents are
+seat names. When one side is the game's own computer player (``cpu``), the environment is built
+with ``cpu_level`` set and only the other seat is an agent: the CPU is part of the game.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from arena.errors import ArenaError
+
+# Passed as ``cpu_level`` for a game whose CPU has no levels (``cpu`` with no level).
+NO_LEVELS = 0
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    """What a plugin registers for one environment.
+
+    :param name: the ``--env`` name, e.g. ``pong``.
+    :param make: ``make(options, cpu_level) -> ArenaEnv``. ``options`` is an instance of
+        ``options``; ``cpu_level`` is ``None`` for two agents, else the CPU's level (or
+        :data:`NO_LEVELS` for a CPU without levels) and the CPU takes ``cpu_seat``.
+        Import the emulator inside this function, not at module level.
+    :param seats: the two seat names, e.g. ``("left", "right")``.
+    :param num_actions: size of each seat's ``Discrete`` action space.
+    :param cpu_seat: the seat the game's own CPU plays, or ``None`` if the game has no CPU.
+    :param cpu_levels: the CPU's levels; empty if the CPU has a single strength.
+    :param options: a dataclass of environment options with defaults (``-o key=value``).
+    :param action_meanings: a name for each action index.
+    :param fps: emulator frames per second of game time (the discount's half-life is in seconds).
+    :param observation_shape: ``observation_shape(options) -> tuple`` without starting the
+        emulator; training needs a flat ``(N,)`` observation.
+    :param potential: ``potential(observation) -> float`` for potential-based reward shaping
+        (``gamma * phi(s') - phi(s)``, which keeps the optimal policy), from a seat's own
+        observation; ``None`` if the env offers none.
+    """
+
+    name: str
+    make: Callable[[Any, int | None], "ArenaEnv"]
+    description: str
+    seats: tuple[str, str]
+    num_actions: int
+    options: type
+    cpu_seat: str | None = None
+    cpu_levels: tuple[int, ...] = ()
+    action_meanings: tuple[str, ...] = ()
+    fps: float = 60.0
+    observation_shape: Callable[[Any], tuple[int, ...]] | None = None
+    potential: Callable[[Any], float] | None = None
+
+    @property
+    def has_cpu(self) -> bool:
+        return self.cpu_seat is not None
+
+    def check_cpu_level(self, level: int | None) -> int:
+        """The level to pass to ``make`` for agent spec ``cpu[:level]``, or an ArenaError."""
+        if not self.has_cpu:
+            raise ArenaError(f"env '{self.name}' has no built-in CPU opponent; pick another agent than 'cpu'")
+        if level is None:
+            return max(self.cpu_levels) if self.cpu_levels else NO_LEVELS
+        if not self.cpu_levels:
+            raise ArenaError(f"env '{self.name}' has one built-in CPU with no levels; use 'cpu', not 'cpu:{level}'")
+        if level not in self.cpu_levels:
+            valid = ", ".join(f"cpu:{lv}" for lv in self.cpu_levels)
+            raise ArenaError(f"CPU level {level} does not exist in env '{self.name}'; valid: cpu, {valid}")
+        return level
+
+    def parse_options(self, pairs: typing.Iterable[str] = (), **overrides: Any) -> Any:
+        """Build the options dataclass from ``key=value`` strings (``-o``) plus keyword overrides."""
+        return parse_options(self.options, pairs, overrides, owner=f"env '{self.name}'")
+
+
+def _convert(kind: Any, raw: str) -> Any:
+    from arena.training.params import (
+        convert,  # one parser for env options and hyperparameters
+    )
+
+    return convert(kind, raw)
+
+
+def parse_options(cls: type, pairs: typing.Iterable[str], overrides: dict[str, Any], owner: str) -> Any:
+    """Turn ``["act_every=4", ...]`` into ``cls(act_every=4, ...)``, with one-line errors."""
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    valid = ", ".join(sorted(fields))
+    values: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ArenaError(f"malformed option '{pair}' for {owner}; expected KEY=VALUE with KEY one of: {valid}")
+        if key not in fields:
+            raise ArenaError(f"unknown option '{key}' for {owner}; valid options: {valid}")
+        try:
+            values[key] = _convert(hints[key], raw.strip())
+        except ValueError as exc:
+            raise ArenaError(f"bad value '{raw}' for option '{key}' of {owner}: {exc}") from None
+    for key, value in overrides.items():
+        if key not in fields:
+            raise ArenaError(f"unknown option '{key}' for {owner}; valid options: {valid}")
+        values[key] = value
+    try:
+        return cls(**values)
+    except (ValueError, TypeError) as exc:
+        raise ArenaError(f"bad options for {owner}: {exc}") from None
+
+
+def options_dict(options: Any) -> dict[str, Any]:
+    return dataclasses.asdict(options)
+
+
+@typing.runtime_checkable
+class ArenaEnv(typing.Protocol):
+    """What ``EnvSpec.make`` returns: a ``pettingzoo.ParallelEnv`` plus two read-outs.
+
+    ``possible_agents`` are the seats that agents control (one seat when the CPU plays the other).
+    Observations are presented from each seat's own side, so one policy can play either seat.
+    """
+
+    possible_agents: list[str]
+    agents: list[str]
+
+    def reset(self, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]: ...
+
+    def step(self, actions: dict[str, int]) -> tuple[dict, dict, dict, dict, dict]: ...
+
+    def scores(self) -> dict[str, int]:
+        """Points per seat (both seats, the CPU's included) in the current game."""
+        ...
+
+    @property
+    def frames(self) -> int:
+        """Emulator frames played since the last reset."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,97 @@
+"""Every hook an Arena plugin can implement.
+
+A plugin is a module (or object) whose functions are decorated with ``arena.hookimpl`` and whose
+distribution declares it under the ``arena`` entry-point group::
+
+    [project.entry-points.arena]
+    my_plugin = "my_package.plugin"
+
+Conventions (they hold for every hook below):
+
+* Registry hooks receive a ``register`` callable and return ``None``. Arena calls each plugin's
+  implementation separately, so it knows which plugin registered what (``arena plugins``) and can
+  name both plugins when two register the same name (an error).
+* Hooks are called once per process, when plugins are first loaded, never inside a game or
+  training loop. Register classes and factories, not live objects, and import heavy libraries
+  (torch, emulators) inside those factories so ``arena --help`` stays instant.
+* Implementations must not declare default values for hook arguments (pluggy ignores them), and
+  may accept fewer arguments than the spec lists.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+import pluggy
+
+if TYPE_CHECKING:  # imported for annotations only: keeps plugin loading cheap
+    import click
+
+    from arena.plugins.agents import OpponentKind
+    from arena.plugins.algorithms import AlgorithmSpec
+    from arena.plugins.envs import EnvSpec
+
+PROJECT = "arena"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def arena_register_envs(register: Callable[[EnvSpec], None]) -> None:
+    """Register two-seat game environments.
+
+    Called once, when plugins are loaded. Call ``register(EnvSpec(...))`` once per environment.
+    ``EnvSpec.make`` must be a factory that imports the emulator lazily and returns an
+    :class:`arena.plugins.envs.ArenaEnv` (a PettingZoo ``ParallelEnv``).
+
+    :param register: adds one :class:`arena.plugins.envs.EnvSpec`; raises
+        :class:`arena.errors.ArenaError` if another plugin already registered that name.
+    :return: nothing.
+    """
+
+
+@hookspec
+def arena_register_opponents(register: Callable[[OpponentKind], None]) -> None:
+    """Register opponent kinds: how an agent spec becomes something that plays.
+
+    Called once, when plugins are loaded. An agent spec is ``KIND[:ARGS]`` (``random``,
+    ``cpu:9``, ``bot:tracker:7``). Kind names may themselves contain colons (``bot:tracker``);
+    the longest registered prefix of a spec wins. Enemies-file entries (``"self"``, a path,
+    ``{"cpu": 9}``) are turned into specs by :func:`arena.plugins.agents.spec_from_entry` and resolved
+    the same way; a kind with ``matches_path=True`` claims specs that are existing paths.
+
+    :param register: adds one :class:`arena.plugins.agents.OpponentKind`; raises
+        :class:`arena.errors.ArenaError` on a duplicate name.
+    :return: nothing.
+    """
+
+
+@hookspec
+def arena_register_algorithms(register: Callable[[AlgorithmSpec], None]) -> None:
+    """Register training algorithms (``arena train --plugin NAME``).
+
+    Called once, when plugins are loaded. Call ``register(AlgorithmSpec(...))`` once per
+    algorithm: its ``name``, a one-line ``description``, its hyperparameter dataclass (``params``,
+    every field a :func:`arena.training.params.param` with a default and a help line; a ``"module:Class"``
+    string loads it lazily) and ``learner``, the ``"module:Class"`` of an
+    :class:`arena.training.learner.Learner` subclass. Both are imported only when training or playing a
+    trained agent, so the module that implements this hook must not import torch. The training
+    loop never calls hooks: it resolves the spec once and calls the learner object.
+
+    :param register: adds one :class:`arena.plugins.algorithms.AlgorithmSpec`; raises
+        :class:`arena.errors.ArenaError` on a duplicate name.
+    :return: nothing.
+    """
+
+
+@hookspec
+def arena_register_commands(cli: click.Group) -> None:
+    """Add subcommands to the ``arena`` command line.
+
+    Called once, when the CLI starts and plugins are loaded. Use ``@cli.command()`` to add a
+    command; a name that already exists is an error naming both plugins.
+
+    :param cli: the top-level ``arena`` click group.
+    :return: nothing.
+    """

@@ -1,0 +1,262 @@
+"""``arena train``'s plan: check everything the user gave and lay out the experiment (its name,
+folder, parameters, env options and enemies) without writing anything; ``--dry-run`` prints it."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from arena import paths
+from arena.errors import ArenaError
+from arena.training.params import (
+    experiment_name,
+    parse_params,
+    suggest,
+    to_dict,
+    with_absent,
+)
+
+EVAL_EVERY_STEPS = 25_600  # agent steps between evaluation rounds when --eval-every is not given
+
+
+
+DEFAULT_STEPS = 100_000  # agent steps: 200k frames at act_every=2, a few minutes on 2 cores
+
+
+
+DEFAULT_ENEMIES = "default.json"
+
+
+
+@dataclass(frozen=True)
+class TrainPlan:
+    algorithm: Any  # AlgorithmSpec
+    params: Any
+    env: str
+    env_options: Any
+    enemies: Path
+    pool: Any  # arena.training.pool.PoolConfig
+    name: str
+    folder: Path
+    workers: int
+    steps: int
+    obs_size: int
+    num_actions: int
+    fps: float
+    resume_from: Path | None
+    init: bool
+    force: bool
+    snapshot_every: int
+    eval_every: int
+    eval_games: int
+    existing_snapshots: int = 0
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "folder": str(self.folder),
+            "algorithm": self.algorithm.name,
+            "env": self.env,
+            "env_options": dataclasses.asdict(self.env_options),
+            "enemies": str(self.enemies),
+            "sampling": self.pool.sampling,
+            "opponents": [(e.label, e.weight) for e in self.pool.entries],
+            "workers": self.workers,
+            "steps": self.steps,
+            "resume_from": str(self.resume_from) if self.resume_from else None,
+            "params": to_dict(self.params),
+        }
+
+
+
+def _env_options(env_spec: Any, params: Any, pairs: list[str]) -> Any:
+    # act_every and delay are the agent's (phillip's), and the env carries them out.
+    names = {f.name for f in dataclasses.fields(env_spec.options)}
+    overrides = {key: getattr(params, key) for key in ("act_every", "delay") if key in names}
+    for pair in pairs:
+        key = pair.partition("=")[0].strip()
+        if key in overrides:
+            raise ArenaError(f"'{key}' is a training parameter here: use --set {key}=... instead of the env option")
+    return env_spec.parse_options(pairs, **overrides)
+
+
+
+def plan_training(
+    plugin: str,
+    *,
+    env: str = "pong",
+    enemies: str | None = None,
+    sets: tuple[str, ...] | list[str] = (),
+    env_pairs: tuple[str, ...] | list[str] = (),
+    name: str | None = None,
+    tag: bool = False,
+    init: bool = False,
+    force: bool = False,
+    steps: int | None = None,
+    workers: int | None = None,
+    snapshot_every: int = 10,
+    eval_every: int | None = None,
+    eval_games: int = 2,
+    arena: Any = None,
+) -> TrainPlan:
+    """Validate the command and lay out the experiment; writes nothing."""
+    from arena.plugins.agents import resolve
+    from arena.plugins.manager import get_arena
+    from arena.training.pool import load_pool_file
+    from arena.training.snapshot import list_snapshots
+
+    arena = arena or get_arena()
+    if plugin not in arena.algorithms:
+        raise ArenaError(f"unknown algorithm '{plugin}'{suggest(plugin, arena.algorithms.names())}; installed: {arena.algorithms.choices()}")
+    spec = arena.algorithms.get(plugin)
+    env_spec = arena.envs.get(env)
+    params = parse_params(spec.params_class(), sets, owner=f"algorithm '{plugin}'")
+    options = _env_options(env_spec, params, list(env_pairs))
+    shape = tuple(env_spec.observation_shape(options)) if env_spec.observation_shape else None
+    if shape is None or len(shape) != 1:
+        raise ArenaError(f"env '{env}' with these options gives observations of shape {shape}; training needs a flat vector (Pong: drop -o obs=pixels)")
+    for label, value, low in (("--steps", steps, 1), ("--workers", workers, 1), ("--eval-every", eval_every, 0), ("--eval-games", eval_games, 0), ("--snapshot-every", snapshot_every, 1)):
+        if value is not None and value < low:
+            raise ArenaError(f"{label} must be at least {low}, got {value}")
+
+    if eval_every is None:
+        # Evaluation rounds at a steady pace in agent steps, whatever an update's size (ac's is 256
+        # steps, so every 100 updates; rac's 1,024, so every 25).
+        eval_every = max(1, round(EVAL_EVERY_STEPS / (params.min_collect * params.experience_length)))
+    enemies_path = _find_enemies(enemies or DEFAULT_ENEMIES)
+    pool = load_pool_file(enemies_path)
+    options = _apply_cpu_char(enemies_path, env_spec, options, list(env_pairs))
+    for index, entry in enumerate(pool.entries):
+        if entry.spec == "self":
+            continue
+        try:
+            if _looks_like_path(entry.spec) and not os.path.exists(entry.spec):
+                raise ArenaError(f"no snapshot at {entry.spec}: the path does not exist (paths are relative to the current folder, {Path.cwd()})")
+            resolve(entry.spec, arena.opponents, env_spec, options)
+        except ArenaError as exc:
+            raise ArenaError(f"enemies file {enemies_path}, entry {index} ('{entry.label}'): {exc}") from None
+
+    extra = {}
+    if env != "pong":
+        extra["env"] = env
+    if enemies_path.name != DEFAULT_ENEMIES:
+        extra["enemies"] = enemies_path.stem
+    if name is not None:
+        if not _NAME_OK.match(name):
+            raise ArenaError(f"bad --name '{name}': use letters, digits, '-', '_', '=', '.' and '+', starting with a letter or digit")
+        exp_name = name
+    else:
+        exp_name = experiment_name(plugin, params, extra)
+        if tag:
+            exp_name += "_" + secrets.token_hex(3)
+    folder = paths.experiments_dir() / exp_name
+    snapshots = list_snapshots(folder)
+    resume_from = None
+    if snapshots and init and not force:
+        raise ArenaError(f"{folder} already has {len(snapshots)} snapshots; --init would overwrite them: add --force, or drop --init to resume")
+    if snapshots and not init:
+        resume_from = snapshots[-1]
+        _check_same_experiment(folder, plugin, env, params)
+    return TrainPlan(
+        algorithm=spec,
+        params=params,
+        env=env,
+        env_options=options,
+        enemies=enemies_path,
+        pool=pool,
+        name=exp_name,
+        folder=folder,
+        workers=workers or max(1, os.cpu_count() or 1),
+        steps=steps or DEFAULT_STEPS,
+        obs_size=shape[0],
+        num_actions=env_spec.num_actions,
+        fps=env_spec.fps,
+        resume_from=resume_from,
+        init=init,
+        force=force,
+        snapshot_every=snapshot_every,
+        eval_every=eval_every,
+        eval_games=eval_games,
+        existing_snapshots=len(snapshots),
+    )
+
+
+
+_NAME_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=+-]*$")
+
+
+
+def _looks_like_path(spec: str) -> bool:
+    """An enemies entry meant as a file or folder (it names no agent kind)."""
+    return "/" in spec or os.sep in spec or spec.endswith(".pt") or spec.startswith(".")
+
+
+
+def _apply_cpu_char(enemies_path: Path, env_spec: Any, options: Any, pairs: list[str]) -> Any:
+    """phillip's CPU entries name the CPU's character (``{"char": "falcon", "level": 9}``); in
+    Arena that is the env's ``cpu_char`` option, so the file's character becomes the option.
+    ``-o cpu_char=...`` naming another character is an error rather than silently ignored."""
+    try:
+        data = json.loads(enemies_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return options  # load_pool_file has already accepted the file; nothing to add
+    entries = data.get("enemies", []) if isinstance(data, dict) else data
+    chars = {e["char"] for e in entries if isinstance(e, dict) and "agent" not in e and isinstance(e.get("char"), str)}
+    if not chars or "cpu_char" not in {f.name for f in dataclasses.fields(options)}:
+        return options  # an env without a CPU character (Pong): the character does not apply
+    (char,) = chars  # load_pool_file refuses two CPU characters in one pool
+    given = [pair.partition("=")[2].strip() for pair in pairs if pair.partition("=")[0].strip() == "cpu_char"]
+    if given and given[-1] != char:
+        raise ArenaError(f"enemies file {enemies_path} plays the CPU as '{char}', but -o cpu_char={given[-1]}; drop one of them")
+    if getattr(options, "cpu_char") == char:
+        return options
+    overrides = {k: getattr(options, k) for k in ("act_every", "delay") if hasattr(options, k)}
+    try:
+        return env_spec.parse_options([*pairs, f"cpu_char={char}"], **overrides)
+    except ArenaError as exc:
+        raise ArenaError(f"enemies file {enemies_path}: CPU character '{char}': {exc}") from None
+
+
+
+def _as_set(value: Any) -> Any:
+    """A parameter's value as ``--set`` takes it (``true``, not ``True``)."""
+    return str(value).lower() if isinstance(value, bool) else value
+
+
+
+def _check_same_experiment(folder: Path, plugin: str, env: str, params: Any) -> None:
+    try:
+        stored = json.loads((folder / "params.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if stored.get("algorithm") != plugin or stored.get("env") != env:
+        raise ArenaError(
+            f"{folder} holds a '{stored.get('algorithm')}' experiment on '{stored.get('env')}'; pick another --name, or --init --force to replace it"
+        )
+    naming = {f.name for f in dataclasses.fields(params) if f.metadata.get("naming", True)}
+    current = to_dict(params)
+    trained = with_absent(type(params), stored.get("params", {}))
+    differ = [k for k in sorted(naming) if k in trained and trained[k] != current[k]]
+    if differ:
+        was = ", ".join(f"{k}={_as_set(trained[k])}" for k in differ)
+        now = ", ".join(f"{k}={_as_set(current[k])}" for k in differ)
+        sets = " ".join(f"--set {k}={_as_set(trained[k])}" for k in differ)
+        raise ArenaError(
+            f"{folder} was trained with {was}, not {now}; resume it with --name {folder.name} {sets}, pick another --name, or --init --force to start over"
+        )
+
+
+
+def _find_enemies(name: str) -> Path:
+    found = paths.find_enemies(name)
+    if found is None:
+        where = ", ".join(f"{d}/" for d in paths.enemies_dirs())
+        names = sorted({p.stem for d in paths.enemies_dirs() if d.is_dir() for p in d.glob("*.json")})
+        raise ArenaError(f"no enemies file '{name}': not a file, and no {Path(name).stem}.json in {where}; there: {', '.join(names) or '(none)'}")
+    return found

@@ -1,0 +1,96 @@
+"""Super Smash Bros. Melee (NTSC 1.02) in Dolphin: the ``melee`` environment.
+
+Cheap to import: Dolphin, dolphin-memory-engine and numpy are imported only when a game is
+built (:mod:`arena_melee.env`). Against ``cpu:LEVEL`` the game's own CPU plays port
+1 at that level (1-9) and the agent port 2; see docs/melee.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from arena import hookimpl
+from arena.plugins.envs import EnvSpec
+from arena_melee.pads import ACTION_MEANINGS, NUM_ACTIONS
+from arena_melee.tables import CHARACTERS, STAGES
+
+CharacterName = Literal[tuple(CHARACTERS)]  # type: ignore[valid-type]
+StageName = Literal[tuple(STAGES)]  # type: ignore[valid-type]
+
+
+@dataclass(frozen=True)
+class MeleeOptions:
+    """Options of the ``melee`` environment (``-o key=value``)."""
+
+    iso: str = ""
+    """Path to a Super Smash Bros. Melee NTSC 1.02 disc image (ISO/GCM, RVZ, WIA or CISO). Required."""
+    dolphin: str = ""
+    """The Dolphin binary; default: dolphin-emu-nogui on PATH or in /usr/games."""
+    user_dir: str = ""
+    """An existing Dolphin user folder to use (its config is updated for pipe pads); default: a
+    fresh folder per env, deleted when the env closes. One env at a time per folder."""
+    char: CharacterName = "falcon"
+    """Port 2's character: the agent's against the CPU."""
+    cpu_char: CharacterName = "falcon"
+    """Port 1's character: the CPU's, or the first agent's when two agents play."""
+    stage: StageName = "final_destination"
+    act_every: int = 2
+    """Frames between agent steps (at least; Dolphin may run a little further before the read)."""
+    delay: int = 0
+    """The agent sees observations this many steps old (phillip's reaction delay)."""
+    max_frames: int = 8 * 60 * 60
+    """A game is cut off (truncated) after this many frames: 8 minutes of game time."""
+    speed: float = 0.0
+    """Dolphin's emulation speed: 0 is unlimited, 1 is real time."""
+    timeout: float = 60.0
+    """Seconds to wait for Dolphin to boot, for each menu screen, and for a frame, before failing."""
+
+    def __post_init__(self):
+        for name, low in (("act_every", 1), ("delay", 0), ("max_frames", 1)):
+            if getattr(self, name) < low:
+                raise ValueError(f"{name} must be >= {low}, got {getattr(self, name)}")
+        if self.speed < 0:
+            raise ValueError(f"speed must be >= 0 (0 is unlimited), got {self.speed}")
+        if not self.timeout > 0:
+            raise ValueError(f"timeout must be > 0 seconds, got {self.timeout}")
+        # Checked now, so a missing ISO or Dolphin fails the command before any game starts.
+        from arena_melee.dolphin import check_iso, find_dolphin
+
+        object.__setattr__(self, "iso", str(check_iso(self.iso).absolute()))
+        object.__setattr__(self, "dolphin", find_dolphin(self.dolphin))
+        if self.user_dir:
+            object.__setattr__(self, "user_dir", str(Path(self.user_dir).expanduser().absolute()))
+
+
+def make_melee(options: MeleeOptions, cpu_level: int | None):
+    from arena_melee.env import MeleeEnv  # Dolphin, the reader and numpy load only here
+
+    return MeleeEnv(options, cpu_level)
+
+
+def melee_observation_shape(options) -> tuple[int, ...]:
+    from arena_melee.embed import OBS_SIZE
+
+    return (OBS_SIZE,)
+
+
+MELEE = EnvSpec(
+    name="melee",
+    make=make_melee,
+    description="Super Smash Bros. Melee NTSC 1.02 in Dolphin: two ports, or port 2 vs the game's CPU at level 1-9",
+    seats=("p1", "p2"),
+    num_actions=NUM_ACTIONS,
+    options=MeleeOptions,
+    cpu_seat="p1",
+    cpu_levels=tuple(range(1, 10)),
+    action_meanings=ACTION_MEANINGS,
+    fps=60.0,
+    observation_shape=melee_observation_shape,
+)
+
+
+@hookimpl
+def arena_register_envs(register):
+    register(MELEE)

@@ -1,0 +1,280 @@
+"""The Pong emulator behind the PettingZoo Parallel API (imported lazily by ``pong.make_pong``).
+
+Facts this relies on (measured, see shared/reference/retro.md):
+
+* ``Start.2P``: both paddles are driven from player 0's button slot. Bits 4/5 (UP/DOWN) move the
+  green right paddle, bits 6/7 (LEFT/RIGHT) the orange left one; bit 0 serves for green and bit
+  15 for orange. After a point the ball comes back only when the scorer presses its serve bit,
+  so both serve bits are always pressed.
+* ``Start`` (one player): the agent is the green right paddle; the cartridge plays the left.
+* RAM: ``score1`` is the left (orange) player's points, ``score2`` the right (green) player's;
+  ``ball_y == 0`` means no ball in play; smaller paddle positions are higher on the screen.
+* One emulator per process: a second one raises, even after the first is garbage.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import tempfile
+from collections import deque
+
+import numpy as np
+from gymnasium import spaces
+from pettingzoo import ParallelEnv
+
+from arena.errors import ArenaError
+from arena_pong import DOWN, NOOP, POS_CENTER, POS_SCALE, UP, PongOptions
+
+GAME = "Pong-Atari2600-v0"
+SEATS = ("left", "right")
+NUM_FEATURES = 8
+SCREEN_SHAPE = (210, 160, 3)
+PADDLE_HALF = 6  # paddle position + 6 is its centre in ball coordinates
+MIRROR_X = 256  # ball x seen from the left seat: 256 - x (paddles sit near x=69 and x=187)
+VELOCITY_SCALE = 4.0
+AIM_SCALE = 64.0
+SERVE_BITS = (0, 15)
+MIN_FRAMES_PER_POINT = 50  # a serve crosses the court in well over 50 frames
+TWO_PLAYER_BITS = {"right": {UP: 4, DOWN: 5}, "left": {UP: 6, DOWN: 7}}
+
+
+def ensure_rom() -> None:
+    """Import Pong's ROM from ale-py into stable-retro on first use (by hash, like retro.import)."""
+    import stable_retro
+
+    try:
+        stable_retro.data.get_romfile_path(GAME)
+        return
+    except FileNotFoundError:
+        pass
+    try:
+        import ale_py
+    except ImportError:
+        raise ArenaError("Pong's ROM is missing and ale-py is not installed; run: pip install 'ale-py>=0.9,<0.13'") from None
+    rom = os.path.join(os.path.dirname(ale_py.__file__), "roms", "pong.bin")
+    if not os.path.exists(rom):
+        raise ArenaError(f"Pong's ROM is missing: no {rom} in ale-py; reinstall ale-py or run python -m stable_retro.import DIR")
+    # Workers start together: one imports, the others wait for it.
+    with open(os.path.join(tempfile.gettempdir(), "arena-retro-import.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            stable_retro.data.get_romfile_path(GAME)
+        except FileNotFoundError:
+            stable_retro.data.merge(rom, quiet=True)
+    try:
+        stable_retro.data.get_romfile_path(GAME)
+    except FileNotFoundError:
+        raise ArenaError(f"could not import Pong's ROM from {rom} into stable-retro (its SHA1 does not match)") from None
+
+
+def merge_actions(left: int, right: int) -> np.ndarray:
+    """Both seats' actions as the 16-button mask of ``Start.2P`` (all in player 0's slot)."""
+    mask = np.zeros(16, dtype=np.uint8)
+    mask[list(SERVE_BITS)] = 1
+    for seat, action in (("left", left), ("right", right)):
+        bit = TWO_PLAYER_BITS[seat].get(int(action))
+        if bit is not None:
+            mask[bit] = 1
+    return mask
+
+
+def one_player_mask(right: int) -> np.ndarray:
+    """The right seat's action as the 8-button mask of ``Start`` (the CPU plays left)."""
+    mask = np.zeros(8, dtype=np.uint8)
+    mask[0] = 1
+    bit = TWO_PLAYER_BITS["right"].get(int(right))
+    if bit is not None:
+        mask[bit] = 1
+    return mask
+
+
+def features(ram: dict, previous: dict | None, frames_between: int, seat: str) -> np.ndarray:
+    """The 8-number observation of ``seat``, as if it played the right paddle.
+
+    ``[ball_x, ball_y, ball_vx, ball_vy, own_paddle, other_paddle, in_play, aim]``: positions
+    centred and scaled to about [-1, 1], velocities in pixels per frame / 4, ``aim`` the ball's
+    height minus the paddle centre / 64. For the left seat x and vx are mirrored.
+    """
+    mirror = seat == "left"
+    in_play = ram["ball_y"] != 0
+    own, other = (ram["p2_pos"], ram["p1_pos"]) if mirror else (ram["p1_pos"], ram["p2_pos"])
+    own_c, other_c = own + PADDLE_HALF, other + PADDLE_HALF
+    out = np.zeros(NUM_FEATURES, dtype=np.float32)
+    out[4] = (own_c - POS_CENTER) / POS_SCALE
+    out[5] = (other_c - POS_CENTER) / POS_SCALE
+    if in_play:
+        x = MIRROR_X - ram["ball_x"] if mirror else ram["ball_x"]
+        out[0] = (x - POS_CENTER) / POS_SCALE
+        out[1] = (ram["ball_y"] - POS_CENTER) / POS_SCALE
+        out[6] = 1.0
+        out[7] = (ram["ball_y"] - own_c) / AIM_SCALE
+        if previous is not None and previous["ball_y"] != 0:
+            dx = (ram["ball_x"] - previous["ball_x"]) / frames_between
+            dy = (ram["ball_y"] - previous["ball_y"]) / frames_between
+            if abs(dx) <= 8 and abs(dy) <= 8:  # larger jumps are a re-serve, not motion
+                out[2] = (-dx if mirror else dx) / VELOCITY_SCALE
+                out[3] = dy / VELOCITY_SCALE
+    return np.clip(out, -1.0, 1.0)
+
+
+class PongEnv(ParallelEnv):
+    """Two-seat Pong. With ``cpu_level`` set, only ``right`` is an agent and the cartridge plays left."""
+
+    metadata = {"name": "arena_pong_v0", "render_modes": []}
+
+    def __init__(self, options: PongOptions | None = None, cpu_level: int | None = None):
+        import stable_retro
+
+        self.options = options or PongOptions()
+        self.cpu = cpu_level is not None
+        ensure_rom()
+        obs_type = stable_retro.Observations.IMAGE if self.options.obs == "pixels" else stable_retro.Observations.RAM
+        try:
+            self._retro = stable_retro.make(
+                GAME,
+                state="Start" if self.cpu else "Start.2P",
+                players=1 if self.cpu else 2,
+                render_mode=None,
+                obs_type=obs_type,
+            )
+        except RuntimeError as exc:
+            raise ArenaError(f"cannot start the Pong emulator: {exc} (one emulator per process: close() the other env)") from None
+        self._em = self._retro.unwrapped.em
+        self._data = self._retro.unwrapped.data
+        # RAM variables read straight from the emulator's live memory: update_ram() + lookup_all()
+        # cost 20-45 us a step, six byte reads ~1 us. Every Pong variable is one unsigned byte.
+        (self._ram_base,) = self._data.memory.blocks.keys()
+        variables = self._data.list_variables()
+        if any(v["type"] != "|u1" for v in variables.values()):
+            raise ArenaError(f"unexpected Pong RAM variables in stable-retro's data.json: {variables}")
+        self._ram_vars = [(name, v["address"] - self._ram_base) for name, v in variables.items()]
+        self._masks = {}
+        for left in (NOOP, UP, DOWN):
+            for right in (NOOP, UP, DOWN):
+                mask = merge_actions(left, right)
+                self._masks[left, right] = (mask[:8].copy(), mask[8:].copy())
+        self._masks_1p = {right: one_player_mask(right) for right in (NOOP, UP, DOWN)}
+        self.possible_agents = ["right"] if self.cpu else list(SEATS)
+        self.agents: list[str] = []
+        if self.options.obs == "pixels":
+            obs_space = spaces.Box(0, 255, SCREEN_SHAPE, dtype=np.uint8)
+        else:
+            obs_space = spaces.Box(-1.0, 1.0, (NUM_FEATURES,), dtype=np.float32)
+        self.observation_spaces = {seat: obs_space for seat in self.possible_agents}
+        self.action_spaces = {seat: spaces.Discrete(3) for seat in self.possible_agents}
+        self._rng = np.random.default_rng()
+        self._ram: dict | None = None
+        self._frames = 0
+        self._history: dict[str, deque] = {}
+        self._last_actions = {seat: NOOP for seat in SEATS}
+
+    def observation_space(self, agent):
+        return self.observation_spaces[agent]
+
+    def action_space(self, agent):
+        return self.action_spaces[agent]
+
+    @property
+    def frames(self) -> int:
+        return self._frames
+
+    def scores(self) -> dict[str, int]:
+        return {"left": int(self._ram["score1"]), "right": int(self._ram["score2"])}
+
+    def _press(self, left: int, right: int, frames: int) -> None:
+        em = self._em
+        try:
+            if self.cpu:
+                em.set_button_mask(self._masks_1p[right], 0)
+            else:
+                low, high = self._masks[left, right]
+                em.set_button_mask(low, 0)
+                em.set_button_mask(high, 1)
+        except KeyError:
+            raise ValueError(f"Pong actions are 0 (noop), 1 (up), 2 (down); got left={left}, right={right}") from None
+        for _ in range(frames):
+            em.step()
+        self._frames += frames
+
+    def _read_ram(self) -> dict:
+        ram = self._data.memory.blocks[self._ram_base]
+        return {name: ram[offset] for name, offset in self._ram_vars}
+
+    def _observe(self, previous: dict | None, frames_between: int) -> dict:
+        if self.options.obs == "pixels":
+            screen = self._em.get_screen()
+            return {seat: (screen[:, ::-1].copy() if seat == "left" else screen) for seat in self.possible_agents}
+        return {seat: features(self._ram, previous, frames_between, seat) for seat in self.possible_agents}
+
+    def _seen(self, fresh: dict) -> dict:
+        # With delay d the agent acts on what the game looked like d steps ago.
+        out = {}
+        for seat, obs in fresh.items():
+            history = self._history[seat]
+            history.append(obs)
+            out[seat] = history[0]
+        return out
+
+    def _infos(self) -> dict:
+        scores = self.scores()
+        return {
+            seat: {"score": scores[seat], "opponent_score": scores["left" if seat == "right" else "right"], "frames": self._frames}
+            for seat in self.possible_agents
+        }
+
+    def reset(self, seed: int | None = None, options: dict | None = None):
+        if seed is not None:
+            self._rng = np.random.default_rng(seed)
+        self._retro.reset()
+        self._frames = 0
+        noops = int(self._rng.integers(0, self.options.noop_max + 1)) if self.options.noop_max else 0
+        self._press(NOOP, NOOP, noops)
+        self._ram = self._read_ram()
+        self.agents = list(self.possible_agents)
+        self._last_actions = {seat: NOOP for seat in SEATS}
+        fresh = self._observe(None, 1)
+        self._history = {seat: deque([fresh[seat]] * (self.options.delay + 1), maxlen=self.options.delay + 1) for seat in self.agents}
+        return self._seen(fresh), self._infos()
+
+    def step(self, actions: dict[str, int]):
+        if not self.agents:
+            raise RuntimeError("step() after the game ended: call reset()")
+        previous = self._ram
+        chosen = {seat: int(actions.get(seat, NOOP)) for seat in SEATS}
+        if self.options.sticky:
+            for seat in self.agents:  # the CPU's seat is the cartridge's: never sticky
+                if self._rng.random() < self.options.sticky:
+                    chosen[seat] = self._last_actions[seat]
+        self._last_actions = chosen
+        self._press(chosen["left"], chosen["right"], self.options.act_every)
+        self._ram = self._read_ram()
+        gains = (self._ram["score1"] - previous["score1"], self._ram["score2"] - previous["score2"])
+        glitch = max(gains) > 1 + self.options.act_every // MIN_FRAMES_PER_POINT
+        if glitch:
+            # After a very long rally the cartridge can add several points in one frame: not
+            # play. End the game there, scored as it stood.
+            self._ram = previous
+            gains = (0, 0)
+        right_gain = gains[1] - gains[0]
+        rewards = {"right": float(right_gain), "left": float(-right_gain)}
+        terminated = not glitch and max(self._ram["score1"], self._ram["score2"]) >= self.options.points
+        truncated = glitch or (not terminated and self._frames >= self.options.max_frames)
+        observations = self._seen(self._observe(previous, self.options.act_every))
+        agents = self.agents
+        rewards = {seat: rewards[seat] for seat in agents}
+        terminations = {seat: terminated for seat in agents}
+        truncations = {seat: truncated for seat in agents}
+        infos = self._infos()
+        if terminated or truncated:
+            self.agents = []
+        return observations, rewards, terminations, truncations, infos
+
+    def render(self):
+        return self._em.get_screen()
+
+    def close(self):
+        if getattr(self, "_retro", None) is not None:
+            self._retro.close()
+            self._retro = None
+            self._em = None
