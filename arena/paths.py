@@ -5,6 +5,7 @@ setting                     environment variable                default
 ==========================  ==================================  =================================
 data folder                 ``ARENA_HOME``                      ``./arena_data``
 match database              ``ARENA_DB``                        ``$ARENA_HOME/arena.db``
+leaderboard reports         (``--out``)                         ``$ARENA_HOME/reports/NAME``
 experiments                 ``ARENA_EXPERIMENTS``               ``./experiments``
 leaderboard definitions     ``ARENA_LEADERBOARDS`` (searched    ``./leaderboards``, then Arena's
                             first)                              own ``leaderboards/``
@@ -40,6 +41,11 @@ def experiments_dir() -> Path:
 def leaderboard_log(name: str) -> Path:
     """The JSON-lines log of leaderboard ``name``'s games."""
     return data_dir() / "leaderboards" / name / "games.jsonl"
+
+
+def report_dir(name: str) -> Path:
+    """Where ``arena leaderboard report NAME`` writes by default: ``$ARENA_HOME/reports/NAME``."""
+    return data_dir() / "reports" / name
 
 
 def _unique(dirs: list[Path]) -> list[Path]:

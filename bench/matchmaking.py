@@ -71,10 +71,9 @@ from scipy.stats import kendalltau  # noqa: E402
 from arena.ratings.matchmaking import (  # noqa: E402
     match_quality,
     next_games,
-    quality_argmax_games,
-    random_games,
 )
 from arena.ratings.trueskill import TrueSkill  # noqa: E402
+from baselines import quality_argmax_games, random_games  # noqa: E402  (bench/baselines.py)
 
 RESULTS = ROOT / "bench" / "results" / "matchmaking.json"
 MODEL = TrueSkill()

@@ -1,8 +1,8 @@
 """Learning Pong against the cartridge's CPU: Arena's default ``rac`` beside Stable-Baselines3 PPO.
 
 Both learners get the same budget of emulator frames (default 2M) on the same env: Pong's right
-paddle against the built-in computer, 8 RAM features, each action held act_every frames (rac's
-default 2, the SB3 configuration's 4), potential-based shaping ``0.5 * (gamma * phi(s') -
+paddle against the built-in computer, 8 RAM features, each action held act_every frames (Pong's
+default 2 for rac, the SB3 configuration's 4), potential-based shaping ``0.5 * (gamma * phi(s') -
 phi(s))`` with ``phi`` minus how far (/ 64 px) the ball's height is beyond the paddle's reach
 while the ball is in play (``pong_potential``, the shaping Arena's trainer applies by default).
 
@@ -41,15 +41,16 @@ RESULTS = Path(__file__).resolve().parent / "results"
 EVAL_SEED = 10_000
 
 
-def train_arena(algo: str, frames: int, workers: int, sets: list[str], name: str) -> dict:
+def train_arena(algo: str, frames: int, workers: int, sets: list[str], name: str, options: list[str] = ()) -> dict:
     from arena.training.plan import plan_training
     from arena.training.run import run_training
 
     os.environ["ARENA_EXPERIMENTS"] = str(RESULTS / "experiments")
     os.environ.setdefault("ARENA_HOME", str(RESULTS / "arena_data"))
-    probe = plan_training(algo, enemies="cpu.json", sets=sets, steps=1, workers=workers, eval_every=0, name=name, init=True, force=True)
-    steps = frames // probe.params.act_every
-    plan = plan_training(algo, enemies="cpu.json", sets=sets, steps=steps, workers=workers, eval_every=0, name=name, init=True, force=True)
+    pairs = list(options)
+    probe = plan_training(algo, enemies="cpu.json", sets=sets, env_pairs=pairs, steps=1, workers=workers, eval_every=0, name=name, init=True, force=True)
+    steps = frames // probe.timing.act_every  # the env's act_every (Pong's default 2, or -o act_every=N)
+    plan = plan_training(algo, enemies="cpu.json", sets=sets, env_pairs=pairs, steps=steps, workers=workers, eval_every=0, name=name, init=True, force=True)
     started = time.perf_counter()
     last = [0.0]
 
@@ -143,6 +144,7 @@ def main(argv=None) -> None:
     parser.add_argument("--games", type=int, default=10)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("-o", "--option", dest="options", action="append", default=[], metavar="KEY=VALUE", help="Pong option for rac, e.g. -o act_every=4")
     parser.add_argument("--no-sb3", dest="sb3", action="store_false")
     parser.add_argument("--sb3-only", action="store_true", help="only the SB3 PPO baseline (its own JSON; the table shows it alone)")
     parser.add_argument("--eval-only", action="store_true", help="evaluate the existing bench experiment, don't train")
@@ -168,7 +170,7 @@ def main(argv=None) -> None:
             arena_run = {"folder": str(folder), "frames": metrics[-1]["frames"], "train_s": metrics[-1]["wall_s"], "curve": read_curve(metrics)}
         else:
             print(f"training {args.algo} for {args.frames:,} frames on {args.workers} workers", flush=True)
-            arena_run = train_arena(args.algo, args.frames, args.workers, args.sets, name)
+            arena_run = train_arena(args.algo, args.frames, args.workers, args.sets, name, args.options)
         arena_run["eval"] = eval_arena(arena_run["folder"], args.games, args.workers)
         out[args.algo] = arena_run
         rows.append((f"arena {args.algo}", arena_run))

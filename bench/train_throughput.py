@@ -88,14 +88,14 @@ def raw_rate(workers: int, act_every: int, seconds: float) -> dict:
     return {"frames": frames, "seconds": wall, "fps": frames / wall, "cores": sum(r[2] for r in results) / wall}
 
 
-def train_rate(algo: str, workers: int, steps: int, sets: list[str]) -> dict:
+def train_rate(algo: str, workers: int, steps: int, sets: list[str], options: list[str] = ()) -> dict:
     from arena.training.plan import plan_training
     from arena.training.run import run_training
 
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["ARENA_EXPERIMENTS"] = tmp
         os.environ["ARENA_HOME"] = tmp
-        plan = plan_training(algo, enemies="cpu.json", sets=sets, steps=steps, workers=workers, eval_every=0, name="bench")
+        plan = plan_training(algo, enemies="cpu.json", sets=sets, env_pairs=list(options), steps=steps, workers=workers, eval_every=0, name="bench")
         cpu0, wall0 = _cpu_s(), time.perf_counter()
         result = run_training(plan)
         wall, cpu = time.perf_counter() - wall0, _cpu_s() - cpu0
@@ -169,22 +169,23 @@ def main(argv=None) -> None:
     parser.add_argument("--steps", type=int, default=40_000, help="agent steps of training to time (default 40000 = 160k frames)")
     parser.add_argument("--raw-seconds", type=float, default=15.0)
     parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("-o", "--option", dest="options", action="append", default=[], metavar="KEY=VALUE", help="Pong option, e.g. -o act_every=4")
     parser.add_argument("--sb3", action="store_true", help="also time Stable-Baselines3 PPO (pip install -e '.[bench]')")
     args = parser.parse_args(argv)
     torch_threads = "1"
     os.environ.setdefault("OMP_NUM_THREADS", torch_threads)
 
-    from arena.training.params import parse_params
+    from arena.plugins.envs import timing
     from arena.plugins.manager import get_arena
 
-    act_every = parse_params(get_arena().algorithms.get(args.algo).params_class(), args.sets, owner=args.algo).act_every
+    act_every = timing(get_arena().envs.get("pong").parse_options(args.options)).act_every  # the env's option, as training reads it
     cores = os.cpu_count() or 1
     counts = args.workers or sorted({max(1, cores - 1), cores})
     os.environ["ARENA_INLINE_ROLLOUT"] = "0"  # W = 1 is one worker process too, like the raw rows
     rows, table = {}, []
     for workers in counts:
         before = raw_rate(workers, act_every, args.raw_seconds)
-        train = train_rate(args.algo, workers, args.steps, args.sets)
+        train = train_rate(args.algo, workers, args.steps, args.sets, args.options)
         after = raw_rate(workers, act_every, args.raw_seconds)
         train["reference"] = (before["fps"] + after["fps"]) / 2
         table += [(f"raw env (before)", workers, before), (f"arena train {args.algo}", workers, train), ("raw env (after)", workers, after)]

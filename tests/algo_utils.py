@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from gymnasium import Env, spaces
@@ -9,7 +11,7 @@ from gymnasium import Env, spaces
 from torch import nn
 
 from arena.training.learner import Model, ModelOutput
-from arena.training.rollout import GymSeatEnv, InlineExecutor, WorkerConfig
+from arena.training.rollout import InlineExecutor, WorkerConfig
 
 
 class ValueIsObs(Model):
@@ -135,3 +137,35 @@ class Explodes(MatchCue):
                 os._exit(3)  # what an emulator segfault looks like from outside
             raise RuntimeError("emulator exploded")
         return super().step(action)
+
+
+class GymSeatEnv:
+    """A single-agent gymnasium env in :class:`~arena.training.rollout.SeatEnv` 's shape, for the tiny tasks."""
+
+    def __init__(self, env: Any, seed: int = 0, label: str = "env"):
+        self.env = env
+        self.label = label
+        self.potential = None
+        self.frames = 0
+        self.distribution: list = []
+        self.latest_weights = None
+        self._seed = seed
+        self._episode_return = 0.0
+
+    def reset(self):
+        obs, _ = self.env.reset(seed=self._seed)
+        self._seed += 1
+        self._episode_return = 0.0
+        return obs
+
+    def step(self, action: int):
+        obs, reward, terminated, truncated, _ = self.env.step(action)
+        self.frames += 1
+        self._episode_return += float(reward)
+        info = {}
+        if terminated or truncated:
+            info = {"enemy": self.label, "score": self._episode_return, "opponent_score": 0.0, "outcome": None}
+        return obs, float(reward), bool(terminated), bool(truncated), info
+
+    def close(self):
+        self.env.close()

@@ -14,7 +14,8 @@ from torch import nn
 
 from arena.training.learner import Actor, Batch
 from arena.training.params import to_dict
-from arena.training.rollout import Collector, GymSeatEnv
+from algo_utils import GymSeatEnv
+from arena.training.rollout import Collector
 from arena.training.snapshot import load_snapshot, save_snapshot
 from arena_algorithms.a2c import A2CLearner, A2CParams
 
@@ -36,8 +37,8 @@ def collect(learner, count: int, length: int, seed: int = 0) -> list[dict]:
 
 def test_defaults_are_baselines_a2c():
     p = A2CParams()
-    learner = A2CLearner(p, obs_size=3, num_actions=3, fps=60.0, device="cpu")
-    # Pong: 60 fps, act_every 2 (the common default) -> gamma 0.99 from the 2.3 s half-life.
+    learner = A2CLearner(p, obs_size=3, num_actions=3, fps=60.0, device="cpu", act_every=2)
+    # Pong: 60 fps, act_every 2 (Pong's default env option) -> gamma 0.99 from the 2.3 s half-life.
     assert learner.gamma == pytest.approx(0.99, abs=2e-4)
     assert isinstance(learner.optimizer, torch.optim.RMSprop)
     assert learner.optimizer.defaults["lr"] == 7e-4
@@ -63,7 +64,7 @@ class StubA2C(A2CLearner):
 
 def test_advantages_by_hand_with_terminated_and_truncated_steps():
     # gamma = 0.5 ** (1 / (1 s * 1 fps / 1)) = 0.5; lambda 0.5; no normalisation.
-    p = A2CParams(reward_halflife=1.0, act_every=1, td_lambda=0.5, advantage_norm=False)
+    p = A2CParams(reward_halflife=1.0, td_lambda=0.5, advantage_norm=False)  # the learner's act_every: 1
     learner = StubA2C(p, obs_size=1, num_actions=3, fps=1.0, device="cpu")
     assert learner.gamma == 0.5
     # Step 0 plays on; step 1 ends its game (terminated); step 2 is cut off (truncated) with the
@@ -98,7 +99,7 @@ def test_advantages_by_hand_with_terminated_and_truncated_steps():
 
 def test_loss_falls_on_a_fixed_batch():
     p = A2CParams(embed_sizes="32", learning_rate=3e-3, reward_halflife=0.1, seed=1)
-    learner = A2CLearner(p, obs_size=3, num_actions=3, fps=60.0, device="cpu")
+    learner = A2CLearner(p, obs_size=3, num_actions=3, fps=60.0, device="cpu", act_every=2)
     batch = Batch.stack(collect(learner, 8, 16))
 
     def p_correct():  # the probability of the rewarded action (the cue) on the batch's observations
@@ -119,7 +120,7 @@ def test_learns_match_cue():
     # MatchCue's rewards do not depend on earlier actions, so a short horizon (gamma 0.63) is the
     # right one; a larger step suits the tiny net.
     p = A2CParams(embed_sizes="32", learning_rate=3e-3, reward_halflife=0.1, seed=0)
-    learner = A2CLearner(p, obs_size=3, num_actions=3, fps=60.0, device="cpu")
+    learner = A2CLearner(p, obs_size=3, num_actions=3, fps=60.0, device="cpu", act_every=2)
     curve = train_on(learner, MatchCue, updates=50)
     assert curve[0] < 7  # random play: 16 / 3 = 5.3 a game
     assert sum(curve[-5:]) / 5 > 13
@@ -128,13 +129,13 @@ def test_learns_match_cue():
 
 def test_snapshot_round_trip(tmp_path):
     p = A2CParams(embed_sizes="16", seed=3)
-    learner = A2CLearner(p, obs_size=3, num_actions=3, fps=60.0, device="cpu")
+    learner = A2CLearner(p, obs_size=3, num_actions=3, fps=60.0, device="cpu", act_every=2)
     learner.update(collect(learner, 16, 16))  # the optimiser has state worth saving
     meta = {"algorithm": "a2c", "params": to_dict(p), "env": "match-cue", "env_options": {}, "obs_size": 3, "num_actions": 3}
     path = save_snapshot(tmp_path / "snap.pt", meta, learner.state_dict())
 
     snap = load_snapshot(path)
-    fresh = A2CLearner(A2CParams(**snap.meta["params"]), snap.meta["obs_size"], snap.meta["num_actions"], fps=60.0, device="cpu")
+    fresh = A2CLearner(A2CParams(**snap.meta["params"]), snap.meta["obs_size"], snap.meta["num_actions"], fps=60.0, device="cpu", act_every=2)
     fresh.load_state_dict(snap.learner)
     assert fresh.params == p and fresh.updates == 1
 

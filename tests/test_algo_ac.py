@@ -13,7 +13,8 @@ from algo_utils import MatchCue, ValueIsObs, train_on
 
 from arena.training.learner import Actor, Batch
 from arena.training.params import to_dict
-from arena.training.rollout import Collector, GymSeatEnv
+from algo_utils import GymSeatEnv
+from arena.training.rollout import Collector
 from arena.training.snapshot import load_snapshot, save_snapshot
 from arena_algorithms.ac import ACLearner, ACParams
 
@@ -43,7 +44,7 @@ class StubAC(ACLearner):
 
 def test_loss_by_hand():
     # gamma 0.5, lambda 0.5; the policy is (1/6, 2/6, 3/6) everywhere.
-    p = ACParams(reward_halflife=1.0, act_every=1, td_lambda=0.5, entropy_scale=0.1, value_scale=0.25, epsilon=0.0)  # bare softmax by hand
+    p = ACParams(reward_halflife=1.0, td_lambda=0.5, entropy_scale=0.1, value_scale=0.25, epsilon=0.0)  # bare softmax by hand
     learner = StubAC(p, obs_size=1, num_actions=3, fps=1.0, device="cpu")
     with torch.no_grad():
         learner.model.bias.copy_(torch.log(torch.tensor([1.0, 2.0, 3.0])))
@@ -79,7 +80,7 @@ def test_loss_by_hand():
 
 def test_loss_falls_on_a_fixed_batch():
     p = ACParams(**SMALL, learning_rate=3e-3, reward_halflife=0.1, seed=1)
-    learner = ACLearner(p, obs_size=3, num_actions=3, fps=60.0, device="cpu")
+    learner = ACLearner(p, obs_size=3, num_actions=3, fps=60.0, device="cpu", act_every=2)
     batch = Batch.stack(collect(learner, 8, 16))
 
     def p_correct():  # the probability of the rewarded action (the cue) on the batch's observations
@@ -99,7 +100,7 @@ def test_loss_falls_on_a_fixed_batch():
 def test_learns_match_cue():
     # MatchCue's rewards do not depend on earlier actions: a short horizon (gamma 0.63) suits it.
     p = ACParams(**SMALL, learning_rate=3e-3, reward_halflife=0.1, experience_length=16, seed=0)
-    learner = ACLearner(p, obs_size=3, num_actions=3, fps=60.0, device="cpu")
+    learner = ACLearner(p, obs_size=3, num_actions=3, fps=60.0, device="cpu", act_every=2)
     curve = train_on(learner, MatchCue, updates=50)
     assert curve[0] < 7  # random play: 16 / 3 = 5.3 a game
     assert sum(curve[-5:]) / 5 > 13
@@ -107,13 +108,13 @@ def test_learns_match_cue():
 
 def test_snapshot_round_trip(tmp_path):
     p = ACParams(**SMALL, experience_length=8, seed=3)
-    learner = ACLearner(p, obs_size=3, num_actions=3, fps=60.0, device="cpu")
+    learner = ACLearner(p, obs_size=3, num_actions=3, fps=60.0, device="cpu", act_every=2)
     learner.update(collect(learner, 16, 8))  # the optimiser has state worth saving
     meta = {"algorithm": "ac", "params": to_dict(p), "env": "match-cue", "env_options": {}, "obs_size": 3, "num_actions": 3}
     path = save_snapshot(tmp_path / "snap.pt", meta, learner.state_dict())
 
     snap = load_snapshot(path)
-    fresh = ACLearner(ACParams(**snap.meta["params"]), snap.meta["obs_size"], snap.meta["num_actions"], fps=60.0, device="cpu")
+    fresh = ACLearner(ACParams(**snap.meta["params"]), snap.meta["obs_size"], snap.meta["num_actions"], fps=60.0, device="cpu", act_every=2)
     fresh.load_state_dict(snap.learner)
     assert fresh.params == p and fresh.updates == 1
 

@@ -11,7 +11,8 @@ import torch
 from algo_utils import MatchCue, RecallCue, train_on
 
 from arena.training.learner import Actor, Batch
-from arena.training.rollout import Collector, GymSeatEnv
+from algo_utils import GymSeatEnv
+from arena.training.rollout import Collector
 from arena_algorithms.dqn import DQNLearner, DQNParams
 from arena_algorithms.rdqn import RDQNLearner, RDQNParams
 
@@ -27,9 +28,9 @@ def one_thread():
     torch.set_num_threads(before)
 
 
-def learner(name: str, obs_size: int = 3, num_actions: int = 3, fps: float = 60, **overrides):
+def learner(name: str, obs_size: int = 3, num_actions: int = 3, fps: float = 60, act_every: int = 2, **overrides):
     cls, params_cls, extra = ALGORITHMS[name]
-    return cls(params_cls(**{**SMALL, **extra, **overrides}), obs_size, num_actions, fps=fps, device="cpu")
+    return cls(params_cls(**{**SMALL, **extra, **overrides}), obs_size, num_actions, fps=fps, device="cpu", act_every=act_every)
 
 
 def collect(learner, env, count: int, epsilon: float = 0.0, seed: int = 0) -> list[dict]:

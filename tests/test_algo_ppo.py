@@ -15,7 +15,8 @@ from torch import nn
 
 from arena.training.learner import Actor, Batch
 from arena.training.params import to_dict
-from arena.training.rollout import Collector, GymSeatEnv
+from algo_utils import GymSeatEnv
+from arena.training.rollout import Collector
 from arena.training.snapshot import load_snapshot, save_snapshot
 from arena_algorithms.ppo import PPOBatch, PPOLearner, PPOParams
 
@@ -39,8 +40,8 @@ def collect(learner, count: int, length: int, seed: int = 0) -> list[dict]:
 
 def test_defaults():
     p = PPOParams()
-    learner = PPOLearner(p, obs_size=3, num_actions=3, fps=60.0, device="cpu")
-    assert learner.gamma == pytest.approx(0.99, abs=2e-4)  # Pong: 60 fps, act_every 2, 2.3 s half-life
+    learner = PPOLearner(p, obs_size=3, num_actions=3, fps=60.0, device="cpu", act_every=2)
+    assert learner.gamma == pytest.approx(0.99, abs=2e-4)  # Pong: 60 fps, its default act_every 2, 2.3 s half-life
     assert isinstance(learner.optimizer, torch.optim.Adam) and learner.optimizer.defaults["lr"] == 3e-4
     assert (p.clip, p.td_lambda, p.value_scale, p.entropy_scale, p.max_grad_norm) == (0.2, 0.95, 0.5, 0.01, 0.5)
     assert (p.sweeps, p.batches, p.batch_size, p.min_collect, p.experience_length) == (4, 4, 4, 16, 64)
@@ -55,7 +56,7 @@ def test_ratio_is_exact_on_the_data_s_own_weights():
     # The worker plays softmax mixed with 20% uniform and stores that log-probability; the learner
     # mixes its policy the same way, so before any step every ratio is 1.
     p = PPOParams(**SMALL, epsilon=0.2, seed=2)
-    learner = PPOLearner(p, obs_size=3, num_actions=3, fps=60.0, device="cpu")
+    learner = PPOLearner(p, obs_size=3, num_actions=3, fps=60.0, device="cpu", act_every=2)
     with torch.no_grad():  # a policy far from uniform, so that mixing matters
         learner.model.actor[-1].weight.normal_(0, 2.0)
     batch = Batch.stack(collect(learner, 4, 16))
@@ -73,7 +74,7 @@ class StubPPO(PPOLearner):
 
 def test_clipped_loss_by_hand():
     p = PPOParams(epsilon=0.2, clip=0.2, value_clip=0.5, value_scale=0.5, entropy_scale=0.0, advantage_norm=False)
-    learner = StubPPO(p, obs_size=1, num_actions=2, fps=60.0, device="cpu")
+    learner = StubPPO(p, obs_size=1, num_actions=2, fps=60.0, device="cpu", act_every=2)
     with torch.no_grad():
         learner.model.bias.copy_(torch.tensor([0.0, math.log(3)]))
     # softmax (0.25, 0.75), mixed with 20% uniform: 0.8 * (0.25, 0.75) + 0.1 = (0.3, 0.7).
@@ -118,7 +119,7 @@ def test_clipped_loss_by_hand():
 
 def test_surrogate_falls_within_the_clip_on_a_fixed_batch():
     p = PPOParams(**SMALL, learning_rate=1e-2, reward_halflife=0.1, seed=1)
-    learner = PPOLearner(p, obs_size=3, num_actions=3, fps=60.0, device="cpu")
+    learner = PPOLearner(p, obs_size=3, num_actions=3, fps=60.0, device="cpu", act_every=2)
     batch = learner.prepare(Batch.stack(collect(learner, 8, 16)))  # advantages fixed, as in an update
     first = learner.step(batch)
     for _ in range(40):
@@ -136,7 +137,7 @@ def test_surrogate_falls_within_the_clip_on_a_fixed_batch():
 
 def test_update_computes_advantages_once_and_stops_at_target_kl(monkeypatch):
     p = PPOParams(**SMALL, learning_rate=1e-2, seed=4)
-    learner = PPOLearner(p, obs_size=3, num_actions=3, fps=60.0, device="cpu")
+    learner = PPOLearner(p, obs_size=3, num_actions=3, fps=60.0, device="cpu", act_every=2)
     trajectories = collect(learner, 16, 8)
     calls = []
     original = learner.advantages
@@ -146,7 +147,7 @@ def test_update_computes_advantages_once_and_stops_at_target_kl(monkeypatch):
     assert len(calls) == 1  # before the sweeps, with the pre-update critic
     assert metrics["minibatch_steps"] == 16 and metrics["early_stop"] == 0  # 4 sweeps x 4 minibatches
 
-    stopping = PPOLearner(PPOParams(**SMALL, learning_rate=1e-2, seed=4, target_kl=1e-3), 3, 3, fps=60.0, device="cpu")
+    stopping = PPOLearner(PPOParams(**SMALL, learning_rate=1e-2, seed=4, target_kl=1e-3), 3, 3, fps=60.0, device="cpu", act_every=2)
     stopping.model.load_state_dict(before)
     metrics = stopping.update(trajectories)
     assert metrics["early_stop"] == 1 and 1 < metrics["minibatch_steps"] < 16
@@ -156,7 +157,7 @@ def test_update_computes_advantages_once_and_stops_at_target_kl(monkeypatch):
 def test_learns_match_cue():
     # MatchCue's rewards do not depend on earlier actions: a short horizon (gamma 0.63) suits it.
     p = PPOParams(**SMALL, learning_rate=1e-3, reward_halflife=0.1, experience_length=16, seed=0)
-    learner = PPOLearner(p, obs_size=3, num_actions=3, fps=60.0, device="cpu")
+    learner = PPOLearner(p, obs_size=3, num_actions=3, fps=60.0, device="cpu", act_every=2)
     curve = train_on(learner, MatchCue, updates=25)
     assert curve[0] < 7  # random play: 16 / 3 = 5.3 a game
     assert sum(curve[-5:]) / 5 > 13
@@ -164,13 +165,13 @@ def test_learns_match_cue():
 
 def test_snapshot_round_trip(tmp_path):
     p = PPOParams(**SMALL, experience_length=8, seed=3)
-    learner = PPOLearner(p, obs_size=3, num_actions=3, fps=60.0, device="cpu")
+    learner = PPOLearner(p, obs_size=3, num_actions=3, fps=60.0, device="cpu", act_every=2)
     learner.update(collect(learner, 16, 8))  # the optimiser has state worth saving
     meta = {"algorithm": "ppo", "params": to_dict(p), "env": "match-cue", "env_options": {}, "obs_size": 3, "num_actions": 3}
     path = save_snapshot(tmp_path / "snap.pt", meta, learner.state_dict())
 
     snap = load_snapshot(path)
-    fresh = PPOLearner(PPOParams(**snap.meta["params"]), snap.meta["obs_size"], snap.meta["num_actions"], fps=60.0, device="cpu")
+    fresh = PPOLearner(PPOParams(**snap.meta["params"]), snap.meta["obs_size"], snap.meta["num_actions"], fps=60.0, device="cpu", act_every=2)
     fresh.load_state_dict(snap.learner)
     assert fresh.params == p and fresh.updates == 1
 

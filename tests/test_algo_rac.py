@@ -11,13 +11,14 @@ import torch
 from algo_utils import RecallCue, train_on
 
 from arena.training.learner import Actor, Batch
-from arena.training.rollout import Collector, GymSeatEnv
+from algo_utils import GymSeatEnv
+from arena.training.rollout import Collector
 from arena_algorithms.ac import ACParams
 from arena_algorithms.rac import RACLearner, RACParams
 
 SMALL = dict(
     embed_sizes="32", actor_sizes="32", critic_sizes="32", gru_size=32, experience_length=16, batch_size=8, min_collect=8,
-    batch_steps=4, learning_rate=2e-3, shaping=0.0, act_every=4, device="cpu", seed=0,
+    batch_steps=4, learning_rate=2e-3, shaping=0.0, device="cpu", seed=0,
 )  # fmt: skip
 
 
@@ -30,7 +31,7 @@ def one_thread():
 
 
 def learner(**overrides) -> RACLearner:
-    return RACLearner(RACParams(**dict(SMALL, **overrides)), 3, 2, fps=60, device="cpu")
+    return RACLearner(RACParams(**dict(SMALL, **overrides)), 3, 2, fps=60, device="cpu", act_every=4)  # the env's act_every
 
 
 def collect(learner, count: int, epsilon: float = 0.0, seed: int = 0) -> list[dict]:

@@ -1,16 +1,17 @@
-"""Learning curves: reading metrics files (a killed learner's truncated last line), the SVG's
-structure and geometry, and the files write_curves makes."""
+"""Learning curves: reading metrics files (a killed learner's truncated last line), the
+matplotlib figure's lines, axes and legend, the SVG it makes, and the files write_curves writes."""
 
 from __future__ import annotations
 
 import json
+import math
 import re
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 
 import pytest
 
-from arena.training.curves import curves_svg, load_metrics, write_curves
+from arena.training.curves import curves_figure, curves_svg, load_metrics, write_curves
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -25,22 +26,30 @@ def write_lines(path, records, tail: str = "") -> None:
     path.write_text("".join(json.dumps(r) + "\n" for r in records) + tail, encoding="utf-8")
 
 
-def points(path_d: str) -> list[list[tuple[float, float]]]:
-    """The subpaths of a path's ``d`` (M/L commands), as lists of points."""
-    out = []
-    for sub in path_d.split("M")[1:]:
-        pairs = re.findall(r"(-?[\d.]+),(-?[\d.]+)", sub)
-        out.append([(float(a), float(b)) for a, b in pairs])
-    return out
+def lines(fig, prefix: str = "series-") -> list:
+    (ax,) = fig.axes
+    return [line for line in ax.get_lines() if (line.get_gid() or "").startswith(prefix)]
 
 
-def parse(svg: str):
-    root = ET.fromstring(svg)  # well-formed XML, or this raises
-    plot = root.find(f".//{SVG}rect[@class='plot']")
-    box = {k: float(plot.get(k)) for k in ("x", "y", "width", "height")}
-    series = root.findall(f".//{SVG}path[@class='series']")
-    legend = [t.text for t in root.findall(f".//{SVG}text[@class='legend']")]
-    return root, box, series, legend
+def segments(line) -> list[list[tuple[float, float]]]:
+    """A line's points, split where it has NaN (a gap)."""
+    out: list[list[tuple[float, float]]] = [[]]
+    for x, y in zip(line.get_xdata(), line.get_ydata()):
+        if math.isnan(x) or math.isnan(y):
+            out.append([])
+        else:
+            out[-1].append((float(x), float(y)))
+    return [s for s in out if s]
+
+
+def legend(fig) -> list[str]:
+    (box,) = fig.legends
+    return [t.get_text() for t in box.get_texts()]
+
+
+def svg_comments(svg: str) -> list[str]:
+    """matplotlib draws text as glyphs and notes each text in a comment before it."""
+    return re.findall(r"<!-- (.*?) -->", svg)
 
 
 # --------------------------------------------------------------------------------------------
@@ -81,36 +90,43 @@ def test_load_metrics_empty_file(tmp_path):
 
 
 # --------------------------------------------------------------------------------------------
-# curves_svg
+# curves_figure and curves_svg
 
 
-def test_svg_has_one_line_and_one_legend_entry_per_run():
+def test_one_line_and_one_legend_entry_per_run():
     runs = {
         "rac-pong": [record(u, reward=u - 5.0) for u in range(1, 11)],
         "a2c & <friends>": [record(u, reward=2.0 * u - 20) for u in range(1, 21)],
         "no-reward-yet": [record(1)],
     }
-    svg = curves_svg(runs, "reward", title="Reward", y_label="score difference", hline=0.0)
-    root, _, series, legend = parse(svg)
+    options = {"title": "Reward", "y_label": "score difference", "hline": 0.0}
+    fig = curves_figure(runs, "reward", **options)
+    assert legend(fig) == list(runs)
+    rac, a2c, empty = lines(fig)
+    assert list(rac.get_ydata()) == [u - 5.0 for u in range(1, 11)]
+    assert len(a2c.get_xdata()) == 20 and len(empty.get_xdata()) == 0
+    assert len(lines(fig, "hline")) == 1
+    assert lines(fig, "raw") == []  # no smoothing, no raw lines
+    (ax,) = fig.axes
+    assert ax.get_title(loc="left") == "Reward" and ax.get_ylabel() == "score difference"
+    assert ax.get_xlabel() == "emulator frames"
+
+    svg = curves_svg(runs, "reward", **options)
+    root = ET.fromstring(svg)  # well-formed XML, or this raises
     assert root.find(f"{SVG}title").text == "Reward"
-    assert legend == list(runs)  # escaped on the way in, unescaped by the parser
-    assert [p.find(f"{SVG}title").text for p in series] == ["rac-pong", "a2c & <friends>"]
-    assert len(root.findall(f".//{SVG}line[@class='hline']")) == 1
-    assert not root.findall(f".//{SVG}path[@class='raw']")  # no smoothing, no raw lines
+    assert root.get("width") == "570pt" and root.get("height") == "255pt"  # 760 x 340 px
+    assert len(root.findall(f".//{SVG}g[@id='series-1']")) == 1
+    assert {"rac-pong", "no-reward-yet", "Reward"} <= set(svg_comments(svg))
 
 
-def test_points_map_to_the_plot_edges():
+def test_x_spans_the_data_and_y_range_is_fixed():
     runs = {"tiny": [{"frames": 100, "x": 0.0}, {"frames": 150, "x": 0.25},
                      {"frames": 300, "x": 1.0}]}  # fmt: skip
-    _, box, (line,), _ = parse(curves_svg(runs, "x", title="t", y_label="y", y_range=(0, 1)))
-    ((first, middle, last),) = points(line.get("d"))
-    left, right = box["x"], box["x"] + box["width"]
-    top, bottom = box["y"], box["y"] + box["height"]
-    assert first == pytest.approx((left, bottom), abs=0.06)  # min x, y = 0
-    assert last == pytest.approx((right, top), abs=0.06)  # max x, y = 1
-    assert middle == pytest.approx(
-        (left + box["width"] * 50 / 200, bottom - box["height"] * 0.25), abs=0.06
-    )
+    fig = curves_figure(runs, "x", title="t", y_label="y", y_range=(0, 1))
+    (ax,) = fig.axes
+    assert ax.get_xlim() == (100, 300) and ax.get_ylim() == (0, 1)
+    (line,) = lines(fig)
+    assert segments(line) == [[(100, 0.0), (150, 0.25), (300, 1.0)]]
 
 
 def test_x_spans_all_runs_and_y_keeps_a_margin():
@@ -118,57 +134,60 @@ def test_x_spans_all_runs_and_y_keeps_a_margin():
         "a": [{"frames": 0, "r": -2.0}, {"frames": 1000, "r": 2.0}],
         "b": [{"frames": 500, "r": 0.0}, {"frames": 2000, "r": 1.0}],
     }
-    _, box, (a, b), _ = parse(curves_svg(runs, "r", title="t", y_label="y"))
-    ((a0, a1),), ((b0, b1),) = points(a.get("d")), points(b.get("d"))
-    assert a0[0] == pytest.approx(box["x"], abs=0.06)
-    assert b1[0] == pytest.approx(box["x"] + box["width"], abs=0.06)
-    assert a1[0] == pytest.approx(box["x"] + box["width"] / 2, abs=0.06)
-    # y spans [-2, 2] plus 5% each side: -2 sits 1/22 of the height above the bottom
-    assert a0[1] == pytest.approx(box["y"] + box["height"] * 21 / 22, abs=0.06)
-    assert a1[1] == pytest.approx(box["y"] + box["height"] * 1 / 22, abs=0.06)
+    (ax,) = curves_figure(runs, "r", title="t", y_label="y").axes
+    assert ax.get_xlim() == (0, 2000)
+    assert ax.get_ylim() == pytest.approx((-2.2, 2.2))  # [-2, 2] plus 5% each side
 
 
-def test_missing_values_break_the_line():
-    rows = [{"frames": f, "w": w} for f, w in enumerate([0.1, 0.2, None, float("nan"), 0.5, 0.6])]
-    _, _, (line,), _ = parse(curves_svg({"cpu": rows}, "w", title="t", y_label="y"))
-    assert [len(s) for s in points(line.get("d"))] == [2, 2]
+def test_missing_values_break_the_line_and_lone_points_are_dots():
+    values = [0.1, 0.2, None, float("nan"), 0.5, 0.6, None, 0.9, "n/a", True]
+    rows = [{"frames": f, "w": w} for f, w in enumerate(values)]
+    fig = curves_figure({"cpu": rows}, "w", title="t", y_label="y")
+    (line,) = lines(fig)
+    assert segments(line) == [[(0, 0.1), (1, 0.2)], [(4, 0.5), (5, 0.6)], [(7, 0.9)]]
+    (dots,) = lines(fig, "points-")
+    assert list(dots.get_xdata()) == [7] and list(dots.get_ydata()) == [0.9]
 
 
 def test_smoothing_is_a_trailing_mean_with_raw_values_behind():
     rows = [{"frames": f, "v": v} for f, v in enumerate([0.0, 4.0, 2.0, 6.0])]
-    root, box, (line,), _ = parse(
-        curves_svg({"r": rows}, "v", title="t", y_label="y", smooth=2, y_range=(0, 6))
-    )
-    assert len(root.findall(f".//{SVG}path[@class='raw']")) == 1
-    ys = [p[1] for p in points(line.get("d"))[0]]
-    expected = [0.0, 2.0, 3.0, 4.0]  # 0, mean(0, 4), mean(4, 2), mean(2, 6)
-    assert ys == pytest.approx(
-        [box["y"] + box["height"] * (1 - v / 6) for v in expected], abs=0.06
-    )
+    fig = curves_figure({"r": rows}, "v", title="t", y_label="y", smooth=2, y_range=(0, 6))
+    (raw,) = lines(fig, "raw")
+    assert list(raw.get_ydata()) == [0.0, 4.0, 2.0, 6.0]
+    (line,) = lines(fig)
+    assert list(line.get_ydata()) == [0.0, 2.0, 3.0, 4.0]  # 0, mean(0, 4), mean(4, 2), mean(2, 6)
 
 
 def test_large_numbers_get_short_tick_labels():
     rows = [{"frames": 0, "fps": 9_000}, {"frames": 20_000_000, "fps": 31_000}]
-    root, *_ = parse(curves_svg({"r": rows}, "fps", title="t", y_label="y"))
-    texts = [t.text for t in root.iter(f"{SVG}text")]
-    assert "20M" in texts and "5M" in texts and "20k" in texts
-    assert "20000000" not in texts
+    fig = curves_figure({"r": rows}, "fps", title="t", y_label="y")
+    fig.canvas.draw()
+    (ax,) = fig.axes
+    labels = [t.get_text() for t in ax.get_xticklabels() + ax.get_yticklabels()]
+    assert "20M" in labels and "5M" in labels and "20k" in labels
+    assert "20000000" not in labels and "2e7" not in labels
 
 
 def test_a_run_with_no_values_still_draws_axes():
-    svg = curves_svg({"empty": [record(1)]}, "reward", title="t", y_label="y")
-    root, _, series, legend = parse(svg)
-    assert series == [] and legend == ["empty"]
-    assert any("no reward values yet" in (t.text or "") for t in root.iter(f"{SVG}text"))
+    fig = curves_figure({"empty": [record(1)]}, "reward", title="t", y_label="y")
+    assert legend(fig) == ["empty"]
+    (ax,) = fig.axes
+    assert [t.get_text() for t in ax.texts] == ["no reward values yet"]
+    assert all(len(line.get_xdata()) == 0 for line in lines(fig))
 
 
 def test_long_runs_are_thinned():
     rows = [{"frames": f, "v": f % 7} for f in range(10_000)]
-    _, _, (line,), _ = parse(curves_svg({"r": rows}, "v", title="t", y_label="y"))
-    ((*_, last),) = pts = points(line.get("d"))
-    assert 900 <= len(pts[0]) <= 1001
-    _, box, *_ = parse(curves_svg({"r": rows}, "v", title="t", y_label="y"))
-    assert last[0] == pytest.approx(box["x"] + box["width"], abs=0.06)  # the last point stays
+    (line,) = lines(curves_figure({"r": rows}, "v", title="t", y_label="y"))
+    x = list(line.get_xdata())
+    assert 900 <= len(x) <= 1001
+    assert x[0] == 0 and x[-1] == 9_999  # the ends stay
+
+
+def test_snapshot_runs_get_short_labels():
+    rows = [record(u, reward=float(u)) for u in range(1, 4)]
+    runs = {"experiments/rac/snapshots/000000102400.pt": rows, "experiments/ppo": rows}
+    assert legend(curves_figure(runs, "reward", title="t", y_label="y")) == ["rac@102k", "ppo"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -179,10 +198,13 @@ class Images(HTMLParser):
     def __init__(self):
         super().__init__()
         self.src: list[str] = []
+        self.sizes: list[tuple[int, int]] = []
 
     def handle_starttag(self, tag, attrs):
         if tag == "img":
-            self.src.append(dict(attrs)["src"])
+            attrs = dict(attrs)
+            self.src.append(attrs["src"])
+            self.sizes.append((int(attrs["width"]), int(attrs["height"])))
 
 
 def test_write_curves_writes_every_chart(tmp_path):
@@ -203,17 +225,23 @@ def test_write_curves_writes_every_chart(tmp_path):
     out = exp / "curves"
     names = ["reward.svg", "win_rate.svg", "fps.svg", "loss.svg", "entropy.svg", "index.html"]
     assert paths == [out / n for n in names]
-    for path in paths[:-1]:
-        ET.fromstring(path.read_text(encoding="utf-8"))
-    _, _, series, legend = parse((out / "win_rate.svg").read_text(encoding="utf-8"))
-    assert sorted(legend) == ["bot:tracker:9", "cpu"] and len(series) == 2
-    _, _, series, legend = parse((out / "loss.svg").read_text(encoding="utf-8"))
-    assert legend == ["total", "policy", "value"] and len(series) == 3
-    _, _, _, legend = parse((out / "reward.svg").read_text(encoding="utf-8"))
-    assert legend == ["rac-pong"]
+    svgs = {p.name: p.read_text(encoding="utf-8") for p in paths[:-1]}
+    for svg in svgs.values():
+        ET.fromstring(svg)
+
+    def series(svg: str) -> int:
+        return len(re.findall(r'<g id="series-\d+">', svg))
+
+    win, loss, reward = svgs["win_rate.svg"], svgs["loss.svg"], svgs["reward.svg"]
+    assert {"bot:tracker:9", "cpu"} <= set(svg_comments(win)) and series(win) == 2
+    assert {"total", "policy", "value"} <= set(svg_comments(loss)) and series(loss) == 3
+    assert "rac-pong" in svg_comments(reward) and series(reward) == 1
+    assert "rac-pong: reward" in svg_comments(reward)  # the title
+    assert '<g id="raw">' in reward  # 200 records: smoothed over 2, the raw values behind
     page = Images()
     page.feed((out / "index.html").read_text(encoding="utf-8"))
     assert page.src == names[:-1]
+    assert page.sizes == [(760, 340)] * 5
     assert not list(out.glob(".*.tmp"))
 
 

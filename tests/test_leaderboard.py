@@ -89,8 +89,8 @@ def test_run_plays_records_and_stops_by_the_rule(tmp_path, arena):
         games = store.games("tiny")
         assert len(games) == 6
         # every entrant got games: the scheduler does not starve anyone
-        assert {e for g in games for e in (g["a"], g["b"])} == set(definition.entrants)
-        ratings = store.standings("tiny")
+        assert {e for g in games for e in (g.a, g.b)} == set(definition.entrants)
+        ratings = store.ratings("tiny")
         assert ratings["bot:tracker:9"].mu > ratings["random"].mu
         assert store.recompute("tiny") == (6, 0)
 
@@ -99,15 +99,15 @@ def test_an_entrant_added_later_is_placed_without_replaying(tmp_path, arena):
     path = write_definition(tmp_path, "grow", entrants=["bot:tracker:9", "random"])
     with MatchStore(tmp_path / "arena.db") as store:
         run_leaderboard(load_definition(path), store, games=4, workers=1, arena=arena, seed=0)
-        before = store.standings("grow")
+        before = store.ratings("grow")
         write_definition(tmp_path, "grow", entrants=["bot:tracker:9", "random", "bot:tracker:5"])
         run_leaderboard(load_definition(path), store, games=2, workers=2, arena=arena, seed=0)
         games = store.games("grow")
         assert len(games) == 6
-        assert [g["id"] for g in games[:4]] == [1, 2, 3, 4]  # old games untouched
+        assert [g.id for g in games[:4]] == [1, 2, 3, 4]  # old games untouched
         # the newcomer has the prior's sigma, the highest: both new games include it
-        assert all("bot:tracker:5" in (g["a"], g["b"]) for g in games[4:])
-        assert store.standings("grow")["bot:tracker:5"].games == 2
+        assert all("bot:tracker:5" in (g.a, g.b) for g in games[4:])
+        assert store.ratings("grow")["bot:tracker:5"].games == 2
         assert before["bot:tracker:9"].games == 4
 
 
@@ -133,8 +133,8 @@ def test_errored_games_stay_out_of_the_ratings(tmp_path, arena):
     with MatchStore(tmp_path / "arena.db") as store:
         result = run_leaderboard(definition, store, games=3, workers=1, arena=local, seed=0)
         assert result.errors == 3 and result.played == 0
-        assert store.standings("errs") == {}
-        assert [g["error"] for g in store.games("errs")] == ["RuntimeError: policy blew up"] * 3
+        assert store.ratings("errs") == {}
+        assert [g.error for g in store.games("errs")] == ["RuntimeError: policy blew up"] * 3
 
 
 def _wait_for_games(db: Path, at_least: int, timeout: float) -> int:
@@ -183,7 +183,7 @@ def test_kill_9_loses_only_games_in_flight_and_a_rerun_resumes(tmp_path):
     assert rerun.returncode == 0, rerun.stderr
     with MatchStore(db) as store:
         games = store.games("crash")
-        assert len(games) == 14 and len({g["uid"] for g in games}) == 14
+        assert len(games) == 14 and len({g.uid for g in games}) == 14
         assert store.recompute("crash") == (14, 0)
 
 
@@ -241,7 +241,7 @@ def test_match_records_into_the_envs_leaderboard_by_default(tmp_path):
     assert result.returncode == 0, result.stderr
     with MatchStore(tmp_path / "home" / "arena.db") as store:
         assert store.count("pong") == 2
-        assert store.standings("pong")["bot:tracker:9"].mu > store.standings("pong")["random"].mu
+        assert store.ratings("pong")["bot:tracker:9"].mu > store.ratings("pong")["random"].mu
     named = run_cli(tmp_path, "match", "random", "cpu", "--games", "1", "-o", "points=1", "--leaderboard", "mine", "--workers", "1")
     assert named.returncode == 0, named.stderr
     with MatchStore(tmp_path / "home" / "arena.db") as store:
@@ -252,7 +252,7 @@ def test_each_pair_alternates_seats(tmp_path, arena):
     definition = load_definition(write_definition(tmp_path, "seats", entrants=["bot:tracker:9", "random"]))
     with MatchStore(tmp_path / "arena.db") as store:
         run_leaderboard(definition, store, games=4, workers=2, arena=arena, seed=0)
-        seats = [g["sides"]["left"] for g in store.games("seats")]
+        seats = [g.sides["left"] for g in store.games("seats")]
         assert sorted(seats) == ["bot:tracker:9", "bot:tracker:9", "random", "random"]
 
 
@@ -260,4 +260,4 @@ def test_match_into_a_leaderboard_of_another_env_is_refused(tmp_path):
     write_definition(tmp_path / "boards", "smash", env="melee")
     result = run_cli(tmp_path, "match", "random", "random", "--leaderboard", "smash")
     assert result.returncode == 2
-    assert "leaderboard 'smash' is for env 'melee', not 'pong'; add --env melee" in result.stderr
+    assert "is for env 'melee', not 'pong'; add --env melee" in result.stderr

@@ -13,6 +13,9 @@ import os
 import pytest
 
 from arena import hookimpl
+from arena.games.record import GameRecord
+from arena.ratings.recorder import Recorder
+from arena.ratings.store import MatchStore
 from arena.plugins.agents import OpponentKind
 from arena.plugins.envs import NO_LEVELS
 from arena.errors import ArenaError
@@ -143,13 +146,11 @@ def test_mean_ci95_degenerate_cases():
 # -- summaries --------------------------------------------------------------------------------
 
 
-def rec(game, status="ok", score_a=None, score_b=None, frames=None):
+def rec(game, status="ok", score_a=None, score_b=None, frames=None) -> GameRecord:
     if status != "ok":
-        return {"game": game, "status": "error", "error": "boom", "score_a": None, "score_b": None,
-                "winner": None, "frames": None}  # fmt: skip
+        return GameRecord(env="pong", a="A", b="B", game=game, status="error", error="boom")
     winner = "a" if score_a > score_b else "b" if score_b > score_a else "draw"
-    return {"game": game, "status": "ok", "error": None, "score_a": score_a, "score_b": score_b,
-            "winner": winner, "frames": frames}  # fmt: skip
+    return GameRecord(env="pong", a="A", b="B", game=game, score_a=score_a, score_b=score_b, winner=winner, frames=frames)
 
 
 def test_summarize_counts_wins_draws_errors():
@@ -167,7 +168,7 @@ def test_summarize_counts_wins_draws_errors():
     assert s.mean_diff == pytest.approx(-1 / 3)  # (2 - 3 + 0) / 3; errors are not zeros
     assert s.frames == 101500
     assert s.wall_s == 12.5
-    assert [r["game"] for r in s.records] == [0, 1, 2, 3, 4]
+    assert [r.game for r in s.records] == [0, 1, 2, 3, 4]
 
 
 def test_summarize_errors_are_never_wins_or_losses():
@@ -181,6 +182,11 @@ def test_summarize_errors_are_never_wins_or_losses():
 
 
 # -- real games -------------------------------------------------------------------------------
+
+
+def recorder_at(log_path):
+    """A recorder that writes ``log_path`` and a match database beside it."""
+    return Recorder("test", log_path, MatchStore(log_path.parent / "arena.db"), definition=None)
 
 
 def check_log(log_path, summary, a, b, points, games):
@@ -219,12 +225,12 @@ def check_log(log_path, summary, a, b, points, games):
 def test_run_match_inline(arena, tmp_path):
     plan = plan_match("bot:tracker:8", "random", games=2, seed=0, workers=1, options=PongOptions(points=2), arena=arena)
     seen = []
-    summary = run_match(plan, log_path=tmp_path / "m.jsonl", arena=arena, on_game=seen.append)
+    summary = run_match(plan, recorder=recorder_at(tmp_path / "m.jsonl"), arena=arena, on_game=seen.append)
     lines = check_log(tmp_path / "m.jsonl", summary, "bot:tracker:8", "random", points=2, games=2)
-    assert [r["game"] for r in seen] == [0, 1]
+    assert [r.game for r in seen] == [0, 1]
     assert all(line["pid"] == os.getpid() for line in lines)
     # the log is appended to, never overwritten
-    run_match(plan, log_path=tmp_path / "m.jsonl", arena=arena)
+    run_match(plan, recorder=recorder_at(tmp_path / "m.jsonl"), arena=arena)
     assert len(read_log(tmp_path / "m.jsonl")) == 4
 
 
@@ -232,22 +238,22 @@ def test_run_match_two_workers_plays_the_same_games(arena, tmp_path):
     options = PongOptions(points=2)
     inline = run_match(
         plan_match("bot:tracker:4", "bot:tracker:7", games=2, workers=1, options=options, arena=arena),
-        log_path=tmp_path / "inline.jsonl", arena=arena,
+        recorder=recorder_at(tmp_path / "inline.jsonl"), arena=arena,
     )  # fmt: skip
     plan = plan_match("bot:tracker:4", "bot:tracker:7", games=2, workers=2, options=options, arena=arena)
     assert plan.workers == 2
-    summary = run_match(plan, log_path=tmp_path / "par.jsonl", arena=arena)
+    summary = run_match(plan, recorder=recorder_at(tmp_path / "par.jsonl"), arena=arena)
     lines = check_log(tmp_path / "par.jsonl", summary, "bot:tracker:4", "bot:tracker:7", points=2, games=2)
     assert all(line["pid"] != os.getpid() for line in lines)  # played in worker processes
     # same seeds, same games: workers change where games run, not how they go
     by_game = {line["game"]: line for line in lines}
     for r in inline.records:
-        assert (by_game[r["game"]]["score"], by_game[r["game"]]["frames"]) == (r["score"], r["frames"])
+        assert (by_game[r.game]["score"], by_game[r.game]["frames"]) == (r.score, r.frames)
 
 
 def test_run_match_against_cpu_inline(arena, tmp_path):
     plan = plan_match("random", "cpu", games=2, workers=1, options=PongOptions(points=2), arena=arena)
-    summary = run_match(plan, log_path=tmp_path / "cpu.jsonl", arena=arena)
+    summary = run_match(plan, recorder=recorder_at(tmp_path / "cpu.jsonl"), arena=arena)
     lines = read_log(tmp_path / "cpu.jsonl")
     assert [line["status"] for line in lines] == ["ok", "ok"]
     for line in lines:
@@ -260,9 +266,9 @@ def test_run_match_against_cpu_inline(arena, tmp_path):
 def test_games_against_cpu_differ_by_seed(arena, tmp_path):
     # seeds 0, 1, 2 draw 26, 14 and 25 no-op frames; tracker level 9 has no aim noise (deterministic)
     plan = plan_match("bot:tracker:9", "cpu", games=3, workers=1, options=PongOptions(points=1), arena=arena)
-    summary = run_match(plan, log_path=tmp_path / "d.jsonl", arena=arena)
+    summary = run_match(plan, recorder=recorder_at(tmp_path / "d.jsonl"), arena=arena)
     assert summary.errors == 0
-    assert len({r["frames"] for r in summary.records}) > 1, [r["frames"] for r in summary.records]
+    assert len({r.frames for r in summary.records}) > 1, [r.frames for r in summary.records]
 
 
 # -- failing agents ---------------------------------------------------------------------------
@@ -289,14 +295,14 @@ class BoomPlugin:
 def test_failing_agent_gives_error_records_not_crashes(arena, tmp_path):
     assert arena.add_plugin(BoomPlugin(), "testplugin")
     plan = plan_match("test:boom", "bot:tracker:5", games=2, workers=1, options=PongOptions(points=2), arena=arena)
-    summary = run_match(plan, log_path=tmp_path / "boom.jsonl", arena=arena)
+    summary = run_match(plan, recorder=recorder_at(tmp_path / "boom.jsonl"), arena=arena)
     lines = read_log(tmp_path / "boom.jsonl")
     assert [line["status"] for line in lines] == ["error", "ok"]  # game 1 plays on after game 0 failed
     bad, good = lines
     assert "ValueError" in bad["error"] and "boom in act" in bad["error"]
     assert bad["winner"] is None and bad["score"] is None and bad["frames"] is None
     assert "traceback" not in bad  # kept out of the log file ...
-    assert "boom in act" in summary.records[0]["traceback"]  # ... but in the returned record
+    assert "boom in act" in summary.records[0].traceback  # ... but in the returned record
     assert max(good["score"].values()) == 2
     assert (summary.games, summary.errors) == (2, 1)
     assert summary.wins_a + summary.wins_b + summary.draws == 1
@@ -315,8 +321,8 @@ def test_every_game_failing_still_summarises(arena, tmp_path):
 
     arena.add_plugin(Plugin(), "testplugin2")
     plan = plan_match("test:always", "random", games=2, workers=1, options=PongOptions(points=1), arena=arena)
-    summary = run_match(plan, log_path=tmp_path / "x.jsonl", arena=arena)
-    assert [r["status"] for r in summary.records] == ["error", "error"]
+    summary = run_match(plan, recorder=recorder_at(tmp_path / "x.jsonl"), arena=arena)
+    assert [r.status for r in summary.records] == ["error", "error"]
     assert (summary.errors, summary.wins_a, summary.wins_b, summary.draws) == (2, 0, 0, 0)
     assert summary.mean_diff is None
 
@@ -327,18 +333,18 @@ def test_every_game_failing_still_summarises(arena, tmp_path):
 @pytest.mark.slow
 def test_tracker_9_beats_tracker_1(arena, tmp_path):
     plan = plan_match("bot:tracker:9", "bot:tracker:1", games=2, workers=2, options=PongOptions(points=5), arena=arena)
-    summary = run_match(plan, log_path=tmp_path / "l.jsonl", arena=arena)
+    summary = run_match(plan, recorder=recorder_at(tmp_path / "l.jsonl"), arena=arena)
     assert summary.errors == 0
-    assert summary.wins_a == 2, [r["score"] for r in summary.records]
+    assert summary.wins_a == 2, [r.score for r in summary.records]
     assert summary.mean_diff > 0
 
 
 @pytest.mark.slow
 def test_tracker_9_beats_cpu(arena, tmp_path):
     plan = plan_match("bot:tracker:9", "cpu", games=2, workers=2, options=PongOptions(points=5), arena=arena)
-    summary = run_match(plan, log_path=tmp_path / "c.jsonl", arena=arena)
+    summary = run_match(plan, recorder=recorder_at(tmp_path / "c.jsonl"), arena=arena)
     assert summary.errors == 0
-    assert summary.wins_a == 2, [r["score"] for r in summary.records]
+    assert summary.wins_a == 2, [r.score for r in summary.records]
 
 
 # -- a worker process that dies -------------------------------------------------------------
@@ -388,7 +394,7 @@ def crash_plugin(tmp_path, monkeypatch):
 def test_dead_worker_loses_no_games(crash_plugin, tmp_path):
     arena = crash_plugin
     plan = plan_match("test:crash", "random", games=12, workers=2, options=PongOptions(points=1), arena=arena)
-    summary = run_match(plan, log_path=tmp_path / "crash.jsonl", arena=arena)
+    summary = run_match(plan, recorder=recorder_at(tmp_path / "crash.jsonl"), arena=arena)
     lines = read_log(tmp_path / "crash.jsonl")
     # every planned game is accounted for: played, or recorded as an error
     assert sorted(line["game"] for line in lines) == list(range(12))

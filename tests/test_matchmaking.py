@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 import random
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,10 +22,11 @@ from arena.ratings.matchmaking import (
     match_quality,
     misrank_expectation,
     next_games,
-    quality_argmax_games,
-    random_games,
 )
 from arena.ratings.trueskill import Rating, TrueSkill
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+from baselines import quality_argmax_games, random_games  # noqa: E402  (bench/baselines.py)
 
 MODEL = TrueSkill()
 PRIOR_MU, PRIOR_SIGMA = MODEL.mu, MODEL.sigma

@@ -271,7 +271,9 @@ def test_per_player_rewards_tracker_right_vs_noop_left(make_env):
 
 def test_tracker_in_the_left_seat_wins_too(make_env):
     # The left seat sees a mirrored game; the level-9 tracker must still win from there.
-    options = PongOptions(points=3)
+    # At act_every 1, as measured: at Pong's default 2, seed 3's rally against the still paddle
+    # runs until the game is cut off at 1-0 (the mirror is right either way).
+    options = PongOptions(points=3, act_every=1)
     env = make_env(options)
     bot = TrackerBot(noise=0, act_every=options.act_every)
     bot.reset(3)
@@ -354,7 +356,7 @@ def test_same_seed_same_game(make_env):
     second = play_random(env, seed=5)  # same env object, reset again
     assert first[0] == second[0]
     assert first[1] == second[1]
-    assert len(first[1]) > 100  # a real game was played
+    assert first[1][-1][0] - first[0] > 100  # a real game was played: over 100 frames
     assert max(first[1][-1][1]) == 2
     for a, b in zip(first[2], second[2]):
         for seat in SEATS:

@@ -24,7 +24,8 @@ from arena.ratings.trueskill import (
     RatingModel,
     Ratings,
     TrueSkill,
-    _truncated_moments,
+    _moments,
+    _NO_WIDTH,
     conservative,
     draw_margin,
     update_1v1,
@@ -432,3 +433,13 @@ def test_trueskill_is_a_rating_model_and_conservative_score():
     assert Ratings(np.array([30.0]), np.array([2.0])).conservative().tolist() == [24.0]
     with pytest.raises(ValueError):
         Rating(25.0, 0.0)
+
+
+def _truncated_moments(p: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and variance of N(0, 1) truncated to ``[p, q]``, for ``p + q >= 0`` (q may be inf).
+
+    The same steps the update takes.
+    """
+    drawn = np.isfinite(q).astype(np.float64)
+    finite_q = np.where(drawn > 0, q, 0.0)
+    return _moments(p, finite_q, drawn, np.where(drawn > 0, q - p, _NO_WIDTH))

@@ -28,20 +28,20 @@ def arena(monkeypatch):
     return loaded
 
 
-def make_learner(arena, **overrides):
+def make_learner(arena, act_every=2, **overrides):
     from arena.training.params import parse_params
 
     spec = arena.algorithms.get("ac")
     params = parse_params(spec.params_class(), [f"{k}={v}" for k, v in overrides.items()], owner="test")
-    return spec.learner_class()(params, PONG_OBS, PONG_ACTIONS, PONG_FPS, device="cpu")
+    return spec.learner_class()(params, PONG_OBS, PONG_ACTIONS, PONG_FPS, device="cpu", act_every=act_every)
 
 
-def meta_for(learner, steps=0):
+def meta_for(learner, steps=0, **env_options):
     return {
         "algorithm": "ac",
         "params": dataclasses.asdict(learner.params),
         "env": "pong",
-        "env_options": {"act_every": learner.params.act_every},
+        "env_options": {"act_every": learner.act_every, **env_options},
         "obs_size": PONG_OBS,
         "num_actions": PONG_ACTIONS,
         "fps": PONG_FPS,
@@ -50,8 +50,8 @@ def meta_for(learner, steps=0):
     }
 
 
-def write_snapshot(folder, learner, steps=0):
-    return save_snapshot(folder / "snapshots" / snapshot_name(steps), meta_for(learner, steps), learner.state_dict())
+def write_snapshot(folder, learner, steps=0, **env_options):
+    return save_snapshot(folder / "snapshots" / snapshot_name(steps), meta_for(learner, steps, **env_options), learner.state_dict())
 
 
 def assert_one_line(message: str, *needles: str) -> None:
@@ -253,17 +253,30 @@ def test_listing_ignores_temporary_and_foreign_files(arena, tmp_path):
 def test_trained_agent_repeats_actions_to_its_act_every(arena, tmp_path):
     from arena.plugins.agents import resolve
 
-    path = write_snapshot(tmp_path, make_learner(arena, act_every=4))
+    path = write_snapshot(tmp_path, make_learner(arena, act_every=4))  # the env ran at act_every=4
     pong = arena.envs.get("pong")
     for env_act_every, repeat in ((1, 4), (2, 2), (4, 1)):
         agent = resolve(str(path), arena.opponents, pong, pong.parse_options([f"act_every={env_act_every}"]))
-        assert agent.repeat == repeat
+        assert (agent.repeat, agent.extra_delay) == (repeat, 0)
         assert agent.hash == file_hash(path)
     agent.reset(0)
     assert agent.act([0.0] * PONG_OBS) in range(PONG_ACTIONS)
     with pytest.raises(ArenaError) as info:
         resolve(str(path), arena.opponents, pong, pong.parse_options(["act_every=3"]))
-    assert_one_line(str(info.value), "acts every 4 frames", "act_every=3")
+    assert_one_line(str(info.value), "act_every=4 delay=0", "act_every=3 delay=0", "-o act_every=1, 2 or 4")
+
+
+def test_trained_agent_replays_its_delay_in_env_steps(arena, tmp_path):
+    from arena.plugins.agents import resolve
+
+    path = write_snapshot(tmp_path, make_learner(arena, act_every=4), delay=2)  # 2 steps of 4 frames: 8 frames late
+    pong = arena.envs.get("pong")
+    for pairs, repeat, extra in ((["act_every=4", "delay=2"], 1, 0), (["act_every=2"], 2, 4), (["act_every=2", "delay=1"], 2, 3), (["act_every=1", "delay=8"], 4, 0)):
+        agent = resolve(str(path), arena.opponents, pong, pong.parse_options(pairs))
+        assert (agent.repeat, agent.extra_delay) == (repeat, extra), pairs
+    with pytest.raises(ArenaError) as info:  # the env alone already delays more than it was trained to see
+        resolve(str(path), arena.opponents, pong, pong.parse_options(["act_every=2", "delay=5"]))
+    assert_one_line(str(info.value), "act_every=4 delay=2", "act_every=2 delay=5", "-o act_every=1")
 
 
 def test_match_with_incompatible_act_every_exits_2(arena, tmp_path, monkeypatch, capsys):

@@ -124,7 +124,7 @@ def test_errored_games_never_count():
         game(7, "B", "A", None, status="error", bogus_winner="a"),
     ]
     assert compute_ratings(with_errors, list("ABC")) == compute_ratings(clean, list("ABC"))
-    assert [g["id"] for g in errored_games(with_errors)] == [4, 6, 7]
+    assert [g.id for g in errored_games(with_errors)] == [4, 6, 7]
     log = rated_log(with_errors, list("ABC"))
     assert len(log) == 4 and log.n_errors == 3 and log.errors.tolist() == [3, 2, 1]
     rows = {r.name: r for r in standings(with_errors, list("ABC"))}

@@ -35,7 +35,7 @@ def random_games(n: int, names: list[str], seed: int) -> list[dict]:
 
 def test_one_game_moves_ratings_as_trueskill_says(store):
     store.record("lb", game("strong", "weak", "a"))
-    ratings = store.standings("lb")
+    ratings = store.ratings("lb")
     expected_a, expected_b = TrueSkill().rate(Rating(25.0, 25 / 3), Rating(25.0, 25 / 3), 1)
     assert ratings["strong"].mu == expected_a.mu and ratings["strong"].mu > 25
     assert ratings["weak"].mu == expected_b.mu and ratings["weak"].mu < 25
@@ -43,47 +43,47 @@ def test_one_game_moves_ratings_as_trueskill_says(store):
 
 
 def test_recompute_is_bit_identical_to_the_online_ratings(store):
-    store.set_pins("lb", {"cpu": (25.0, 1.0)})
+    store.sync_pins("lb", {"cpu": (25.0, 1.0)})
     for g in random_games(400, ["p1", "p2", "p3", "p4", "cpu"], seed=3):
         store.record("lb", g)
-    online = store.standings("lb")
+    online = store.ratings("lb")
     rated, changed = store.recompute("lb")
     assert (rated, changed) == (400, 0)
-    assert store.standings("lb") == online  # floats compared with ==: bit for bit
+    assert store.ratings("lb") == online  # floats compared with ==: bit for bit
     assert online["cpu"].mu == 25.0 and online["cpu"].sigma == 1.0  # pinned: never moves
 
 
 def test_recompute_repairs_tampered_ratings(store):
     for g in random_games(50, ["x", "y", "z"], seed=1):
         store.record("lb", g)
-    online = store.standings("lb")
+    online = store.ratings("lb")
     store._db.execute("UPDATE ratings SET mu = 99 WHERE entrant = 'x'")
     assert store.recompute("lb") == (50, 1)
-    assert store.standings("lb") == online
+    assert store.ratings("lb") == online
 
 
 def test_errored_games_are_logged_but_never_rated(store):
     store.record("lb", game("x", "y", "a"))
-    before = store.standings("lb")
+    before = store.ratings("lb")
     store.record("lb", {"env": "pong", "a": "x", "b": "y", "status": "error", "error": "emulator crashed"})
-    assert store.standings("lb") == before
+    assert store.ratings("lb") == before
     assert store.count("lb") == 1 and store.count("lb", status=None) == 2
     errored = store.games("lb", status="error")
-    assert errored[0]["error"] == "emulator crashed" and errored[0]["winner"] is None
+    assert errored[0].error == "emulator crashed" and errored[0].winner is None
     assert store.recompute("lb") == (1, 0)
 
 
 def test_a_uid_is_recorded_once(store):
     assert store.record("lb", game("x", "y"), uid="g1") is not None
     assert store.record("lb", game("x", "y"), uid="g1") is None
-    assert store.count("lb") == 1 and store.standings("lb")["x"].games == 1
+    assert store.count("lb") == 1 and store.ratings("lb")["x"].games == 1
 
 
 def test_leaderboards_are_separate(store):
     store.record("one", game("x", "y"))
     store.record("two", game("x", "y", "b"))
     assert store.leaderboards() == ["one", "two"]
-    assert store.standings("one")["x"].mu > 25 > store.standings("two")["x"].mu
+    assert store.ratings("one")["x"].mu > 25 > store.ratings("two")["x"].mu
 
 
 def _writer(path: str, worker: int, n: int, barrier) -> None:
@@ -108,9 +108,9 @@ def test_concurrent_writers_lose_and_duplicate_nothing(tmp_path):
     with MatchStore(path) as store:
         games = store.games("lb")
         assert len(games) == 240
-        assert len({g["uid"] for g in games}) == 240
-        assert [g["id"] for g in games] == list(range(1, 241))
-        assert sum(s.games for s in store.standings("lb").values()) == 480
+        assert len({g.uid for g in games}) == 240
+        assert [g.id for g in games] == list(range(1, 241))
+        assert sum(s.games for s in store.ratings("lb").values()) == 480
         # Updates were applied in commit order, so the log rebuilds them exactly.
         assert store.recompute("lb") == (240, 0)
 

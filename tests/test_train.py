@@ -183,6 +183,15 @@ def test_tag_name_and_enemies_in_the_name(arena_plugins, tmp_path):
     assert [e.spec for e in ladder.pool.entries] == [f"bot:tracker:{n}" for n in (1, 3, 5, 7, 9)]
 
 
+def tensorboard_scalars(folder: Path) -> list[tuple[str, int]]:
+    """(tag, step) of every scalar in the experiment's tb/, as TensorBoard's own reader sees them."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    reader = EventAccumulator(str(folder / "tb"))
+    reader.Reload()
+    return [(tag, event.step) for tag in reader.Tags()["scalars"] for event in reader.Scalars(tag)]
+
+
 def melee_pairs(tmp_path) -> list[str]:
     """Env options that make a Melee plan without Dolphin or the game: planning checks that both
     exist, and neither runs."""
@@ -276,8 +285,8 @@ BAD_INPUT = {
     "enemy folder without snapshot": (("--plugin", "ac", "--enemies", "emptydir.json"), ["emptydir.json", "entry 1", "no snapshot in emptydir"]),
     "cpu level without levels": (("--plugin", "ac", "--enemies", "falcon.json"), ["falcon.json", "entry 0", "cpu:9", "'cpu'"]),
     "pixels": (("--plugin", "ac", "-o", "obs=pixels"), ["obs=pixels", "flat vector"]),
-    "act_every as env option": (("--plugin", "ac", "-o", "act_every=2"), ["act_every", "--set act_every="]),
-    "delay as env option": (("--plugin", "ac", "-o", "delay=2"), ["delay", "--set delay="]),
+    "act_every as parameter": (("--plugin", "ac", "--set", "act_every=4"), ["'act_every' is an env option", "use -o act_every=4"]),
+    "delay as parameter": (("--plugin", "ac", "--set", "delay=3"), ["'delay' is an env option", "use -o delay=3"]),
     "unknown env option": (("--plugin", "ac", "-o", "nope=1"), ["'nope'", "points"]),
     "unknown env": (("--plugin", "ac", "--env", "tetris"), ["'tetris'", "pong"]),
     "zero steps": (("--plugin", "ac", "--steps", "0"), ["--steps", "0"]),
@@ -366,7 +375,6 @@ def trained(tmp_path_factory):
 @pytest.mark.slow
 def test_end_to_end_experiment_folder(trained):
     from arena.training.snapshot import list_snapshots, load_snapshot
-    from arena.training.tensorboard import read_events
 
     root, folder, proc = trained
     assert "Traceback" not in proc.stdout + proc.stderr
@@ -377,6 +385,7 @@ def test_end_to_end_experiment_folder(trained):
     assert params["enemies"].endswith("default.json")
     assert params["params"]["experience_length"] == 32 and params["params"]["batch_size"] == 4
     assert params["env_options"]["points"] == 3 and params["env_options"]["act_every"] == 2
+    assert "act_every" not in params["params"] and "delay" not in params["params"]  # recorded once: an env option
 
     # a snapshot at step 0, then one per update, named by the agent steps they hold
     assert snapshot_steps(folder) == [0, 128, 256]
@@ -393,10 +402,9 @@ def test_end_to_end_experiment_folder(trained):
     for key in ("loss", "entropy", "fps", "wall_s", "games", "win_rate/cpu", "win_rate/self"):
         assert key in rows[-1], key
 
-    events = [e for e in read_events(folder / "tb") if "scalars" in e]
-    assert {e["step"] for e in events} == {128, 256}
-    tags = {tag for e in events for tag in e["scalars"]}
-    assert {"loss", "entropy", "frames", "updates"} <= tags
+    events = tensorboard_scalars(folder)
+    assert {step for _, step in events} == {128, 256}
+    assert {"loss", "entropy", "frames", "updates"} <= {tag for tag, _ in events}
 
     log = (folder / "logs" / "train.log").read_text()
     assert f"started {TINY_NAME}" in log and f"finished {TINY_NAME}: 256 steps" in log
@@ -458,7 +466,6 @@ def test_init_force_starts_over(trained, tmp_path):
 @pytest.mark.slow
 def test_kill_9_then_resume_from_the_last_snapshot(tmp_path):
     from arena.training.snapshot import load_snapshot
-    from arena.training.tensorboard import read_events
 
     folder = tmp_path / "experiments" / "killed"
     args = ("train", *TINY, "--snapshot-every", "2", "--eval-every", "0", "--name", "killed")
@@ -512,7 +519,7 @@ def test_kill_9_then_resume_from_the_last_snapshot(tmp_path):
     assert final.learner["updates"] == target // STEPS_PER_UPDATE
 
     # TensorBoard: the stretch the kill lost is not drawn twice
-    seen = [(tag, e["step"]) for e in read_events(folder / "tb") if "scalars" in e for tag in e["scalars"]]
+    seen = tensorboard_scalars(folder)
     assert len(seen) == len(set(seen))
     assert max(step for _, step in seen) == target
     assert not list((folder / "snapshots").glob(".*.tmp"))
@@ -529,10 +536,10 @@ def test_final_snapshot_plays_in_arena_match(trained):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert f"mean score difference ({rel} - cpu)" in proc.stdout
     games = MatchStore(root / "home" / "arena.db").games("pong")
-    assert len(games) == 2 and all(g["status"] == "ok" for g in games)
-    assert {g["a"] for g in games} == {rel}
-    assert {g["a_hash"] for g in games} == {file_hash(find_snapshot(folder))}
-    assert all(max(g["score_a"], g["score_b"]) == 2 for g in games)
+    assert len(games) == 2 and all(g.status == "ok" for g in games)
+    assert {g.a for g in games} == {rel}
+    assert {g.a_hash for g in games} == {file_hash(find_snapshot(folder))}
+    assert all(max(g.score_a, g.score_b) == 2 for g in games)
 
 
 @pytest.mark.slow
@@ -547,14 +554,14 @@ def test_evaluation_games_go_to_the_experiments_leaderboard(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     first, second = (f"experiments/evals/snapshots/{steps:012d}.pt" for steps in (128, 256))
     games = MatchStore(tmp_path / "home" / "arena.db").games("evals")
-    assert all(g["status"] == "ok" for g in games), games
-    pairs = {(g["a"], g["b"]) for g in games}
+    assert all(g.status == "ok" for g in games), games
+    pairs = {(g.a, g.b) for g in games}
     assert (first, "cpu") in pairs  # the game's own CPU
     assert (second, "cpu") in pairs
     assert (second, first) in pairs  # the previous snapshot
-    newest = [g for g in games if g["a"] == second]
-    assert {g["a_hash"] for g in newest} == {file_hash(tmp_path / second)}
-    assert all(g["options"]["points"] == 2 for g in games)
+    newest = [g for g in games if g.a == second]
+    assert {g.a_hash for g in newest} == {file_hash(tmp_path / second)}
+    assert all(g.options["points"] == 2 for g in games)
     assert (tmp_path / "experiments" / "evals" / "logs" / "eval.jsonl").exists()
 
     show = run_arena(tmp_path, "leaderboard", "show", "evals")

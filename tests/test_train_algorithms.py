@@ -35,7 +35,7 @@ def test_arena_train_runs_on_pong_and_the_snapshot_plays(algorithm, tmp_path):
     folder = next((tmp_path / "experiments").iterdir())
     assert folder.name.startswith(algorithm)
     rows = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
-    act_every = json.loads((folder / "params.json").read_text())["params"]["act_every"]
+    act_every = json.loads((folder / "params.json").read_text())["env_options"]["act_every"]  # the env's option
     assert rows and rows[-1]["steps"] >= 640 and rows[-1]["frames"] >= 640 * act_every
     assert all(b["steps"] > a["steps"] for a, b in zip(rows, rows[1:]))
     assert any(key.startswith("loss") for key in rows[-1])

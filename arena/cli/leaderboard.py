@@ -19,23 +19,38 @@ def leaderboard_group() -> None:
     """Rate agents against each other: a durable match log and TrueSkill ratings."""
 
 
-def _entrants(name: str, games: list[dict]) -> tuple[list[str], dict]:
-    """The definition's entrants (if there is one) plus everyone in the log, and the pins."""
-    from arena.ratings.leaderboard import find_definition
+class _Board:
+    """What every view of a leaderboard reads: its games, its entrants (the definition's, then the
+    guests the log adds) and the pins its stored ratings were computed with. Ratings come from
+    the games and those pins only, so every view prints what matchmaking reads."""
 
-    definition = find_definition(name, required=False)
-    entrants = list(definition.entrants) if definition else []
-    for game in games:
-        for who in (game["a"], game["b"]):
-            if who not in entrants:
-                entrants.append(who)
-    return entrants, (definition.pinned if definition else {})
+    def __init__(self, store, name: str):
+        from arena.ratings.leaderboard import find_definition
+
+        self.name = name
+        self.definition = find_definition(name, required=False)
+        self.games = store.games(name)
+        listed = list(self.definition.entrants) if self.definition else []
+        self.entrants = list(dict.fromkeys([*listed, *(who for g in self.games for who in (g.a, g.b))]))
+        self.guests = set(self.entrants) - set(listed) if self.definition else set()
+        self.pins = store.pins(name)
+
+    def standings(self):
+        from arena.ratings.standings import standings
+
+        return standings(self.games, self.entrants, pinned=self.pins)
+
+    def pins_changed(self) -> str:
+        """A note when the definition's pins differ from the ones the stored ratings use."""
+        if self.definition is None or self.definition.pinned == self.pins:
+            return ""
+        return f"the pins in {self.definition.path} changed since the last game was recorded; `arena leaderboard recompute {self.name}` applies them"
 
 
 def _open(db_path, name: str, *, must_exist: bool = True):
     from arena.errors import ArenaError
-    from arena.ratings.leaderboard import available
     from arena.paths import db_path as default_db_path
+    from arena.ratings.leaderboard import available
     from arena.ratings.store import MatchStore
 
     path = db_path or default_db_path()
@@ -92,13 +107,13 @@ def run_command(name, games, until_sigma, workers, seed, db_path) -> None:
     with progress:
         bar = progress.add_task(name, total=total, status="")
 
-        def show(record: dict) -> None:
+        def show(record) -> None:
             progress.advance(bar)
-            if record["status"] == "ok":
-                line = f"{record['a']} {record['score_a']} - {record['score_b']} {record['b']}"
+            if record.ok:
+                line = f"{record.a} {record.score_a} - {record.score_b} {record.b}"
             else:
-                line = f"{record['a']} vs {record['b']}: error {record['error']}"
-            top = max(store.standings(name).values(), key=lambda s: 0 if s.pinned else s.sigma, default=None)
+                line = f"{record.a} vs {record.b}: error {record.error}"
+            top = max(store.ratings(name).values(), key=lambda s: 0 if s.pinned else s.sigma, default=None)
             status = f"max sigma {top.sigma:.2f}" if top else ""
             progress.update(bar, status=status)
             progress.console.print(line, soft_wrap=True)
@@ -115,27 +130,28 @@ def run_command(name, games, until_sigma, workers, seed, db_path) -> None:
 def _print_table(console, store, name: str) -> None:
     from rich.table import Table
 
-    from arena.ratings.standings import standings
-
-    games = store.games(name)
-    entrants, pinned = _entrants(name, games)
-    rows = standings(games, entrants, pinned=pinned or store.pins(name))
-    table = Table(title=f"leaderboard {name}: {sum(g['status'] == 'ok' for g in games)} games", title_justify="left")
+    board = _Board(store, name)
+    rows = board.standings()
+    table = Table(title=f"leaderboard {name}: {sum(g.ok for g in board.games)} games", title_justify="left")
     for column in ("rank", "entrant", "mu", "sigma", "mu - 3 sigma", "games", "win rate", "last played"):
         table.add_column(column, justify="left" if column in ("entrant", "last played") else "right")
     for row in rows:
         win_rate = f"{row.win_rate:.0%}" if row.games else "-"
         last = (row.last_played or "-")[:19].replace("T", " ")
-        pin = " (pinned)" if row.name in pinned else ""
+        mark = " (pinned)" if row.pinned else " (guest)" if row.name in board.guests else ""
         table.add_row(
-            str(row.rank), row.name + pin, f"{row.mu:.2f}", f"{row.sigma:.2f}", f"{row.conservative:.2f}",
+            str(row.rank), row.name + mark, f"{row.mu:.2f}", f"{row.sigma:.2f}", f"{row.conservative:.2f}",
             str(row.games), win_rate, last,
         )  # fmt: skip
     console.print(table)
     console.print("rank: 1 + the number of entrants whose 95% interval lies wholly above this one's (ties share a rank)")
-    errors = sum(g["status"] == "error" for g in games)
+    if board.guests:
+        console.print("guest: not among the definition's entrants; rated, but never scheduled by `arena leaderboard run`")
+    errors = sum(not g.ok for g in board.games)
     if errors:
         console.print(f"{errors} errored games are logged and left out of the ratings")
+    if board.pins_changed():
+        console.print(f"note: {board.pins_changed()}", soft_wrap=True)
 
 
 @leaderboard_group.command("show")
@@ -151,11 +167,7 @@ def show_command(name, as_json, db_path) -> None:
         import dataclasses
         import json
 
-        from arena.ratings.standings import standings
-
-        games = store.games(name)
-        entrants, pinned = _entrants(name, games)
-        rows = standings(games, entrants, pinned=pinned or store.pins(name))
+        rows = _Board(store, name).standings()
         click.echo(json.dumps([dataclasses.asdict(r) for r in rows], indent=2, default=str))
         return
     _print_table(make_console(), store, name)
@@ -163,16 +175,18 @@ def show_command(name, as_json, db_path) -> None:
 
 @leaderboard_group.command("report")
 @click.argument("name")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, help="Folder for index.html and the CSVs.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Folder for index.html, the plots and the CSVs [default: $ARENA_HOME/reports/NAME].")  # fmt: skip
 @DB_OPTION
 def report_command(name, out_dir, db_path) -> None:
     """Write an HTML report (table, rating history, win-probability matrices) and CSV files."""
+    from arena.paths import report_dir
     from arena.ratings.report import write_report
 
+    out_dir = out_dir or report_dir(name)
     store = _open(db_path, name)
-    games = store.games(name)
-    entrants, pinned = _entrants(name, games)
-    page = write_report(out_dir, name, games, entrants, pinned=pinned or store.pins(name))
+    board = _Board(store, name)
+    page = write_report(out_dir, name, board.games, board.entrants, pinned=board.pins)
     click.echo(f"wrote {page}")
 
 
@@ -180,8 +194,13 @@ def report_command(name, out_dir, db_path) -> None:
 @click.argument("name")
 @DB_OPTION
 def recompute_command(name, db_path) -> None:
-    """Rebuild leaderboard NAME's ratings from its match log."""
+    """Rebuild leaderboard NAME's ratings from its match log, under its definition's pins."""
+    from arena.ratings.leaderboard import find_definition
+
     store = _open(db_path, name)
+    definition = find_definition(name, required=False)
+    if definition is not None and store.sync_pins(name, definition.pinned):
+        click.echo(f"applied the pins of {definition.path}")
     rated, changed = store.recompute(name)
     verdict = "identical to the stored ratings" if changed == 0 else f"{changed} entrants' ratings changed"
     click.echo(f"recomputed {name} from {rated} games: {verdict}")

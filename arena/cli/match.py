@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import click
 
 from arena.cli import cli
@@ -76,8 +78,9 @@ def match_command(ctx, a, b, env_name, games, seed, workers, options, leaderboar
     from rich.table import Table
 
     from arena.cli import make_console
-    from arena.games.match import plan_match, run_match
+    from arena.games.match import default_log_path, plan_match, run_match
     from arena.plugins.manager import get_arena
+    from arena.ratings.recorder import Recorder
     from arena.ratings.store import MatchStore
 
     arena = get_arena()
@@ -87,14 +90,9 @@ def match_command(ctx, a, b, env_name, games, seed, workers, options, leaderboar
         a, b, env=env_name, games=games, seed=seed, workers=workers,
         options=env_spec.parse_options(options), arena=arena,
     )  # fmt: skip
-    if leaderboard:
-        from arena.errors import ArenaError
-        from arena.ratings.leaderboard import find_definition
-
-        definition = find_definition(leaderboard, required=False)
-        if definition is not None and definition.env != env_name:
-            raise ArenaError(f"leaderboard '{leaderboard}' is for env '{definition.env}', not '{env_name}'; add --env {definition.env}")
     store = MatchStore(db_path)  # opened before any game: a bad database fails fast
+    recorder = Recorder(leaderboard or env_name, log_path or default_log_path(a, b), store, arena=arena)
+    recorder.check(env_name, asdict(plan.tasks[0].options))  # a leaderboard's definition may refuse the games
     console = make_console()
     progress = Progress(
         TextColumn("[bold]{task.description}"),
@@ -105,26 +103,26 @@ def match_command(ctx, a, b, env_name, games, seed, workers, options, leaderboar
         console=console,
     )
 
-    def show(record: dict) -> None:
+    def show(record) -> None:
         bar_task = progress.tasks[0].id
         progress.advance(bar_task)
-        sides = record["sides"]
+        sides = record.sides
         left, right = env_spec.seats
-        head = f"game {record['game']:>3}  seed {record['seed']:<6}"
-        if record["status"] != "ok":
-            progress.console.print(f"{head} [red]error[/red] {record['error']}", soft_wrap=True)
+        head = f"game {record.game:>3}  seed {record.seed:<6}"
+        if not record.ok:
+            progress.console.print(f"{head} [red]error[/red] {record.error}", soft_wrap=True)
             return
-        cut = " (frame cap)" if record["truncated"] else ""
+        cut = " (frame cap)" if record.truncated else ""
         progress.console.print(
-            f"{head} {left} {sides[left]} [bold]{record['score'][left]}[/bold] - "
-            f"[bold]{record['score'][right]}[/bold] {sides[right]} {right}"
-            f"   {record['frames']:,} frames, {record['wall_s']:.1f}s{cut}",
+            f"{head} {left} {sides[left]} [bold]{record.score[left]}[/bold] - "
+            f"[bold]{record.score[right]}[/bold] {sides[right]} {right}"
+            f"   {record.frames:,} frames, {record.wall_s:.1f}s{cut}",
             soft_wrap=True,
         )
 
-    with progress:
+    with progress, recorder:
         progress.add_task(f"{a} vs {b}", total=games)
-        summary = run_match(plan, log_path=log_path, arena=arena, on_game=show, store=store, leaderboard=leaderboard)
+        summary = run_match(plan, recorder=recorder, arena=arena, on_game=show)
 
     played = summary.games - summary.errors
     table = Table(title=f"{a} vs {b} on {env_name}: {summary.games} games", title_justify="left")

@@ -81,7 +81,7 @@ def _show_plan(console, plan) -> None:
     from arena.training.params import to_dict
 
     what = "resume from " + str(plan.resume_from) if plan.resume_from else ("start over (--init --force)" if plan.init and plan.existing_snapshots else "start")
-    console.print(f"[bold]dry run[/bold]: nothing is written")
+    console.print("[bold]dry run[/bold]: nothing is written")
     console.print(f"experiment: {plan.name}  ({plan.folder})  -> {what}", soft_wrap=True)
     evaluation = f"every {plan.eval_every} updates" if plan.eval_every else "off"
     console.print(f"algorithm: {plan.algorithm.name}   env: {plan.env}   workers: {plan.workers}   steps: {plan.steps:,}   evaluation: {evaluation}")

@@ -1,26 +1,26 @@
-"""Playing games between two agents: one game (:func:`play_game`) and a series (:func:`run_match`).
+"""A match: a series of games between two agents (:func:`plan_match`, :func:`run_match`), sides
+alternating so each agent plays both seats, and its summary with a 95% interval.
 
-Plugins are resolved once per worker process; the per-step loop only calls ``env.step`` and
-``agent.act``. Each worker keeps one emulator alive across games (stable-retro allows one per
-process) and sides alternate so each agent plays both seats.
+The games themselves are played by :mod:`arena.games.play`; where they are written is the caller's
+choice (a :class:`GameSink`: ``arena match`` passes a :class:`~arena.ratings.recorder.Recorder`).
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
 import time
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from arena import paths
 from arena.errors import ArenaError
 from arena.games.play import GameTask, plan_games, run_games
+from arena.games.record import GameRecord
 from arena.plugins.manager import Arena, get_arena
 
 
@@ -37,7 +37,7 @@ class MatchSummary:
     ci95: tuple[float, float] | None
     frames: int
     wall_s: float
-    records: list[dict] = field(default_factory=list, repr=False)
+    records: list[GameRecord] = field(default_factory=list, repr=False)
     log_path: Path | None = None
 
 
@@ -63,22 +63,22 @@ def mean_ci95(values: list[float]) -> tuple[float | None, tuple[float, float] | 
     return mean, (mean - half, mean + half)
 
 
-def summarize(a: str, b: str, records: list[dict], wall_s: float) -> MatchSummary:
-    ok = [r for r in records if r["status"] == "ok"]
-    mean, ci = mean_ci95([r["score_a"] - r["score_b"] for r in ok])
+def summarize(a: str, b: str, records: list[GameRecord], wall_s: float) -> MatchSummary:
+    ok = [r for r in records if r.ok]
+    mean, ci = mean_ci95([r.score_a - r.score_b for r in ok])
     return MatchSummary(
         a=a,
         b=b,
         games=len(records),
         errors=len(records) - len(ok),
-        wins_a=sum(r["winner"] == "a" for r in ok),
-        wins_b=sum(r["winner"] == "b" for r in ok),
-        draws=sum(r["winner"] == "draw" for r in ok),
+        wins_a=sum(r.winner == "a" for r in ok),
+        wins_b=sum(r.winner == "b" for r in ok),
+        draws=sum(r.winner == "draw" for r in ok),
         mean_diff=mean,
         ci95=ci,
-        frames=sum(r["frames"] for r in ok),
+        frames=sum(r.frames for r in ok),
         wall_s=wall_s,
-        records=sorted(records, key=lambda r: r["game"]),
+        records=sorted(records, key=lambda r: r.game),
     )
 
 
@@ -120,37 +120,40 @@ def plan_match(
     return MatchPlan(a, b, env, tuple(tasks), min(workers or os.cpu_count() or 1, len(tasks)))
 
 
+class GameSink(Protocol):
+    """Where a match's games go (:class:`arena.ratings.recorder.Recorder` is the one Arena uses)."""
+
+    log_path: Path
+
+    def check(self, env: str, options: dict[str, Any]) -> None: ...
+
+    def write(self, game: GameRecord) -> GameRecord: ...
+
+
 def run_match(
     plan: MatchPlan,
     *,
-    log_path: Path | None = None,
+    recorder: GameSink | None = None,
     arena: Arena | None = None,
-    on_game: Callable[[dict], None] | None = None,
-    store: Any = None,
-    leaderboard: str | None = None,
+    on_game: Callable[[GameRecord], None] | None = None,
 ) -> MatchSummary:
-    """Play the planned games, log each as it finishes, and summarise.
+    """Play the planned games and summarise; with ``recorder``, write each game as it finishes.
 
-    Every game goes to a JSON-lines file and, with ``store`` (an :class:`arena.ratings.store.MatchStore`),
-    into the match log under ``leaderboard`` (default: the env's own leaderboard).
+    The recorder checks the games before the first one starts (a leaderboard's definition may
+    refuse them), so a refused match plays and writes nothing.
     """
-    log_path = Path(log_path) if log_path else default_log_path(plan.a, plan.b)
-    log_path.parent.mkdir(parents=True, exist_ok=True)
+    if recorder is not None and plan.tasks:
+        recorder.check(plan.env, asdict(plan.tasks[0].options))
     started = time.perf_counter()
     records = []
     run_id = uuid.uuid4().hex[:12]
     tasks = [replace(task, uid=f"match:{run_id}:{task.index}") for task in plan.tasks]
-    with open(log_path, "a", encoding="utf-8") as log:
-        for record in run_games(tasks, plan.workers, arena):
-            record["log_path"] = str(log_path)
-            slim = {k: v for k, v in record.items() if k != "traceback"}
-            log.write(json.dumps(slim) + "\n")
-            log.flush()  # a crash loses at most the games still in flight
-            if store is not None:
-                store.record(leaderboard or plan.env, record, uid=record["uid"])
-            records.append(record)
-            if on_game is not None:
-                on_game(record)
+    for record in run_games(tasks, plan.workers, arena):
+        if recorder is not None:
+            record = recorder.write(record).replace(traceback=record.traceback)
+        records.append(record)
+        if on_game is not None:
+            on_game(record)
     summary = summarize(plan.a, plan.b, records, time.perf_counter() - started)
-    summary.log_path = log_path
+    summary.log_path = recorder.log_path if recorder is not None else None
     return summary

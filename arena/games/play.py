@@ -16,10 +16,10 @@ from collections import deque
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
 from typing import Any, Iterator
 
 from arena.errors import ArenaError, one_line
+from arena.games.record import GameRecord
 from arena.plugins.agents import BuiltinCpu, resolve
 from arena.plugins.manager import Arena, get_arena
 
@@ -127,20 +127,10 @@ class _WorkerState:
 
 
 
-def play_game(task: GameTask, state: _WorkerState) -> dict:
+def play_game(task: GameTask, state: _WorkerState) -> GameRecord:
     """Play one game; never raises: a failure is a record with status ``error``."""
     started = time.perf_counter()
-    record: dict[str, Any] = {
-        "uid": task.uid,
-        "game": task.index,
-        "env": task.env,
-        "options": asdict(task.options),
-        "seed": task.seed,
-        "a": task.a,
-        "b": task.b,
-        "a_seat": task.a_seat,
-        "sides": dict(task.seats),
-    }
+    hashes: dict[str, str] = {}
     try:
         env = state.env_for(task)
         b_seat = next(seat for seat in task.seats if seat != task.a_seat)
@@ -151,7 +141,7 @@ def play_game(task: GameTask, state: _WorkerState) -> dict:
                 agent.reset(agent_seed(task.seed, list(task.seats).index(seat)))
                 players[seat] = agent.act
                 if getattr(agent, "hash", None):
-                    record[f"{role}_hash"] = agent.hash  # which weights played, for the match log
+                    hashes[f"{role}_hash"] = agent.hash  # which weights played, for the match log
         observations, _ = env.reset(seed=task.seed)
         truncated = False
         while env.agents:
@@ -160,28 +150,37 @@ def play_game(task: GameTask, state: _WorkerState) -> dict:
             truncated = any(truncations.values())
         scores = env.scores()
         score_a, score_b = scores[task.a_seat], scores[b_seat]
-        record.update(
-            status="ok",
-            error=None,
-            score=scores,
+        outcome = dict(
+            score=dict(scores),
             score_a=score_a,
             score_b=score_b,
             winner="a" if score_a > score_b else "b" if score_b > score_a else "draw",
             frames=env.frames,
             truncated=truncated,
         )
+        return _record(task, started, **outcome, **hashes)
     except Exception as exc:  # recorded, never counted as a win or a loss
         if isinstance(exc, ArenaError):
-            error = one_line(exc)
-        else:
-            error = f"{type(exc).__name__}: {one_line(exc)}"
-            record["traceback"] = traceback.format_exc()
-        record.update(status="error", error=error, score=None, score_a=None, score_b=None, winner=None, frames=None, truncated=None)
-    record["wall_s"] = round(time.perf_counter() - started, 4)
-    record["pid"] = os.getpid()
-    record["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    return record
+            return _record(task, started, status="error", error=one_line(exc), **hashes)
+        error = f"{type(exc).__name__}: {one_line(exc)}"
+        return _record(task, started, status="error", error=error, traceback=traceback.format_exc(), **hashes)
 
+
+def _record(task: GameTask, started: float | None, **outcome: Any) -> GameRecord:
+    values: dict[str, Any] = dict(
+        uid=task.uid,
+        game=task.index,
+        env=task.env,
+        options=asdict(task.options),
+        seed=task.seed,
+        a=task.a,
+        b=task.b,
+        a_seat=task.a_seat,
+        sides=dict(task.seats),
+        wall_s=None if started is None else round(time.perf_counter() - started, 4),
+        pid=os.getpid(),
+    )
+    return GameRecord(**{**values, **outcome})
 
 
 _worker: _WorkerState | None = None
@@ -199,7 +198,7 @@ def _init_worker() -> None:
 
 
 
-def _run_in_worker(task: GameTask) -> dict:
+def _run_in_worker(task: GameTask) -> GameRecord:
     return play_game(task, _worker)
 
 
@@ -233,7 +232,7 @@ class GamePool:
         """Games submitted whose records have not been handed back yet."""
         return len(self._queue) + len(self._pending)
 
-    def next_result(self) -> dict:
+    def next_result(self) -> GameRecord:
         """Block until a game finishes and return its record."""
         if not len(self):
             raise RuntimeError("no game submitted")
@@ -285,7 +284,7 @@ class GamePool:
 
 
 
-def run_games(tasks: list[GameTask], workers: int, arena: Arena | None = None) -> Iterator[dict]:
+def run_games(tasks: list[GameTask], workers: int, arena: Arena | None = None) -> Iterator[GameRecord]:
     """Play ``tasks`` on a :class:`GamePool` and yield each record as its game finishes."""
     with GamePool(workers, arena) as pool:
         for task in tasks:
@@ -295,10 +294,5 @@ def run_games(tasks: list[GameTask], workers: int, arena: Arena | None = None) -
 
 
 
-def _lost(task: GameTask, why: str) -> dict:
-    return {
-        "uid": task.uid, "game": task.index, "env": task.env, "options": asdict(task.options), "seed": task.seed,
-        "a": task.a, "b": task.b, "a_seat": task.a_seat, "sides": dict(task.seats),
-        "status": "error", "error": why, "score": None, "score_a": None, "score_b": None,
-        "winner": None, "frames": None, "truncated": None, "wall_s": None,
-    }  # fmt: skip
+def _lost(task: GameTask, why: str) -> GameRecord:
+    return _record(task, None, status="error", error=why, pid=None)

@@ -40,6 +40,18 @@ class EnvSpec:
     :param potential: ``potential(observation) -> float`` for potential-based reward shaping
         (``gamma * phi(s') - phi(s)``, which keeps the optimal policy), from a seat's own
         observation; ``None`` if the env offers none.
+
+    **Timing** is the environment's: action repeat and observation delay are fields of its
+    ``options`` dataclass, ``act_every`` (emulator frames each action is held: one agent step)
+    and ``delay`` (agent steps between what the game shows and what the agent sees), with the
+    env's own defaults. An env without such a field has ``act_every`` 1 and ``delay`` 0 (a
+    turn-based game simply declares neither). Training, evaluation games and matches all read
+    them with :func:`timing`: an algorithm's discount follows the env's ``act_every``, and a
+    trained agent replays the timing it was trained at in an env that runs another (or is
+    refused).
+    :param machine_options: options that say where things are on this machine or how fast it
+        runs (paths, timeouts, emulation speed), not how the game is played: a leaderboard's
+        definition never compares them.
     """
 
     name: str
@@ -54,6 +66,7 @@ class EnvSpec:
     fps: float = 60.0
     observation_shape: Callable[[Any], tuple[int, ...]] | None = None
     potential: Callable[[Any], float] | None = None
+    machine_options: tuple[str, ...] = ()
 
     @property
     def has_cpu(self) -> bool:
@@ -75,6 +88,27 @@ class EnvSpec:
     def parse_options(self, pairs: typing.Iterable[str] = (), **overrides: Any) -> Any:
         """Build the options dataclass from ``key=value`` strings (``-o``) plus keyword overrides."""
         return parse_options(self.options, pairs, overrides, owner=f"env '{self.name}'")
+
+
+class Timing(typing.NamedTuple):
+    """An env's timing: ``act_every`` frames per agent step, observations ``delay`` steps old."""
+
+    act_every: int = 1
+    delay: int = 0
+
+    def __str__(self) -> str:
+        return f"act_every={self.act_every} delay={self.delay}"
+
+
+def timing(options: Any) -> Timing:
+    """The :class:`Timing` of env options: an options dataclass (or its class, for the env's
+    defaults) or a stored mapping (``params.json``'s or a snapshot's ``env_options``). A missing
+    field means no repeat (``act_every`` 1) and no delay (0)."""
+    if isinstance(options, typing.Mapping):
+        act_every, delay = options.get("act_every", 1), options.get("delay", 0)
+    else:
+        act_every, delay = getattr(options, "act_every", 1), getattr(options, "delay", 0)
+    return Timing(int(act_every), int(delay))
 
 
 def _convert(kind: Any, raw: str) -> Any:

@@ -131,3 +131,27 @@ def load_definition(path: Path) -> LeaderboardDef:
     )
 
 
+def check_game(definition: LeaderboardDef, env_spec: Any, env: str, options: dict[str, Any]) -> None:
+    """Refuse, in one line, a game that does not fit ``definition``: another env, or an option
+    that differs from the definition's (options it leaves out take the env's defaults). Options
+    the env lists in ``EnvSpec.machine_options`` (paths, timeouts) are not compared."""
+    where = f"leaderboard '{definition.name}'" + (f" ({definition.path})" if definition.path else "")
+    if env != definition.env:
+        raise ArenaError(f"{where} is for env '{definition.env}', not '{env}'; add --env {definition.env}, or record into another leaderboard")
+    if env_spec is None:
+        return
+    import dataclasses
+
+    wanted = {f.name: f.default for f in dataclasses.fields(env_spec.options) if f.default is not dataclasses.MISSING}
+    wanted.update(definition.options)
+    machine = set(getattr(env_spec, "machine_options", ()))
+    differ = sorted(key for key, value in wanted.items() if key not in machine and key in options and options[key] != value)
+    if differ:
+        want = ", ".join(f"{key}={_show(wanted[key])}" for key in differ)
+        got = ", ".join(f"{key}={_show(options[key])}" for key in differ)
+        fix = " ".join(f"-o {key}={_show(wanted[key])}" for key in differ)
+        raise ArenaError(f"{where} plays {env} with {want}, but these games have {got}; add {fix}, or record into another leaderboard")
+
+
+def _show(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)

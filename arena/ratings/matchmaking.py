@@ -103,8 +103,6 @@ __all__ = [
     "match_quality",
     "misrank_expectation",
     "next_games",
-    "quality_argmax_games",
-    "random_games",
 ]
 
 OWN_WEIGHT = 1.0
@@ -399,50 +397,3 @@ def converged(sigma, until_sigma: float, pinned=None) -> bool:
         raise ValueError(f"sigma must be a 1-d array, got shape {sigma.shape}")
     pin = _pinned_mask(len(sigma), pinned)
     return bool(np.all(sigma[~pin] <= until_sigma))
-
-
-# --------------------------------------------------------------------------------------------
-# Baselines, for benchmarks and tests (do not schedule a leaderboard with these)
-
-
-def random_games(
-    n: int,
-    k: int,
-    *,
-    rng,
-    pinned=None,
-    forbidden: Iterable[tuple[int, int]] = (),
-) -> list[tuple[int, int]]:
-    """``k`` uniformly random pairs of distinct entrants (independently, with replacement), never
-    two pinned ones or a forbidden pair. The baseline every scheduler should beat."""
-    gen = _numpy_rng(rng)
-    pin = _pinned_mask(n, pinned)
-    a, b = _candidates(n, pin, _pairs(forbidden, n, "forbidden"))
-    if k <= 0 or len(a) == 0:
-        return []
-    t = gen.integers(0, len(a), size=k)
-    swap = (gen.random(k) < 0.5) & ~pin[b[t]] | pin[a[t]]  # a pinned entrant second
-    return [(int(b[i]), int(a[i])) if s else (int(a[i]), int(b[i])) for i, s in zip(t, swap)]
-
-
-def quality_argmax_games(
-    mu,
-    sigma,
-    k: int,
-    *,
-    rng,
-    model=None,
-    in_flight: Iterable[tuple[int, int]] = (),
-    pinned=None,
-) -> list[tuple[int, int]]:
-    """Pure TrueSkill match-quality argmax: the ``k`` best-quality pairs not in flight (no
-    spreading over entrants; ties by rng). Shown for contrast: it starves everyone but a few."""
-    mu, sigma = _ratings(mu, sigma)
-    n = len(mu)
-    pin = _pinned_mask(n, pinned)
-    a, b = _candidates(n, pin, ())
-    if k <= 0 or len(a) == 0:
-        return []
-    q = match_quality(mu, sigma, model=model)[a, b]
-    return _fill(n, a, b, q, int(k), _numpy_rng(rng), in_flight=_pairs(in_flight, n, "in_flight"),
-                 games=np.zeros(n), spread=False, orient=pin[a])  # fmt: skip

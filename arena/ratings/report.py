@@ -7,29 +7,34 @@
   win-rate matrices, an order-independent Bradley-Terry fit with bootstrap intervals, the
   errored games, and every game with a link to its log;
 * ``history.svg``, ``win_probability.svg``, ``observed.svg``, ``bradley_terry.svg``: the plots,
-  hand-written SVG (no plotting library), referenced by the page;
+  drawn with matplotlib (:mod:`arena.plotting`), referenced by the page;
 * ``entrants.csv`` and ``games.csv``, written with pandas.
+
+Plots and tables name entrants by short labels (:func:`arena.ratings.labels.entrant_labels`:
+``rac@102k`` for ``experiments/rac/snapshots/000000102400.pt``); the full spec is in each
+table cell's tooltip and in the CSV files.
 
 TrueSkill is a Microsoft trademark, used here under its non-commercial terms.
 """
 
 from __future__ import annotations
 
-import colorsys
 import html
 import json
 import math
 import os
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from itertools import pairwise
 from pathlib import Path
 from urllib.parse import quote
 
 import numpy as np
 
+from arena.games.record import NAMES, GameRecord, as_record
+from arena.ratings.labels import entrant_labels
 from arena.ratings.standings import (
     ELO_PER_LOGIT,
-    GAME_FIELDS,
     INTERVAL_Z,
     BradleyTerry,
     RatedLog,
@@ -37,7 +42,6 @@ from arena.ratings.standings import (
     Standing,
     _pair_matrices,
     _ratings,
-    _sorted_by_id,
     bradley_terry,
     humanize_age,
     rated_log,
@@ -46,7 +50,7 @@ from arena.ratings.standings import (
 )
 from arena.ratings.trueskill import Rating, RatingModel, TrueSkill
 
-__all__ = ["FILES", "write_report"]
+__all__ = ["FILES", "entrant_labels", "write_report"]
 
 FILES = (
     "index.html",
@@ -64,25 +68,8 @@ TRADEMARK = (
     "non-commercial terms."
 )
 
-_PALETTE = [
-    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
-    "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#5f6b7a",
-]  # fmt: skip  (Tableau 10, with a darker grey)
 _MONO = "ui-monospace, 'DejaVu Sans Mono', Menlo, Consolas, monospace"
 _SANS = "system-ui, -apple-system, 'Segoe UI', Roboto, 'DejaVu Sans', Arial, sans-serif"
-_CHAR_W = 0.61  # width of a monospace character, in ems
-_MAX_LABEL = 28
-
-
-def _colours(n: int) -> list[str]:
-    if n <= len(_PALETTE):
-        return _PALETTE[:n]
-    out = list(_PALETTE)
-    for k in range(n - len(_PALETTE)):  # golden-angle hues, alternating lightness
-        h = (0.07 + k * 0.381966) % 1.0
-        r, g, b = colorsys.hls_to_rgb(h, 0.42 if k % 2 else 0.55, 0.55)
-        out.append(f"#{int(r * 255):02x}{int(g * 255):02x}{int(b * 255):02x}")
-    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -91,10 +78,6 @@ def _colours(n: int) -> list[str]:
 
 def _e(value) -> str:
     return html.escape(str(value), quote=True)
-
-
-def _short(name: str, limit: int = _MAX_LABEL) -> str:
-    return name if len(name) <= limit else name[: limit - 1] + "…"
 
 
 def _num(x: float | None, digits: int = 2) -> str:
@@ -116,93 +99,35 @@ def _when(iso: str | None, suffix: bool = True) -> str:
     except ValueError:
         return iso
     if t.tzinfo is not None:
-        t = t.astimezone(timezone.utc)
+        t = t.astimezone(UTC)
     return t.strftime("%Y-%m-%d %H:%M") + (" UTC" if suffix else "")
 
 
-def _nice_ticks(lo: float, hi: float, count: int = 6) -> list[float]:
-    if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
-        return [lo]
-    raw = (hi - lo) / max(count - 1, 1)
-    mag = 10.0 ** math.floor(math.log10(raw))
-    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
-    start = math.ceil(lo / step - 1e-9) * step
-    ticks = []
-    t = start
-    while t <= hi + 1e-9 * step:
-        ticks.append(round(t, 10))
-        t += step
-    return ticks
-
-
-def _tick_label(t: float) -> str:
-    return (f"{t:.0f}" if abs(t - round(t)) < 1e-9 else f"{t:g}").replace("-", "−")
-
-
-def _lerp_colour(stops: list[tuple[float, tuple[int, int, int]]], x: float) -> tuple[int, ...]:
-    x = min(max(x, stops[0][0]), stops[-1][0])
-    for (x0, c0), (x1, c1) in zip(stops, stops[1:]):
-        if x <= x1:
-            f = 0.0 if x1 == x0 else (x - x0) / (x1 - x0)
-            return tuple(round(a + (b - a) * f) for a, b in zip(c0, c1))
-    return stops[-1][1]
-
+# --------------------------------------------------------------------------------------------
+# Plots (matplotlib, through arena.plotting)
 
 _DIVERGING = [  # P(row beats column): red (loses) .. near white .. blue (wins)
-    (0.0, (178, 24, 43)),
-    (0.25, (239, 138, 98)),
-    (0.5, (247, 247, 247)),
-    (0.75, (103, 169, 207)),
-    (1.0, (33, 102, 172)),
+    (0.0, "#b2182b"),
+    (0.25, "#ef8a62"),
+    (0.5, "#f7f7f7"),
+    (0.75, "#67a9cf"),
+    (1.0, "#2166ac"),
 ]
+_EMPTY_CELL = "#f6f8fa"
+_DIAGONAL = "#eef1f4"
+_STEP_POINTS = 400  # points kept of an entrant's own history line; others' lines get fewer
 
 
-def _fill(p: float) -> tuple[str, str]:
-    """Cell fill and a readable text colour for a probability."""
-    r, g, b = _lerp_colour(_DIVERGING, p)
-    luminance = (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255
-    return f"rgb({r},{g},{b})", ("#ffffff" if luminance < 0.5 else "#1f2328")
+def _history_steps(h: RatingHistory, total: int, keep: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """x, mu, sigma of an entrant's history as a step function (``where="post"``) from 0 to
+    ``total``, thinned to about ``keep`` steps."""
+    from arena.plotting import thin
 
-
-def _svg(width: float, height: float, body: list[str], title: str) -> str:
-    return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
-        f'viewBox="0 0 {width:.0f} {height:.0f}" font-family="{_SANS}" font-size="12" '
-        f'role="img"><title>{_e(title)}</title>'
-        f'<rect width="100%" height="100%" fill="#ffffff"/>' + "".join(body) + "</svg>\n"
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# Plots
-
-
-def _thin(x: np.ndarray, keep: int) -> np.ndarray:
-    """Indices of at most about ``keep`` points: the first, and the last one in each of ``keep``
-    equal x bins."""
-    if len(x) <= keep:
-        return np.arange(len(x))
-    bins = np.minimum((x - x[0]) * keep // max(x[-1] - x[0], 1), keep - 1)
-    last = np.flatnonzero(np.r_[bins[1:] != bins[:-1], True])
-    return np.unique(np.r_[0, last])
-
-
-def _steps(h: RatingHistory, total: int, keep: int = 400):
-    """x, mu, sigma of an entrant's history as a step function from 0 to ``total``."""
-    x = np.r_[0, h.game_index].astype(np.float64)
-    mu = np.r_[h.start.mu, h.mu]
-    sigma = np.r_[h.start.sigma, h.sigma]
-    k = _thin(x, keep)
+    x = np.r_[0, h.game_index, total].astype(np.float64)
+    mu = np.r_[h.start.mu, h.mu, h.mu[-1] if len(h.mu) else h.start.mu]
+    sigma = np.r_[h.start.sigma, h.sigma, h.sigma[-1] if len(h.sigma) else h.start.sigma]
+    k = thin(x, keep)
     return x[k], mu[k], sigma[k]
-
-
-def _step_points(xs: list[float], ys: list[float], x_end: float) -> list[str]:
-    """Polyline points of a step function that holds each value until the next x."""
-    parts = [f"{xs[0]:.1f},{ys[0]:.1f}"]
-    for k in range(1, len(ys)):
-        parts.append(f"{xs[k]:.1f},{ys[k - 1]:.1f} {xs[k]:.1f},{ys[k]:.1f}")
-    parts.append(f"{x_end:.1f},{ys[-1]:.1f}")
-    return parts
 
 
 def _history_range(histories: list[RatingHistory]) -> tuple[float, float]:
@@ -216,348 +141,234 @@ def _history_range(histories: list[RatingHistory]) -> tuple[float, float]:
     return lo - pad, hi + pad
 
 
-def history_svg(
-    histories: list[RatingHistory], colours: list[str], total: int, width: int = 980
-) -> str:
+def history_figure(
+    histories: list[RatingHistory], colours: list[str], labels: list[str], total: int, width: int = 980
+):
     """mu (line) and mu ± 2 sigma (band) per entrant, as step functions over rated games.
 
     Up to 24 entrants: small multiples, one panel per entrant (in the given order) on shared
-    axes, with the other entrants' mu in grey behind. More: one panel with every line.
+    axes, with the other entrants' mu in grey behind. More: one panel with every line and a
+    legend.
     """
-    if len(histories) > 24:
-        return _history_combined(histories, colours, total, width)
+    from arena import plotting
+
     n = len(histories)
-    cols = 1 if n == 1 else 2 if n <= 4 else 3 if n <= 9 else 4
+    x_end = max(total, 1)
+    lo, hi = _history_range(histories)
+    if n > 24:
+        with plotting.figure(width, max(440, 70 + 15 * n)) as fig:
+            ax = fig.add_subplot()
+            for h, colour, label in zip(histories, colours, labels):
+                x, mu, sigma = _history_steps(h, x_end, 300)
+                # bands from each entrant's first game: before it, everyone's is the same prior
+                played = x >= (h.game_index[0] if len(h.game_index) else x_end)
+                ax.fill_between(x, mu - 2 * sigma, mu + 2 * sigma, where=played, step="post", color=colour,
+                                alpha=0.05, lw=0)  # fmt: skip
+                ax.step(x, mu, where="post", color=colour, lw=1.3, label=label)
+            ax.set(xlim=(0, x_end), ylim=(lo, hi), xlabel="rated games so far", ylabel="TrueSkill μ ± 2σ")
+            ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), ncols=1 if n <= 40 else 2, fontsize=7.5)
+        return fig
+
+    cols = 1 if n <= 1 else 2 if n <= 4 else 3 if n <= 9 else 4
     rows = max(1, math.ceil(n / cols))
-    left, right, top, bottom, gap_x, gap_y, title_h = 50, 12, 8, 44, 22, 20, 24
-    pw = (width - left - right - gap_x * (cols - 1)) / cols
-    ph = 150.0 if cols > 1 else 260.0
-    height = top + rows * (title_h + ph) + (rows - 1) * gap_y + bottom
-    x_end = max(total, 1)
-    lo, hi = _history_range(histories)
-    y_ticks = _nice_ticks(lo, hi, 5)
-    x_ticks = [t for t in _nice_ticks(0, x_end, 5 if cols > 2 else 7) if t == int(t)]
-    steps = [_steps(h, x_end) for h in histories]
-    body = []
-    for k, (h, colour, (x, mu, sigma)) in enumerate(zip(histories, colours, steps)):
-        r, c = divmod(k, cols)
-        ox = left + c * (pw + gap_x)
-        oy = top + r * (title_h + ph + gap_y) + title_h
-
-        def sx(v, ox=ox):
-            return ox + pw * (v / x_end)
-
-        def sy(v, oy=oy):
-            return oy + ph * (1.0 - (v - lo) / (hi - lo))
-
-        final = f"μ {_num(float(mu[-1]))} ± {_num(2 * float(sigma[-1]))}"
-        body.append(
-            f'<rect x="{ox:.1f}" y="{oy - title_h + 7:.1f}" width="10" height="10" rx="2" '
-            f'fill="{colour}"/>'
-            f'<text x="{ox + 15:.1f}" y="{oy - 8:.1f}" font-family="{_MONO}" font-weight="600" '
-            f'fill="#1f2328">{_e(_short(h.name, 22))}</text>'
-            f'<text x="{ox + pw:.1f}" y="{oy - 8:.1f}" text-anchor="end" font-size="11" '
-            f'fill="#57606a">{final}</text>'
-            f'<rect x="{ox:.1f}" y="{oy:.1f}" width="{pw:.1f}" height="{ph:.1f}" fill="#fbfcfd" '
-            'stroke="#d8dee4"/>'
-        )
-        for t in y_ticks:
-            y = sy(t)
-            body.append(
-                f'<line x1="{ox:.1f}" y1="{y:.1f}" x2="{ox + pw:.1f}" y2="{y:.1f}" '
-                'stroke="#edf0f3"/>'
-            )
-            if c == 0:
-                body.append(
-                    f'<text x="{ox - 6:.1f}" y="{y + 4:.1f}" text-anchor="end" font-size="11" '
-                    f'fill="#57606a">{_tick_label(t)}</text>'
-                )
-        last_row = r == rows - 1 or k + cols >= n
-        for t in x_ticks:
-            xx = sx(t)
-            body.append(
-                f'<line x1="{xx:.1f}" y1="{oy + ph:.1f}" x2="{xx:.1f}" y2="{oy + ph + 4:.1f}" '
-                'stroke="#afb8c1"/>'
-            )
-            if last_row:
-                body.append(
-                    f'<text x="{xx:.1f}" y="{oy + ph + 17:.1f}" text-anchor="middle" '
-                    f'font-size="11" fill="#57606a">{_tick_label(t)}</text>'
-                )
-        for j, (xo, muo, _) in enumerate(steps):  # everyone else, in grey
-            if j != k:
-                pts = _step_points([sx(v) for v in xo], [sy(v) for v in muo], sx(x_end))
-                body.append(
-                    f'<polyline points="{" ".join(pts)}" fill="none" stroke="#c9d1d9" '
-                    'stroke-width="1"/>'
-                )
-        xs = [sx(v) for v in x]
-        upper = _step_points(xs, [sy(v) for v in mu + 2 * sigma], sx(x_end))
-        lower = _step_points(xs, [sy(v) for v in mu - 2 * sigma], sx(x_end))
-        body.append(
-            f'<polygon points="{" ".join(upper + lower[::-1])}" fill="{colour}" '
-            'fill-opacity="0.22"/>'
-            f'<polyline points="{" ".join(_step_points(xs, [sy(v) for v in mu], sx(x_end)))}" '
-            f'fill="none" stroke="{colour}" stroke-width="2.2" stroke-linejoin="round"/>'
-        )
-    body.append(
-        f'<text x="{left + (width - left - right) / 2:.1f}" y="{height - 10:.1f}" '
-        'text-anchor="middle" fill="#1f2328">rated games so far</text>'
-        f'<text transform="translate(14 {top + (height - top - bottom) / 2:.1f}) rotate(-90)" '
-        'text-anchor="middle" fill="#1f2328">TrueSkill μ ± 2σ</text>'
-    )
-    return _svg(width, height, body, "Rating history: TrueSkill mu ± 2 sigma per entrant")
+    panel = 190 if cols > 1 else 300
+    with plotting.figure(width, 36 + rows * panel) as fig:
+        axes = fig.subplots(rows, cols, sharex=True, sharey=True, squeeze=False).ravel()
+        others = [_history_steps(h, x_end, 150)[:2] for h in histories]
+        titles, finals = [], []  # each panel's label, and its final mu ± 2 sigma right of it
+        for k, (h, colour, label) in enumerate(zip(histories, colours, labels)):
+            ax = axes[k]
+            for j, (xo, muo) in enumerate(others):
+                if j != k:
+                    ax.step(xo, muo, where="post", color=plotting.FAINT, lw=0.8)
+            x, mu, sigma = _history_steps(h, x_end, _STEP_POINTS)
+            ax.fill_between(x, mu - 2 * sigma, mu + 2 * sigma, step="post", color=colour, alpha=0.22, lw=0)
+            ax.step(x, mu, where="post", color=colour, lw=1.9)
+            titles.append(ax.annotate(
+                label, (0, 1), xycoords="axes fraction", xytext=(0, 6), textcoords="offset points",
+                va="baseline", fontsize=10, fontweight="bold", color=colour if n > 1 else plotting.INK,
+            ))  # fmt: skip
+            finals.append(ax.annotate(
+                f"μ {_num(float(mu[-1]))} ± {_num(2 * float(sigma[-1]))}", (1, 1), xycoords="axes fraction",
+                xytext=(0, 6), textcoords="offset points", ha="right", va="baseline", fontsize=8,
+                color=plotting.MUTED,
+            ))  # fmt: skip
+            if k + cols >= n:  # the lowest panel of its column: show its x labels
+                ax.xaxis.set_tick_params(labelbottom=True)
+        for ax in axes[n:]:
+            ax.set_visible(False)
+        axes[0].set(xlim=(0, x_end), ylim=(lo, hi))
+        axes[0].xaxis.set_major_locator(_integer_locator(5 if cols > 2 else 7))
+        fig.supxlabel("rated games so far", fontsize=9)
+        fig.supylabel("TrueSkill μ ± 2σ", fontsize=9)
+        _make_room_for_titles(fig, titles, finals, cols)
+    return fig
 
 
-def _history_combined(
-    histories: list[RatingHistory], colours: list[str], total: int, width: int
-) -> str:
-    """Every entrant in one panel, with a legend (for many entrants)."""
-    n = len(histories)
-    label_chars = max([len(_short(h.name)) for h in histories] + [8])
-    legend_w = label_chars * 12 * _CHAR_W + 44
-    height = max(420, 60 + 16 * n)
-    left, right, top, bottom = 58, legend_w + 16, 20, 48
-    pw, ph = width - left - right, min(height - top - bottom, 520)
-    x_end = max(total, 1)
-    lo, hi = _history_range(histories)
-
-    def sx(x):
-        return left + pw * (x / x_end)
-
-    def sy(y):
-        return top + ph * (1.0 - (y - lo) / (hi - lo))
-
-    body = []
-    for t in _nice_ticks(lo, hi):
-        y = sy(t)
-        body.append(
-            f'<line x1="{left}" y1="{y:.1f}" x2="{left + pw}" y2="{y:.1f}" stroke="#e6e9ed"/>'
-            f'<text x="{left - 8}" y="{y + 4:.1f}" text-anchor="end" fill="#57606a">'
-            f"{_tick_label(t)}</text>"
-        )
-    for t in _nice_ticks(0, x_end, 8):
-        if t == int(t):
-            body.append(
-                f'<text x="{sx(t):.1f}" y="{top + ph + 18}" text-anchor="middle" '
-                f'fill="#57606a">{_tick_label(t)}</text>'
-            )
-    body.append(
-        f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#c9d1d9"/>'
-        f'<text x="{left + pw / 2:.1f}" y="{top + ph + 40}" text-anchor="middle" '
-        'fill="#1f2328">rated games so far</text>'
-        f'<text transform="translate(16 {top + ph / 2:.1f}) rotate(-90)" text-anchor="middle" '
-        'fill="#1f2328">TrueSkill μ ± 2σ</text>'
-    )
-    bands, lines = [], []
-    for h, colour in zip(histories, colours):
-        x, mu, sigma = _steps(h, x_end, 300)
-        xs = [sx(v) for v in x]
-        upper = _step_points(xs, [sy(v) for v in mu + 2 * sigma], sx(x_end))
-        lower = _step_points(xs, [sy(v) for v in mu - 2 * sigma], sx(x_end))
-        bands.append(
-            f'<polygon points="{" ".join(upper + lower[::-1])}" fill="{colour}" '
-            'fill-opacity="0.05"/>'
-        )
-        lines.append(
-            f'<polyline points="{" ".join(_step_points(xs, [sy(v) for v in mu], sx(x_end)))}" '
-            f'fill="none" stroke="{colour}" stroke-width="1.5"/>'
-        )
-    body += bands + lines
-    lx = left + pw + 18
-    for k, (h, colour) in enumerate(zip(histories, colours)):
-        y = top + 10 + 16 * k
-        body.append(
-            f'<rect x="{lx}" y="{y - 8}" width="12" height="9" rx="2" fill="{colour}"/>'
-            f'<text x="{lx + 18}" y="{y}" font-family="{_MONO}" font-size="11" fill="#1f2328">'
-            f"{_e(_short(h.name))}</text>"
-        )
-    return _svg(width, height, body, "Rating history: TrueSkill mu ± 2 sigma per entrant")
+def _make_room_for_titles(fig, titles, finals, cols: int) -> None:
+    """A label longer than its panel is set smaller (down to 7 points); where a label is too
+    long to share the line with its final μ ± 2σ, that value moves inside the panel, to its
+    lower right corner."""
+    renderer = fig.canvas.get_renderer()
+    room = (fig.get_figwidth() * fig.dpi - 80) / cols - 16  # a panel's width, about
+    for title in titles:  # before the layout, which would make room for too long a label
+        width = title.get_window_extent(renderer).width
+        if width > room:
+            title.set_fontsize(max(7.0, title.get_fontsize() * room / width))
+    fig.draw_without_rendering()  # lays the figure out, so the titles have their places
+    for title, final in zip(titles, finals):
+        if title.get_window_extent(renderer).x1 + 6 > final.get_window_extent(renderer).x0:
+            ax = final.axes
+            final.remove()
+            ax.text(0.98, 0.04, final.get_text(), transform=ax.transAxes, ha="right", va="bottom",
+                    fontsize=8, color=final.get_color(), bbox={"boxstyle": "round,pad=0.2", "fc": "white",
+                    "ec": "none", "alpha": 0.85})  # fmt: skip
 
 
-def matrix_svg(
-    names: list[str],
-    value: np.ndarray,
-    counts: np.ndarray | None = None,
-    title: str = "",
-) -> str:
+def _integer_locator(bins: int):
+    from matplotlib.ticker import MaxNLocator
+
+    return MaxNLocator(nbins=bins, integer=True, min_n_ticks=2)
+
+
+def _diverging_map():
+    from matplotlib.colors import LinearSegmentedColormap
+
+    return LinearSegmentedColormap.from_list("arena-diverging", _DIVERGING)
+
+
+def _ink(rgba) -> str:
+    """A readable text colour on a cell of colour ``rgba``."""
+    r, g, b = rgba[:3]
+    return "#ffffff" if 0.2126 * r + 0.7152 * g + 0.0722 * b < 0.5 else "#1f2328"
+
+
+def matrix_figure(labels: list[str], value: np.ndarray, counts: np.ndarray | None = None):
     """A heatmap of ``value[i, j]`` (a probability that row i beats column j) with the numbers in
     the cells; with ``counts``, each cell also shows its number of games and empty cells are
-    grey."""
-    n = len(names)
+    grey. Cells keep one size (smaller for many entrants, then without numbers); the labels
+    take the room they need."""
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+    from matplotlib.patches import Rectangle
+
+    from arena import plotting
+
+    n = len(labels)
     cell = 46 if n <= 12 else max(16, int(560 / n))
     show = cell >= 30
-    labels = [_short(x) for x in names]
-    label_w = max([len(x) for x in labels] + [14]) * 12 * _CHAR_W + 12
-    diag = max([len(x) for x in labels] + [4]) * 12 * _CHAR_W * 0.7071 + 12
-    left, top = label_w + 8, diag + 28
-    width = left + n * cell + diag + 24
-    height = top + n * cell + 40
-    body = [
-        f'<text x="{left - 10:.1f}" y="{top - 10:.1f}" text-anchor="end" fill="#57606a" '
-        'font-size="11">row vs column</text>'
-    ]
-    for i, label in enumerate(labels):
-        y = top + (i + 0.5) * cell
-        body.append(
-            f'<text x="{left - 8:.1f}" y="{y + 4:.1f}" text-anchor="end" font-family="{_MONO}" '
-            f'fill="#1f2328">{_e(label)}</text>'
-        )
-        x = left + (i + 0.5) * cell
-        body.append(
-            f'<text transform="translate({x + 3:.1f} {top - 6:.1f}) rotate(-45)" '
-            f'font-family="{_MONO}" fill="#1f2328">{_e(label)}</text>'
-        )
-    for i in range(n):
-        for j in range(n):
-            x, y = left + j * cell, top + i * cell
-            cx, cy = x + cell / 2, y + cell / 2
-            if i == j:
-                body.append(
-                    f'<rect x="{x:.1f}" y="{y:.1f}" width="{cell}" height="{cell}" '
-                    'fill="#eef1f4"/>'
-                )
-                continue
-            c = int(counts[i, j]) if counts is not None else None
-            if c == 0:
-                body.append(
-                    f'<rect x="{x:.1f}" y="{y:.1f}" width="{cell}" height="{cell}" '
-                    'fill="#f6f8fa"/>'
-                )
-                if show:
-                    body.append(
-                        f'<text x="{cx:.1f}" y="{cy + 4:.1f}" text-anchor="middle" '
-                        'fill="#8c959f">·</text>'
-                    )
-                continue
-            p = float(value[i, j])
-            fill, ink = _fill(p)
-            body.append(
-                f'<rect x="{x:.1f}" y="{y:.1f}" width="{cell}" height="{cell}" fill="{fill}"/>'
-            )
-            if not show:
-                continue
-            text = f"{100 * p:.0f}%"
-            if c is None:
-                body.append(
-                    f'<text x="{cx:.1f}" y="{cy + 4:.1f}" text-anchor="middle" fill="{ink}" '
-                    f'font-weight="600">{text}</text>'
-                )
-            else:
-                body.append(
-                    f'<text x="{cx:.1f}" y="{cy - 1:.1f}" text-anchor="middle" fill="{ink}" '
-                    f'font-weight="600">{text}</text>'
-                    f'<text x="{cx:.1f}" y="{cy + 12:.1f}" text-anchor="middle" fill="{ink}" '
-                    f'font-size="9.5" fill-opacity="0.85">n={c}</text>'
-                )
-    # cell borders and frame
-    for k in range(n + 1):
-        body.append(
-            f'<line x1="{left:.1f}" y1="{top + k * cell:.1f}" x2="{left + n * cell:.1f}" '
-            f'y2="{top + k * cell:.1f}" stroke="#ffffff" stroke-width="1.5"/>'
-            f'<line x1="{left + k * cell:.1f}" y1="{top:.1f}" x2="{left + k * cell:.1f}" '
-            f'y2="{top + n * cell:.1f}" stroke="#ffffff" stroke-width="1.5"/>'
-        )
-    # colour key
-    kx, ky, kw = left, top + n * cell + 16, min(240, max(120, n * cell))
-    for s in range(48):
-        fill, _ = _fill(s / 47)
-        body.append(
-            f'<rect x="{kx + s * kw / 48:.2f}" y="{ky:.1f}" width="{kw / 48 + 0.6:.2f}" '
-            f'height="8" fill="{fill}"/>'
-        )
-    body.append(
-        f'<text x="{kx:.1f}" y="{ky + 21:.1f}" fill="#57606a" font-size="11">0%</text>'
-        f'<text x="{kx + kw / 2:.1f}" y="{ky + 21:.1f}" text-anchor="middle" fill="#57606a" '
-        'font-size="11">50%</text>'
-        f'<text x="{kx + kw:.1f}" y="{ky + 21:.1f}" text-anchor="end" fill="#57606a" '
-        'font-size="11">100%</text>'
-    )
-    return _svg(width, height, body, title)
+    side = max(n, 1) * cell
+    cmap = _diverging_map()
+    with plotting.figure(side + 40, side + 60, layout=None) as fig:
+        w, h = fig.get_size_inches() * 96
+        ax = fig.add_axes((20 / w, 50 / h, side / w, side / h))
+        cax = fig.add_axes((20 / w, 14 / h, min(240, max(120, side)) / w, 8 / h))
+        ax.grid(False)
+        ax.set_facecolor(_EMPTY_CELL)
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+        shown = np.array(value, dtype=np.float64, copy=True)
+        if counts is not None:
+            shown[counts == 0] = np.nan
+        np.fill_diagonal(shown, np.nan)
+        if n:  # one pixel per cell, drawn unsmoothed: a small file however many entrants there are
+            ax.imshow(np.ma.masked_invalid(shown), cmap=cmap, vmin=0.0, vmax=1.0, interpolation="none",
+                      extent=(0, n, n, 0), aspect="auto")  # fmt: skip
+        for i in range(n):
+            ax.add_patch(Rectangle((i, i), 1, 1, color=_DIAGONAL, lw=0))
+        ax.hlines(np.arange(n + 1), 0, n, colors="white", lw=1.5)
+        ax.vlines(np.arange(n + 1), 0, n, colors="white", lw=1.5)
+        ax.set(xlim=(0, max(n, 1)), ylim=(max(n, 1), 0))
+        ax.set_xticks(np.arange(n) + 0.5, labels, rotation=45, ha="left", rotation_mode="anchor")
+        ax.set_yticks(np.arange(n) + 0.5, labels)
+        ax.tick_params(length=0, labelcolor=plotting.INK, labelsize=8.5, top=True, labeltop=True,
+                       bottom=False, labelbottom=False)  # fmt: skip
+        ax.text(-0.02, 1.02, "row vs column", transform=ax.transAxes, ha="right", va="bottom",
+                fontsize=8, color=plotting.MUTED)  # fmt: skip
+        for i in range(n):
+            for j in range(n):
+                if i == j or not show:
+                    continue
+                c = int(counts[i, j]) if counts is not None else None
+                if c == 0:
+                    ax.text(j + 0.5, i + 0.5, "–", ha="center", va="center", color="#afb8c1")
+                    continue
+                p = float(value[i, j])
+                ink = _ink(cmap(p))
+                if c is None:
+                    ax.text(j + 0.5, i + 0.5, f"{100 * p:.0f}%", ha="center", va="center", color=ink,
+                            fontsize=8.5, fontweight="bold")  # fmt: skip
+                else:
+                    ax.text(j + 0.5, i + 0.43, f"{100 * p:.0f}%", ha="center", va="bottom", color=ink,
+                            fontsize=8.5, fontweight="bold")  # fmt: skip
+                    ax.text(j + 0.5, i + 0.5, f"n={c}", ha="center", va="top", color=ink, fontsize=7, alpha=0.85)
+        scale = ScalarMappable(Normalize(0.0, 1.0), cmap)
+        bar = fig.colorbar(scale, cax=cax, orientation="horizontal", ticks=[0, 0.5, 1])
+        bar.ax.set_xticklabels(["0%", "50%", "100%"])
+        bar.ax.tick_params(length=0, labelsize=7.5)
+        bar.outline.set_visible(False)
+    return fig
 
 
-def bradley_terry_svg(fit: BradleyTerry, colours: dict[str, str], width: int = 600) -> str:
+def bradley_terry_figure(fit: BradleyTerry, colours: dict[str, str], labels: dict[str, str], width: int = 600):
     """Point estimates and bootstrap intervals, strongest first."""
-    order = [i for i in fit.order()]
+    from arena import plotting
+
+    order = fit.order()
     n = len(order)
-    labels = [_short(fit.names[i]) for i in order]
-    label_w = max([len(x) for x in labels] + [4]) * 12 * _CHAR_W + 16
-    left, right, top, row = label_w + 8, 24, 12, 30
-    height = top + n * row + 50
-    pw = width - left - right
-    vals = np.r_[fit.elo, fit.low, fit.high]
-    vals = vals[np.isfinite(vals)]
-    lo, hi = (float(vals.min()), float(vals.max())) if len(vals) else (-100.0, 100.0)
-    lo, hi = min(lo, 0.0), max(hi, 0.0)
-    pad = 0.05 * (hi - lo or 200.0)
-    lo, hi = lo - pad, hi + pad
-
-    def sx(v):
-        return left + pw * (v - lo) / (hi - lo)
-
-    body = []
-    for t in _nice_ticks(lo, hi, 7):
-        x = sx(t)
-        body.append(
-            f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{top + n * row}" '
-            + ('stroke="#8c959f" stroke-dasharray="4 3"/>' if t == 0 else 'stroke="#eceff2"/>')
-            + f'<text x="{x:.1f}" y="{top + n * row + 18}" text-anchor="middle" fill="#57606a">'
-            f"{_tick_label(t)}</text>"
-        )
-    axis = "Elo, relative to " + (fit.anchor if fit.anchor else "the mean")
-    body.append(
-        f'<text x="{left + pw / 2:.1f}" y="{height - 8}" text-anchor="middle" fill="#1f2328">'
-        f"{_e(axis)}</text>"
-    )
-    for k, (i, label) in enumerate(zip(order, labels)):
-        y = top + (k + 0.5) * row
-        colour = colours.get(fit.names[i], "#4e79a7")
-        if k % 2 == 0:
-            body.append(
-                f'<rect x="{left}" y="{y - row / 2:.1f}" width="{pw}" height="{row}" '
-                'fill="#f6f8fa"/>'
-            )
-        body.append(
-            f'<text x="{left - 8:.1f}" y="{y + 4:.1f}" text-anchor="end" font-family="{_MONO}" '
-            f'fill="#1f2328">{_e(label)}</text>'
-        )
-        if fit.games[i] == 0:
-            body.append(
-                f'<text x="{left + 8:.1f}" y="{y + 4:.1f}" fill="#8c959f" font-size="11">'
-                "no games</text>"
-            )
-            continue
-        if math.isfinite(fit.low[i]) and math.isfinite(fit.high[i]):
-            body.append(
-                f'<line x1="{sx(fit.low[i]):.1f}" y1="{y:.1f}" x2="{sx(fit.high[i]):.1f}" '
-                f'y2="{y:.1f}" stroke="{colour}" stroke-width="3" stroke-linecap="round"/>'
-            )
-        body.append(
-            f'<circle cx="{sx(fit.elo[i]):.1f}" cy="{y:.1f}" r="5" fill="#ffffff" '
-            f'stroke="{colour}" stroke-width="2.5"/>'
-        )
-    return _svg(width, height, body, "Bradley-Terry ratings with bootstrap 95% intervals")
+    with plotting.figure(width, 70 + 26 * max(n, 1)) as fig:
+        ax = fig.add_subplot()
+        vals = np.r_[fit.elo, fit.low, fit.high]
+        vals = vals[np.isfinite(vals)]
+        lo, hi = (float(vals.min()), float(vals.max())) if len(vals) else (-100.0, 100.0)
+        lo, hi = min(lo, 0.0), max(hi, 0.0)
+        pad = 0.05 * (hi - lo or 200.0)
+        ax.set(xlim=(lo - pad, hi + pad), ylim=(max(n, 1) - 0.5, -0.5))
+        ax.grid(axis="y", visible=False)
+        ax.set_facecolor("white")
+        ax.axvline(0.0, color="#8c959f", lw=1, ls=(0, (4, 3)))
+        for k, i in enumerate(order):
+            colour = colours.get(fit.names[i], plotting.PALETTE[0])
+            if k % 2 == 0:
+                ax.axhspan(k - 0.5, k + 0.5, color=_EMPTY_CELL, lw=0, zorder=0)
+            if fit.games[i] == 0:
+                ax.text(0.01, k, "no games", transform=ax.get_yaxis_transform(), va="center",
+                        fontsize=8, color="#8c959f")  # fmt: skip
+                continue
+            if math.isfinite(fit.low[i]) and math.isfinite(fit.high[i]):
+                ax.hlines(k, fit.low[i], fit.high[i], color=colour, lw=3, capstyle="round")
+            ax.plot([fit.elo[i]], [k], "o", ms=7, mfc="white", mec=colour, mew=2)
+        ax.set_yticks(range(n), [labels.get(fit.names[i], fit.names[i]) for i in order])
+        ax.tick_params(axis="y", length=0, labelcolor=plotting.INK, labelsize=8.5)
+        anchor = labels.get(fit.anchor, fit.anchor) if fit.anchor else "the mean"
+        ax.set_xlabel(f"Elo, relative to {anchor}")
+    return fig
 
 
 # --------------------------------------------------------------------------------------------
 # CSV files
 
 
-def _games_frame(games: Sequence[Mapping], log: RatedLog):
+GAME_COLUMNS = tuple(name for name in NAMES if name != "traceback")
+"""The columns of ``games.csv`` (then ``rated``): a game record's fields, less the traceback."""
+
+
+def _games_frame(games: Sequence[GameRecord], log: RatedLog):
     import pandas as pd
 
     rated = set(log.ids.tolist())
     rows = []
-    for g in _sorted_by_id(games):
-        row = {key: g.get(key) for key in GAME_FIELDS}
-        for key in ("options", "sides"):
+    for g in games:
+        row = {key: getattr(g, key) for key in GAME_COLUMNS}
+        for key in ("options", "sides", "score"):
             if row[key] is not None and not isinstance(row[key], str):
                 row[key] = json.dumps(row[key], sort_keys=True)
-        row["rated"] = g.get("id") in rated
+        row["rated"] = g.id in rated
         rows.append(row)
-    frame = pd.DataFrame(rows, columns=[*GAME_FIELDS, "rated"])
-    for key in ("id", "seed", "score_a", "score_b", "frames"):
+    frame = pd.DataFrame(rows, columns=[*GAME_COLUMNS, "rated"])
+    for key in ("id", "seed", "game", "score_a", "score_b", "frames", "pid"):
         frame[key] = pd.array(frame[key].tolist(), dtype="Int64")
+    frame["truncated"] = pd.array(frame["truncated"].tolist(), dtype="boolean")
     frame["wall_s"] = pd.to_numeric(frame["wall_s"], errors="coerce").astype("float64")
     frame["rated"] = frame["rated"].astype(bool)
     return frame
@@ -658,7 +469,21 @@ code, .spec { font-family: var(--mono); font-size: 13.5px; }
 .strong { font-weight: 650; }
 td.cons { font-weight: 650; }
 td.bar { padding-top: 4px; padding-bottom: 4px; }
-td.bar svg { display: block; }
+.ci { position: relative; width: 130px; height: 18px; }
+.ci::before { content: ""; position: absolute; left: 0; right: 0; top: 6px; height: 6px;
+  border-radius: 3px; background: var(--soft); }
+.ci span { position: absolute; display: block; }
+.ci .band { top: 6px; height: 6px; min-width: 2px; border-radius: 3px; opacity: .45; }
+.ci .cons { top: 3px; bottom: 3px; width: 2px; margin-left: -1px; background: var(--fg); }
+.ci .mu { top: 4px; width: 10px; height: 10px; margin-left: -5px; border-radius: 50%%;
+  border: 1.5px solid #fff; }
+td.who, td.when { white-space: normal; }
+td.who .spec { overflow-wrap: break-word; }
+.seat { display: block; color: var(--muted); font-size: 12px; line-height: 1.2; }
+a.file { display: inline-block; max-width: 13em; overflow: hidden; text-overflow: ellipsis;
+  white-space: nowrap; vertical-align: bottom; }
+.nw { white-space: nowrap; }
+td.when .age { display: block; color: var(--muted); font-size: 12.5px; white-space: nowrap; }
 .wdl .w { color: #1a7f37; } .wdl .d { color: var(--muted); } .wdl .l { color: #cf222e; }
 figure { margin: 6px 0 0; text-align: center; }
 figure img { max-width: 100%%; height: auto; }
@@ -667,13 +492,14 @@ figcaption { color: var(--muted); font-size: 13px; margin-top: 6px; }
   align-items: start; }
 @media (max-width: 900px) { .bt { grid-template-columns: minmax(0, 1fr); } }
 .grid2 { display: grid; grid-template-columns: repeat(auto-fit, minmax(480px, 1fr)); gap: 20px; }
+.grid2.wide { grid-template-columns: minmax(0, 1fr); }
 .grid2 > div h3 { font-size: 15px; margin: 0 0 2px; }
 .grid2 > div p { margin: 0 0 8px; color: var(--muted); font-size: 13.5px; }
 .note { background: #f6f8fa; border-left: 3px solid #8c959f; padding: 8px 12px;
   border-radius: 0 6px 6px 0; font-size: 13.5px; color: var(--muted); margin: 14px 0 0; }
 details summary { cursor: pointer; font-weight: 600; color: var(--accent); margin: 4px 0 10px; }
 a { color: var(--accent); }
-td.err { white-space: normal; max-width: 520px; font-family: var(--mono); font-size: 12.5px;
+td.err { white-space: normal; max-width: 420px; overflow-wrap: anywhere; font-family: var(--mono); font-size: 12.5px;
   color: #a40e26; }
 td.win .spec { font-weight: 700; }
 th.score, td.score { text-align: center; }
@@ -692,26 +518,23 @@ def _link(log_path, out_dir: Path) -> str:
         href = quote(Path(rel).as_posix())
     except ValueError:  # another drive
         href = path.resolve().as_uri()
-    return f'<a href="{_e(href)}" title="{_e(str(log_path))}">{_e(path.name)}</a>'
+    return f'<a class="file" href="{_e(href)}" title="{_e(str(log_path))}">{_e(path.name)}</a>'
 
 
-def _bar(lo: float, hi: float, mu: float, cons: float, colour: str, span, w=130, h=18) -> str:
+def _bar(lo: float, hi: float, mu: float, cons: float, colour: str, span: tuple[float, float]) -> str:
+    """The interval mini bar: plain HTML, positioned spans in a track (the band mu ± 1.96 sigma,
+    a tick at mu - 3 sigma, a dot at mu), in percent of ``span``."""
     a, b = span
 
-    def sx(v):
-        return 4 + (w - 8) * (min(max(v, a), b) - a) / (b - a)
+    def at(v: float) -> float:
+        return 100.0 * (min(max(v, a), b) - a) / (b - a)
 
+    left, right = at(lo), at(hi)
     return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
-        f'viewBox="0 0 {w} {h}" aria-hidden="true">'
-        f'<line x1="4" y1="{h / 2}" x2="{w - 4}" y2="{h / 2}" stroke="#eef1f4" stroke-width="6" '
-        f'stroke-linecap="round"/>'
-        f'<line x1="{sx(lo):.1f}" y1="{h / 2}" x2="{sx(hi):.1f}" y2="{h / 2}" stroke="{colour}" '
-        f'stroke-opacity="0.45" stroke-width="6" stroke-linecap="round"/>'
-        f'<line x1="{sx(cons):.1f}" y1="3" x2="{sx(cons):.1f}" y2="{h - 3}" stroke="#1f2328" '
-        f'stroke-width="1.5"/>'
-        f'<circle cx="{sx(mu):.1f}" cy="{h / 2}" r="4" fill="{colour}" stroke="#fff" '
-        f'stroke-width="1.5"/></svg>'
+        '<div class="ci" aria-hidden="true">'
+        f'<span class="band" style="left:{left:.1f}%;width:{right - left:.1f}%;background:{colour}"></span>'
+        f'<span class="cons" style="left:{at(cons):.1f}%"></span>'
+        f'<span class="mu" style="left:{at(mu):.1f}%;background:{colour}"></span></div>'
     )
 
 
@@ -732,11 +555,12 @@ def _model_line(model: RatingModel) -> str:
 def _page(
     *,
     name: str,
-    games: list[Mapping],
+    games: list[GameRecord],
     log: RatedLog,
     rows: list[Standing],
     fit: BradleyTerry,
     colours: dict[str, str],
+    labels: dict[str, str],
     model: RatingModel,
     pinned: Mapping | None,
     out_dir: Path,
@@ -744,12 +568,19 @@ def _page(
     max_games_listed: int,
     images: dict[str, tuple[int, int]],
 ) -> str:
-    envs = sorted({str(g.get("env")) for g in games if g.get("env")})
+    envs = sorted({str(g.env) for g in games if g.env})
     draws = int(np.sum(log.outcome == 0))
-    errored = [g for g in games if g.get("status") != "ok"]
+    errored = [g for g in games if g.status != "ok"]
     times = [t for t in log.finished_at if t]
     span = f"{_when(min(times))} – {_when(max(times))}" if times else "no games yet"
     e = _e
+
+    def who(spec, cls: str = "spec") -> str:
+        """An entrant's short label, its full spec on hover."""
+        spec = str(spec)
+        label = labels.get(spec) or spec
+        title = f' title="{e(spec)}"' if label != spec else ""
+        return f'<span class="{cls}"{title}>{e(label).replace("/", "/<wbr>")}</span>'
 
     out: list[str] = []
     w = out.append
@@ -829,8 +660,8 @@ def _page(
         bar = _bar(r.low, r.high, r.mu, r.conservative, colour, (span_lo, span_hi))
         w(
             f'<tr><td class="rank">{r.rank}{tie}</td>'
-            f'<td><span class="swatch" style="background:{colour}"></span>'
-            f'<span class="spec">{e(r.name)}</span>{badges}</td>'
+            f'<td class="who"><span class="swatch" style="background:{colour}"></span>'
+            f"{who(r.name)}{badges}</td>"
             f'<td class="num">{_num(r.mu)}</td><td class="num">{_num(r.sigma)}</td>'
             f'<td class="num cons">{_num(r.conservative)}</td>'
             f'<td class="bar">{bar}</td>'
@@ -838,9 +669,9 @@ def _page(
             f'<td class="num wdl"><span class="w">{r.wins}</span>–'
             f'<span class="d">{r.draws}</span>–<span class="l">{r.losses}</span></td>'
             f'<td class="num">{_pct(r.win_rate)}</td>'
-            f"<td>{e(_when(r.last_played, suffix=False))}"
+            f'<td class="when"><span class="nw">{e(_when(r.last_played, suffix=False))}</span>'
             + (
-                f' <span class="muted small">· {e(humanize_age(r.last_played_age_s))}</span>'
+                f'<span class="age">{e(humanize_age(r.last_played_age_s))}</span>'
                 if r.last_played
                 else ""
             )
@@ -848,7 +679,7 @@ def _page(
         )
     w("</tbody></table></div>")
     pins = ", ".join(
-        f"<code>{e(k)}</code> at μ = {r.mu:g}, σ = {r.sigma:g}"
+        f"<code>{who(k, 'pin')}</code> at μ = {r.mu:g}, σ = {r.sigma:g}"
         for k, r in ((k, _as_rating(v)) for k, v in (pinned or {}).items())
     )
     w(
@@ -879,7 +710,9 @@ def _page(
     # ---- matrices
     w('<section id="matrices">')
     w("<h2>Win matrices <small>row against column</small></h2>")
-    w('<div class="grid2">')
+    # side by side while both fit at their own size; one above the other when they are larger
+    wide = max(images["win_probability.svg"][0], images["observed.svg"][0]) > 520
+    w(f'<div class="grid2{" wide" if wide else ""}">')
     pw_, ph_ = images["win_probability.svg"]
     w(
         "<div><h3>Predicted win probability</h3>"
@@ -903,7 +736,7 @@ def _page(
     bw, bh = images["bradley_terry.svg"]
     w('<section id="bradley-terry">')
     w("<h2>Bradley-Terry <small>order-independent fit, bootstrap 95% intervals</small></h2>")
-    ref = f"<code>{e(fit.anchor)}</code> (pinned) at 0" if fit.anchor else "the mean at 0"
+    ref = f"<code>{who(fit.anchor, 'pin')}</code> (pinned) at 0" if fit.anchor else "the mean at 0"
     w(
         '<p class="lead">The table above is <b>online TrueSkill</b>, which depends on the order '
         "of the games. This is a <b>Bradley-Terry</b> model fitted to all rated games at once, "
@@ -925,8 +758,8 @@ def _page(
         interval = f"{_num(fit.low[i], 0)} … {_num(fit.high[i], 0)}" if played else "—"
         rating = _num(fit.elo[i], 0) if played else "—"
         w(
-            f'<tr><td class="muted">{k}</td><td><span class="swatch" '
-            f'style="background:{colours[nm]}"></span><span class="spec">{e(nm)}</span></td>'
+            f'<tr><td class="muted">{k}</td><td class="who"><span class="swatch" '
+            f'style="background:{colours[nm]}"></span>{who(nm)}</td>'
             f'<td class="num strong">{rating}</td><td class="num">{interval}</td>'
             f'<td class="num">{int(fit.games[i]):,}</td></tr>'
         )
@@ -951,14 +784,14 @@ def _page(
             "<tbody>"
         )
         for g in errored[-max_games_listed:][::-1]:
-            msg = str(g.get("error") or "")
+            msg = str(g.error or "")
             short = msg if len(msg) <= 240 else msg[:239] + "…"
             w(
-                f'<tr><td class="num">{e(g.get("id", ""))}</td>'
-                f"<td>{e(_when(g.get('finished_at'), suffix=False))}</td>"
-                f'<td class="spec">{e(g.get("a"))}</td><td class="spec">{e(g.get("b"))}</td>'
+                f'<tr><td class="num">{e(_blank(g.id))}</td>'
+                f"<td>{e(_when(g.finished_at, suffix=False))}</td>"
+                f'<td class="who">{who(g.a)}</td><td class="who">{who(g.b)}</td>'
                 f'<td class="err" title="{e(msg)}">{e(short)}</td>'
-                f"<td>{_link(g.get('log_path'), out_dir)}</td></tr>"
+                f'<td class="log">{_link(g.log_path, out_dir)}</td></tr>'
             )
         w("</tbody></table></div>")
         if len(errored) > max_games_listed:
@@ -971,7 +804,7 @@ def _page(
     w("</section>")
 
     # ---- games
-    ok = [g for g in games if g.get("status") == "ok"]
+    ok = [g for g in games if g.status == "ok"]
     shown = ok[-max_games_listed:][::-1]
     w('<section id="games">')
     w(f"<h2>Games <small>{len(ok):,} finished, newest first</small></h2>")
@@ -990,13 +823,13 @@ def _page(
     if first:
         w(head)
         for g in first:
-            w(_game_row(g, out_dir))
+            w(_game_row(g, out_dir, who))
         w("</tbody></table></div>")
     if rest:
         older = f"{len(rest):,} older game{'s' if len(rest) != 1 else ''}"
         w(f"<details><summary>Show {older}</summary>{head}")
         for g in rest:
-            w(_game_row(g, out_dir))
+            w(_game_row(g, out_dir, who))
         w("</tbody></table></div></details>")
     if len(shown) < len(ok):
         w(
@@ -1023,44 +856,41 @@ def _page(
 _GAMES_OPEN = 12  # games listed before "show older games"
 
 
-def _game_row(g: Mapping, out_dir: Path) -> str:
+def _blank(value) -> str:
+    return "" if value is None else str(value)
+
+
+def _game_row(g: GameRecord, out_dir: Path, who) -> str:
     e = _e
-    winner = g.get("winner")
-    sa, sb = g.get("score_a"), g.get("score_b")
+    winner = g.winner
+    sa, sb = g.score_a, g.score_b
     score = f"{sa if sa is not None else '—'} – {sb if sb is not None else '—'}"
     if winner == "draw":
         score += ' <span class="muted small">draw</span>'
-    seat = g.get("a_seat")
-    b_seat = next((x for x in (g.get("sides") or {}) if x != seat), None)
-    a_cls = "num win" if winner == "a" else "num"
-    b_cls = ' class="win"' if winner == "b" else ""
-    frames, wall = g.get("frames"), g.get("wall_s")
-    a_seat = f'<span class="muted small">{e(seat)}</span> ' if seat else ""
-    b_seat_html = f' <span class="muted small">{e(b_seat)}</span>' if b_seat else ""
+    seat = g.a_seat
+    b_seat = next((x for x in (g.sides or {}) if x != seat), None)
+    a_cls = "num who win" if winner == "a" else "num who"
+    b_cls = "who win" if winner == "b" else "who"
+    frames, wall = g.frames, g.wall_s
+    a_seat = f'<span class="seat">{e(seat)}</span>' if seat else ""
+    b_seat_html = f'<span class="seat">{e(b_seat)}</span>' if b_seat else ""
     return (
-        f'<tr><td class="num muted">{e(g.get("id", ""))}</td>'
-        f"<td>{e(_when(g.get('finished_at'), suffix=False))}</td>"
-        f'<td class="{a_cls}">{a_seat}<span class="spec">{e(g.get("a"))}</span></td>'
+        f'<tr><td class="num muted">{e(_blank(g.id))}</td>'
+        f"<td>{e(_when(g.finished_at, suffix=False))}</td>"
+        f'<td class="{a_cls}">{who(g.a)}{a_seat}</td>'
         f'<td class="score">{score}</td>'
-        f'<td{b_cls}><span class="spec">{e(g.get("b"))}</span>{b_seat_html}</td>'
-        f'<td class="num">{e(g.get("seed", ""))}</td>'
+        f'<td class="{b_cls}">{who(g.b)}{b_seat_html}</td>'
+        f'<td class="num">{e(_blank(g.seed))}</td>'
         f'<td class="num">{f"{frames:,}" if isinstance(frames, int) else "—"}</td>'
         f'<td class="num">{f"{wall:.1f} s" if isinstance(wall, (int, float)) else "—"}</td>'
-        f"<td>{_link(g.get('log_path'), out_dir)}</td></tr>"
+        f'<td class="log">{_link(g.log_path, out_dir)}</td></tr>'
     )
-
-
-def _size(svg: str) -> tuple[int, int]:
-    head = svg[: svg.index(">")]
-    width = head.split('width="', 1)[1].split('"', 1)[0]
-    height = head.split('height="', 1)[1].split('"', 1)[0]
-    return int(float(width)), int(float(height))
 
 
 def write_report(
     out_dir: str | os.PathLike,
     name: str,
-    games: Sequence[Mapping],
+    games: Sequence[Mapping | GameRecord],
     entrants: Sequence[str] | None = None,
     pinned: Mapping[str, tuple[float, float]] | None = None,
     model: RatingModel | None = None,
@@ -1073,34 +903,37 @@ def write_report(
     """Write the leaderboard ``name``'s report into ``out_dir`` (created if missing; the files in
     :data:`FILES` are overwritten) and return the path of its ``index.html``.
 
-    ``games``, ``entrants``, ``pinned`` and ``model`` mean what they mean in
-    :mod:`arena.ratings.standings`. ``now`` dates the page and the "last played" ages (default: the
+    ``games`` (dicts or :class:`~arena.games.record.GameRecord` objects), ``entrants``,
+    ``pinned`` and ``model`` mean what they mean in :mod:`arena.ratings.standings`. ``now`` dates the page and the "last played" ages (default: the
     current time); the Bradley-Terry bootstrap uses ``n_bootstrap`` replicates seeded by
     ``seed``; the page lists at most ``max_games_listed`` games (the CSV has all of them).
     """
     import pandas as pd  # noqa: F401  (fail early if pandas is missing)
 
+    from arena import plotting
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model = model or TrueSkill()
-    games = _sorted_by_id(games)
     log = rated_log(games, entrants)
+    records = _by_id([as_record(g) for g in games])
     if now is None:
-        generated = datetime.now(timezone.utc)
+        generated = datetime.now(UTC)
     elif isinstance(now, str):
         generated = datetime.fromisoformat(now)
     elif isinstance(now, (int, float)):
-        generated = datetime.fromtimestamp(now, timezone.utc)
+        generated = datetime.fromtimestamp(now, UTC)
     else:
         generated = now
     if generated.tzinfo is None:
-        generated = generated.replace(tzinfo=timezone.utc)
-    generated = generated.astimezone(timezone.utc)
+        generated = generated.replace(tzinfo=UTC)
+    generated = generated.astimezone(UTC)
 
     rows = standings(log, pinned=pinned, model=model, now=generated)
     order = [log.names.index(r.name) for r in rows]
-    palette = _colours(len(rows))
+    palette = plotting.colours(len(rows))
     colours = {r.name: c for r, c in zip(rows, palette)}
+    labels = entrant_labels([*log.names, *(s for g in records for s in (g.a, g.b)), *(pinned or {})])
     ratings = _ratings(log, pinned, model)
     prob = np.asarray(model.win_probability_matrix(ratings.mu, ratings.sigma))
     wins, counts = _pair_matrices(len(log.names), log.a, log.b, log.outcome)
@@ -1110,37 +943,48 @@ def write_report(
     fit = bradley_terry(log, pinned=pinned, n_bootstrap=n_bootstrap, seed=seed)
 
     ix = np.ix_(order, order)
-    ordered_names = [log.names[i] for i in order]
-    svgs = {
-        "history.svg": history_svg([history[n] for n in ordered_names], palette, len(log)),
-        "win_probability.svg": matrix_svg(
-            ordered_names, prob[ix], title="Predicted probability that the row beats the column"
+    ordered = [log.names[i] for i in order]
+    ordered_labels = [labels[n] for n in ordered]
+    images = {
+        "history.svg": plotting.write_svg(
+            history_figure([history[n] for n in ordered], palette, ordered_labels, len(log)),
+            out / "history.svg",
+            "Rating history: TrueSkill mu ± 2 sigma per entrant",
         ),
-        "observed.svg": matrix_svg(
-            ordered_names,
-            rate[ix],
-            counts[ix].astype(np.int64),
-            title="Observed win rate of the row against the column, with game counts",
+        "win_probability.svg": plotting.write_svg(
+            matrix_figure(ordered_labels, prob[ix]),
+            out / "win_probability.svg",
+            "Predicted probability that the row beats the column",
+            tight=True,
         ),
-        "bradley_terry.svg": bradley_terry_svg(fit, colours),
+        "observed.svg": plotting.write_svg(
+            matrix_figure(ordered_labels, rate[ix], counts[ix].astype(np.int64)),
+            out / "observed.svg",
+            "Observed win rate of the row against the column, with game counts",
+            tight=True,
+        ),
+        "bradley_terry.svg": plotting.write_svg(
+            bradley_terry_figure(fit, colours, labels),
+            out / "bradley_terry.svg",
+            "Bradley-Terry ratings with bootstrap 95% intervals",
+        ),
     }
-    for file, text in svgs.items():
-        (out / file).write_text(text, encoding="utf-8")
-    _games_frame(games, log).to_csv(out / "games.csv", index=False)
+    _games_frame(records, log).to_csv(out / "games.csv", index=False)
     _entrants_frame(rows, fit).to_csv(out / "entrants.csv", index=False)
     page = _page(
         name=name,
-        games=games,
+        games=records,
         log=log,
         rows=rows,
         fit=fit,
         colours=colours,
+        labels=labels,
         model=model,
         pinned=pinned,
         out_dir=out,
         generated=generated,
         max_games_listed=max_games_listed,
-        images={k: _size(v) for k, v in svgs.items()},
+        images=images,
     )
     index = out / "index.html"
     tmp = out / ".index.html.tmp"
@@ -1149,10 +993,8 @@ def write_report(
     return index
 
 
-# Public names for the SVG helpers that other hand-drawn plots share (arena.training.curves).
-escape = _e
-nice_ticks = _nice_ticks
-tick_label = _tick_label
-series_colours = _colours
-svg_document = _svg
-svg_size = _size
+def _by_id(games: list[GameRecord]) -> list[GameRecord]:
+    """In id order (the order they were rated in), when every game has an id; else as given."""
+    if all(isinstance(g.id, int) for g in games) and any(x.id > y.id for x, y in pairwise(games)):
+        games = sorted(games, key=lambda g: g.id)  # stable: equal ids keep insertion order
+    return games

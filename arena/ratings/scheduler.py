@@ -9,15 +9,16 @@ the log, and an entrant added to the definition later is simply scheduled first.
 
 from __future__ import annotations
 
-import json
 import os
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 from arena import paths
 from arena.errors import ArenaError
+from arena.games.record import GameRecord
 from arena.ratings.leaderboard import LeaderboardDef
+from arena.ratings.recorder import Recorder
 
 
 @dataclass
@@ -26,6 +27,25 @@ class RunResult:
     errors: int = 0
     reason: str = ""
 
+
+@dataclass
+class _Stop:
+    """When a run stops: after ``games`` more games, when every unpinned sigma is at most
+    ``until_sigma``, or when the log holds ``max_games`` finished games."""
+
+    games: int | None
+    until_sigma: float | None
+    max_games: int | None
+
+
+def _stopping_rule(definition: LeaderboardDef, games: int | None, until_sigma: float | None) -> _Stop:
+    if games is not None and games < 1:
+        raise ArenaError(f"--games must be at least 1, got {games}")
+    if games is None and until_sigma is None:
+        until_sigma = definition.until_sigma
+    if games is None and until_sigma is None and definition.max_games is None:
+        raise ArenaError(f"leaderboard '{definition.name}' has no stopping rule; pass --games N or --until-sigma S")
+    return _Stop(games, until_sigma, definition.max_games if games is None else None)
 
 
 def run_leaderboard(
@@ -37,7 +57,7 @@ def run_leaderboard(
     workers: int | None = None,
     arena: Any = None,
     seed: int | None = None,
-    on_game: Callable[[dict], None] | None = None,
+    on_game: Callable[[GameRecord], None] | None = None,
 ) -> RunResult:
     """Play the most informative games until the stopping rule holds, recording each one.
 
@@ -45,98 +65,26 @@ def run_leaderboard(
     ``until_sigma``; with neither, the definition's ``stop`` rule applies (its ``max_games``
     counts every finished game in the log, so a rerun after a crash resumes toward it).
     """
-    import numpy as np
-
-    from arena.games.play import GamePool, game_task
+    from arena.games.play import GamePool
     from arena.plugins.manager import get_arena
-    from arena.ratings.matchmaking import converged, next_games
-    from arena.ratings.trueskill import TrueSkill
 
     arena = arena or get_arena()
-    env_spec = arena.envs.get(definition.env)
-    options = env_spec.parse_options(**definition.options)
-    name = definition.name
-    entrants = list(definition.entrants)
-    # Check every entrant against the env before playing anything (one-line errors).
-    from arena.plugins.agents import BuiltinCpu, resolve
-
-    built = {e: resolve(e, arena.opponents, env_spec, options) for e in entrants}
-    cpu = {e for e, what in built.items() if isinstance(what, BuiltinCpu)}
-    store.set_pins(name, definition.pinned)
-    if until_sigma is None and games is None:
-        until_sigma = definition.until_sigma
-    if games is not None and games < 1:
-        raise ArenaError(f"--games must be at least 1, got {games}")
-    if games is None and until_sigma is None and definition.max_games is None:
-        raise ArenaError(f"leaderboard '{name}' has no stopping rule; pass --games N or --until-sigma S")
-    model = TrueSkill()
+    stop = _stopping_rule(definition, games, until_sigma)
+    recorder = Recorder(definition.name, paths.leaderboard_log(definition.name), store, definition=definition, arena=arena)
+    schedule = _Schedule(definition, store, arena, seed)
     workers = min(workers or definition.games_per_round or os.cpu_count() or 1, 64)
-    index = {e: i for i, e in enumerate(entrants)}
-    pinned_mask = np.array([e in definition.pinned for e in entrants])
-    rng = random.Random(seed if seed is not None else store.count(name, status=None))
-    log_path = paths.leaderboard_log(name)
-    log_path.parent.mkdir(parents=True, exist_ok=True)
     result = RunResult()
-
-    def ratings():
-        current = store.standings(name)
-        prior = model.initial()
-        mu = np.array([current[e].mu if e in current else definition.pinned.get(e, (prior.mu, prior.sigma))[0] for e in entrants])
-        sigma = np.array([current[e].sigma if e in current else definition.pinned.get(e, (prior.mu, prior.sigma))[1] for e in entrants])
-        played = np.array([current[e].games if e in current else 0 for e in entrants])
-        return mu, sigma, played
-
-    def done(sigma) -> str:
-        if games is not None:
-            return f"played {games} games" if result.played + result.errors >= games else ""
-        if until_sigma is not None and converged(sigma, until_sigma, pinned=pinned_mask):
-            return f"every entrant's sigma is at most {until_sigma:g}"
-        if definition.max_games is not None and store.count(name) >= definition.max_games:
-            return f"the log holds {definition.max_games} finished games (stop.max_games)"
-        return ""
-
-    in_flight: dict[str, tuple[int, int]] = {}
-    submitted = store.count(name, status=None)
-    # Pong's left paddle answers its controls a frame or two later than the right one, so every
-    # pair alternates seats game by game: each plays both sides equally often.
-    pair_games: dict[frozenset, int] = {}
-    for g in store.games(name):
-        key = frozenset((g["a"], g["b"]))
-        pair_games[key] = pair_games.get(key, 0) + 1
-    with GamePool(workers, arena) as pool, open(log_path, "a", encoding="utf-8") as log:
+    with GamePool(workers, arena) as pool, recorder:
         while True:
-            mu, sigma, played = ratings()
-            reason = done(sigma)
-            budget = workers - len(in_flight)
-            if games is not None:
-                budget = min(budget, games - (result.played + result.errors) - len(in_flight))
-            elif definition.max_games is not None:
-                budget = min(budget, definition.max_games - store.count(name) - len(in_flight))
-            if not reason and budget > 0:
-                for i, j in next_games(
-                    mu, sigma, played, budget, rng=rng, model=model, in_flight=list(in_flight.values()),
-                    pinned=pinned_mask, forbidden=_cpu_pairs(entrants, cpu),
-                ):  # fmt: skip
-                    a, b = sorted((entrants[i], entrants[j]))
-                    nth = pair_games.get(frozenset((a, b)), 0)
-                    pair_games[frozenset((a, b))] = nth + 1
-                    task = game_task(arena, {"a": built[a], "b": built[b]}, a, b, definition.env, options,
-                                     index=nth, seed=submitted)  # fmt: skip
-                    submitted += 1
-                    uid = f"{name}:{os.getpid()}:{submitted}:{rng.getrandbits(32):08x}"
-                    in_flight[uid] = (i, j)
-                    pool.submit(_with_uid(task, uid))
+            reason = schedule.done(stop, result)
+            if not reason:
+                for task in schedule.next_tasks(schedule.budget(stop, result, workers)):
+                    pool.submit(task)
             if not len(pool):  # once the rule holds, games in flight finish and are recorded first
                 result.reason = reason or "no pairing left to play"
                 return result
-            record = pool.next_result()
-            uid = record.pop("uid")
-            in_flight.pop(uid, None)
-            record["log_path"] = str(log_path)
-            log.write(json.dumps({k: v for k, v in record.items() if k != "traceback"}) + "\n")
-            log.flush()
-            store.record(name, record, uid=uid)
-            if record["status"] == "ok":
+            record = recorder.write(schedule.finished(pool.next_result()))
+            if record.ok:
                 result.played += 1
             else:
                 result.errors += 1
@@ -144,14 +92,89 @@ def run_leaderboard(
                 on_game(record)
 
 
+class _Schedule:
+    """The entrants, their ratings as the store holds them, and the games in flight."""
 
-def _cpu_pairs(entrants: list[str], cpu: set[str]) -> list[tuple[int, int]]:
-    ids = [i for i, e in enumerate(entrants) if e in cpu]
-    return [(i, j) for i in ids for j in ids if i != j]
+    def __init__(self, definition: LeaderboardDef, store: Any, arena: Any, seed: int | None):
+        import numpy as np
 
+        from arena.plugins.agents import BuiltinCpu, resolve
+        from arena.ratings.trueskill import TrueSkill
 
+        self.definition, self.store, self.arena = definition, store, arena
+        self.name = definition.name
+        self.env_spec = arena.envs.get(definition.env)
+        self.options = self.env_spec.parse_options(**definition.options)
+        self.entrants = list(definition.entrants)
+        # Every entrant is checked against the env before anything plays (one-line errors).
+        self.built = {e: resolve(e, arena.opponents, self.env_spec, self.options) for e in self.entrants}
+        cpu = [i for i, e in enumerate(self.entrants) if isinstance(self.built[e], BuiltinCpu)]
+        self.forbidden = [(i, j) for i in cpu for j in cpu if i != j]  # the game's CPU never plays itself
+        self.pinned = np.array([e in definition.pinned for e in self.entrants])
+        self.model = TrueSkill()
+        self.rng = random.Random(seed if seed is not None else store.count(self.name, status=None))
+        self.submitted = store.count(self.name, status=None)
+        self.in_flight: dict[str, tuple[int, int]] = {}
+        # Pong's left paddle answers its controls a frame or two later than the right one, so every
+        # pair alternates seats game by game: each plays both sides equally often.
+        self.pair_games: dict[frozenset, int] = {}
+        for g in store.games(self.name):
+            key = frozenset((g.a, g.b))
+            self.pair_games[key] = self.pair_games.get(key, 0) + 1
 
-def _with_uid(task, uid):
-    from dataclasses import replace
+    def ratings(self):
+        import numpy as np
 
-    return replace(task, uid=uid)
+        current = self.store.ratings(self.name)
+        prior = self.model.initial()
+        mu = np.array([current[e].mu if e in current else prior.mu for e in self.entrants])
+        sigma = np.array([current[e].sigma if e in current else prior.sigma for e in self.entrants])
+        played = np.array([current[e].games if e in current else 0 for e in self.entrants])
+        return mu, sigma, played
+
+    def done(self, stop: _Stop, result: RunResult) -> str:
+        from arena.ratings.matchmaking import converged
+
+        if stop.games is not None:
+            return f"played {stop.games} games" if result.played + result.errors >= stop.games else ""
+        if stop.until_sigma is not None and converged(self.ratings()[1], stop.until_sigma, pinned=self.pinned):
+            return f"every entrant's sigma is at most {stop.until_sigma:g}"
+        if stop.max_games is not None and self.store.count(self.name) >= stop.max_games:
+            return f"the log holds {stop.max_games} finished games (stop.max_games)"
+        return ""
+
+    def budget(self, stop: _Stop, result: RunResult, workers: int) -> int:
+        budget = workers - len(self.in_flight)
+        if stop.games is not None:
+            budget = min(budget, stop.games - (result.played + result.errors) - len(self.in_flight))
+        elif stop.max_games is not None:
+            budget = min(budget, stop.max_games - self.store.count(self.name) - len(self.in_flight))
+        return budget
+
+    def next_tasks(self, budget: int) -> list:
+        from arena.games.play import game_task
+        from arena.ratings.matchmaking import next_games
+
+        if budget <= 0:
+            return []
+        mu, sigma, played = self.ratings()
+        pairs = next_games(
+            mu, sigma, played, budget, rng=self.rng, model=self.model, in_flight=list(self.in_flight.values()),
+            pinned=self.pinned, forbidden=self.forbidden,
+        )  # fmt: skip
+        tasks = []
+        for i, j in pairs:
+            a, b = sorted((self.entrants[i], self.entrants[j]))
+            nth = self.pair_games.get(frozenset((a, b)), 0)
+            self.pair_games[frozenset((a, b))] = nth + 1
+            built = {"a": self.built[a], "b": self.built[b]}
+            task = game_task(self.arena, built, a, b, self.definition.env, self.options, index=nth, seed=self.submitted)
+            self.submitted += 1
+            uid = f"{self.name}:{os.getpid()}:{self.submitted}:{self.rng.getrandbits(32):08x}"
+            self.in_flight[uid] = (i, j)
+            tasks.append(replace(task, uid=uid))
+        return tasks
+
+    def finished(self, record: GameRecord) -> GameRecord:
+        self.in_flight.pop(record.uid, None)
+        return record

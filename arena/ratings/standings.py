@@ -1,8 +1,9 @@
 """Standings derived from a leaderboard's game log: ratings, ranks, records, matrices, and an
 order-independent Bradley-Terry fit.
 
-Everything here is a pure function of the game records the store returns (one dict per game,
-see :data:`GAME_FIELDS`), in id order. Which games count:
+Everything here is a pure function of the games the store returns
+(:class:`~arena.games.record.GameRecord` s, or mappings with their fields), in id order. Which
+games count:
 
 * a game is **rated** when its ``status`` is ``"ok"``, its ``winner`` is ``"a"``, ``"b"`` or
   ``"draw"``, its two specs differ, and both are entrants. Only rated games move ratings or count
@@ -37,6 +38,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 
+from arena.games.record import GameRecord, as_record
 from arena.ratings.trueskill import (
     DRAW,
     LOSS,
@@ -50,7 +52,6 @@ from arena.ratings.trueskill import (
 
 __all__ = [
     "ELO_PER_LOGIT",
-    "GAME_FIELDS",
     "INTERVAL_Z",
     "BradleyTerry",
     "RatedLog",
@@ -69,13 +70,6 @@ __all__ = [
     "standings",
     "win_probability_matrix",
 ]
-
-GAME_FIELDS = (
-    "id", "uid", "leaderboard", "env", "options", "a", "b", "a_hash", "b_hash", "a_seat",
-    "sides", "seed", "score_a", "score_b", "winner", "frames", "wall_s", "status", "error",
-    "finished_at", "log_path",
-)  # fmt: skip
-"""The keys of a game record, in the store's order."""
 
 INTERVAL_Z = 1.96
 """Ranks tie where the intervals ``mu ± 1.96 sigma`` (95% under the model) overlap."""
@@ -103,11 +97,11 @@ def _timestamp(value) -> float:
     return t.timestamp()
 
 
-def _sorted_by_id(games: Sequence[Mapping]) -> list[Mapping]:
-    games = list(games)
-    ids = [g.get("id") for g in games]
+def _sorted_by_id(games: Sequence[GameRecord | Mapping]) -> list[GameRecord]:
+    games = [as_record(g) for g in games]
+    ids = [g.id for g in games]
     if all(isinstance(i, int) for i in ids) and any(x > y for x, y in zip(ids, ids[1:])):
-        games.sort(key=lambda g: g["id"])  # stable: equal ids keep insertion order
+        games.sort(key=lambda g: g.id)  # stable: equal ids keep insertion order
     return games
 
 
@@ -122,8 +116,8 @@ def entrant_names(games: Sequence[Mapping], entrants: Sequence[str] | None = Non
         return names
     seen: dict[str, None] = {}
     for g in _sorted_by_id(games):
-        for side in ("a", "b"):
-            seen.setdefault(str(g[side]), None)
+        for who in (g.a, g.b):
+            seen.setdefault(str(who), None)
     return list(seen)
 
 
@@ -178,22 +172,22 @@ def rated_log(games: Sequence[Mapping], entrants: Sequence[str] | None = None) -
     errors = np.zeros(len(names), dtype=np.int64)
     n_errors = n_left_out = 0
     for g in _sorted_by_id(games):
-        ia, ib = index.get(str(g["a"])), index.get(str(g["b"]))
-        if g.get("status") != "ok":
+        ia, ib = index.get(str(g.a)), index.get(str(g.b))
+        if not g.ok:
             known = [i for i in {ia, ib} if i is not None]
             if known:
                 n_errors += 1
                 errors[known] += 1
             continue
-        outcome = _OUTCOME.get(g.get("winner"))
+        outcome = _OUTCOME.get(g.winner)
         if ia is None or ib is None or ia == ib or outcome is None:
             n_left_out += 1
             continue
         a.append(ia)
         b.append(ib)
         o.append(outcome)
-        ids.append(g.get("id", len(ids)))
-        finished.append(g.get("finished_at") or "")
+        ids.append(g.id if g.id is not None else len(ids))
+        finished.append(g.finished_at or "")
     return RatedLog(
         names=names,
         a=np.asarray(a, dtype=np.intp),
@@ -208,9 +202,9 @@ def rated_log(games: Sequence[Mapping], entrants: Sequence[str] | None = None) -
     )
 
 
-def errored_games(games: Sequence[Mapping]) -> list[Mapping]:
+def errored_games(games: Sequence[GameRecord | Mapping]) -> list[GameRecord]:
     """The games with a status other than ``"ok"``, in id order (never rated)."""
-    return [g for g in _sorted_by_id(games) if g.get("status") != "ok"]
+    return [g for g in _sorted_by_id(games) if not g.ok]
 
 
 # --------------------------------------------------------------------------------------------

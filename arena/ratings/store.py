@@ -21,10 +21,12 @@ from typing import Iterator
 
 from arena import paths
 from arena.errors import ArenaError
+from arena.games.record import NAMES, GameRecord, as_record
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_TIMEOUT_S = 30.0
 
+# One row per game: the columns are GameRecord's fields (arena.games.record), less the traceback.
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS games (
     id INTEGER PRIMARY KEY,            -- commit order: ratings apply in this order
@@ -47,7 +49,11 @@ CREATE TABLE IF NOT EXISTS games (
     status TEXT NOT NULL CHECK (status IN ('ok', 'error')),
     error TEXT,
     finished_at TEXT NOT NULL,
-    log_path TEXT
+    log_path TEXT,
+    truncated INTEGER,                 -- schema 2: cut off by a frame cap
+    game INTEGER,                      -- schema 2: the game's number in its series
+    score TEXT,                        -- schema 2: JSON, seat -> points
+    pid INTEGER                        -- schema 2: the process that played it
 );
 CREATE INDEX IF NOT EXISTS games_by_leaderboard ON games (leaderboard, id);
 CREATE TABLE IF NOT EXISTS ratings (
@@ -67,11 +73,10 @@ CREATE TABLE IF NOT EXISTS pins (
     PRIMARY KEY (leaderboard, entrant)
 );
 """
-
-GAME_COLUMNS = (
-    "id", "uid", "leaderboard", "env", "options", "a", "b", "a_hash", "b_hash", "a_seat", "sides",
-    "seed", "score_a", "score_b", "winner", "frames", "wall_s", "status", "error", "finished_at", "log_path",
-)  # fmt: skip
+# Schema 1 (Arena 0.1) lacked these columns; opening such a database adds them.
+ADDED_IN_2 = (("truncated", "INTEGER"), ("game", "INTEGER"), ("score", "TEXT"), ("pid", "INTEGER"))
+COLUMNS = tuple(name for name in NAMES if name not in ("id", "traceback"))
+JSON_COLUMNS = ("options", "sides", "score")
 
 
 def _timeout_from_env() -> float:
@@ -88,8 +93,8 @@ def _timeout_from_env() -> float:
 
 
 @dataclass(frozen=True)
-class Standing:
-    """An entrant's current online rating."""
+class StoredRating:
+    """An entrant's current rating as the store keeps it: updated online, one game at a time."""
 
     entrant: str
     mu: float
@@ -129,6 +134,14 @@ class MatchStore:
                         for statement in SCHEMA.split(";"):
                             if statement.strip():
                                 db.execute(statement)
+                        have = {row[1] for row in db.execute("PRAGMA table_info(games)")}
+                        for column, kind in ADDED_IN_2:
+                            if column not in have:
+                                db.execute(f"ALTER TABLE games ADD COLUMN {column} {kind}")
+                        # Arena 0.1 could rate games before a leaderboard's pins were stored: rate
+                        # every leaderboard again under its pins, as later writes will.
+                        for (leaderboard,) in db.execute("SELECT DISTINCT leaderboard FROM games").fetchall():
+                            self._recompute(db, leaderboard)
                         db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             if mode.lower() != "wal":
                 raise ArenaError(f"{self.path}: SQLite refused WAL mode ({mode}); put the database on a local disk")
@@ -176,38 +189,43 @@ class MatchStore:
 
     # -- writing -------------------------------------------------------------------------------
 
-    def set_pins(self, leaderboard: str, pins: dict[str, tuple[float, float]]) -> None:
-        """Hold these entrants' ratings fixed: they anchor the scale (e.g. ``cpu``)."""
+    def sync_pins(self, leaderboard: str, pins: dict[str, tuple[float, float]]) -> bool:
+        """Hold these entrants' ratings fixed (they anchor the scale, e.g. ``cpu``). Pins come from
+        the leaderboard's definition; when they differ from the ones the stored ratings were
+        computed with, the ratings are recomputed under the new pins in the same transaction, so
+        the stored ratings always match what the log and the pins give. True if anything changed."""
+        wanted = {entrant: (float(mu), float(sigma)) for entrant, (mu, sigma) in pins.items()}
         with self._errors("pinning entrants"), self._write() as db:
+            stored = {r["entrant"]: (r["mu"], r["sigma"]) for r in db.execute(
+                "SELECT entrant, mu, sigma FROM pins WHERE leaderboard = ?", (leaderboard,))}  # fmt: skip
+            if stored == wanted:
+                return False
             db.execute("DELETE FROM pins WHERE leaderboard = ?", (leaderboard,))
             db.executemany(
-                "INSERT INTO pins VALUES (?, ?, ?, ?)", [(leaderboard, e, mu, sigma) for e, (mu, sigma) in pins.items()]
+                "INSERT INTO pins VALUES (?, ?, ?, ?)", [(leaderboard, e, mu, sigma) for e, (mu, sigma) in wanted.items()]
             )
-            for entrant, (mu, sigma) in pins.items():
-                db.execute(
-                    "INSERT INTO ratings VALUES (?, ?, ?, ?, 0, NULL) "
-                    "ON CONFLICT (leaderboard, entrant) DO UPDATE SET mu = excluded.mu, sigma = excluded.sigma",
-                    (leaderboard, entrant, mu, sigma),
-                )
+            self._recompute(db, leaderboard)
+        return True
 
-    def record(self, leaderboard: str, game: dict, *, uid: str | None = None) -> int | None:
+    def record(self, leaderboard: str, game: GameRecord | dict, *, uid: str | None = None) -> int | None:
         """Append one game and, if it finished, update both ratings: one transaction.
 
         Returns the game's id, or None if a game with this ``uid`` is already logged.
         An errored game is logged but never rated.
         """
-        row = self._row(leaderboard, game, uid or game.get("uid") or uuid.uuid4().hex)
-        model = _model() if row["status"] == "ok" else None
+        game = as_record(game)
+        row = self._row(leaderboard, game, uid or game.uid or uuid.uuid4().hex)
+        model = _model() if game.ok else None
         with self._errors("recording a game"), self._write() as db:
             cursor = db.execute(
-                f"INSERT OR IGNORE INTO games ({', '.join(GAME_COLUMNS[1:])}) VALUES ({', '.join('?' * (len(GAME_COLUMNS) - 1))})",
-                [row[c] for c in GAME_COLUMNS[1:]],
+                f"INSERT OR IGNORE INTO games ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
+                [row[c] for c in COLUMNS],
             )
             if cursor.rowcount == 0:
                 return None
             game_id = cursor.lastrowid
-            if model is not None and row["a"] != row["b"]:
-                self._rate(db, leaderboard, game_id, row["a"], row["b"], {"a": 1, "b": -1, "draw": 0}[row["winner"]], model)
+            if model is not None and game.a != game.b:
+                self._rate(db, leaderboard, game_id, game.a, game.b, {"a": 1, "b": -1, "draw": 0}[game.winner], model)
         return game_id
 
     def _rate(self, db, leaderboard: str, game_id: int, a: str, b: str, outcome: int, model) -> None:
@@ -235,47 +253,23 @@ class MatchStore:
             )
 
     @staticmethod
-    def _row(leaderboard: str, game: dict, uid: str) -> dict:
-        status = game.get("status", "ok")
-        if status == "ok" and game.get("winner") not in ("a", "b", "draw"):
-            raise ValueError(f"a finished game needs winner a, b or draw, got {game.get('winner')!r}")
-        return {
-            "uid": uid,
-            "leaderboard": leaderboard,
-            "env": game["env"],
-            "options": json.dumps(game.get("options") or {}, sort_keys=True),
-            "a": game["a"],
-            "b": game["b"],
-            "a_hash": game.get("a_hash"),
-            "b_hash": game.get("b_hash"),
-            "a_seat": game.get("a_seat"),
-            "sides": json.dumps(game.get("sides") or {}),
-            "seed": game.get("seed"),
-            "score_a": game.get("score_a") if status == "ok" else None,
-            "score_b": game.get("score_b") if status == "ok" else None,
-            "winner": game.get("winner") if status == "ok" else None,
-            "frames": game.get("frames"),
-            "wall_s": game.get("wall_s"),
-            "status": status,
-            "error": game.get("error"),
-            "finished_at": game.get("finished_at") or time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()),
-            "log_path": game.get("log_path"),
-        }
+    def _row(leaderboard: str, game: GameRecord, uid: str) -> dict:
+        row = game.replace(uid=uid, leaderboard=leaderboard).to_dict()
+        for key in JSON_COLUMNS:
+            if key == "score" and row[key] is None:
+                continue
+            row[key] = json.dumps(row[key] or {}, sort_keys=True)
+        row["finished_at"] = row["finished_at"] or time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+        return row
 
     # -- reading -------------------------------------------------------------------------------
 
-    def games(self, leaderboard: str, *, status: str | None = None) -> list[dict]:
-        """The leaderboard's games in log order, as dicts (JSON columns decoded)."""
+    def games(self, leaderboard: str, *, status: str | None = None) -> list[GameRecord]:
+        """The leaderboard's games in log order."""
         query = "SELECT * FROM games WHERE leaderboard = ?" + (" AND status = ?" if status else "") + " ORDER BY id"
         with self._errors("reading games"):
             rows = self._db.execute(query, (leaderboard, status) if status else (leaderboard,)).fetchall()
-        out = []
-        for r in rows:
-            game = dict(r)
-            game["options"] = json.loads(game["options"])
-            game["sides"] = json.loads(game["sides"])
-            out.append(game)
-        return out
+        return [GameRecord.from_dict(dict(r)) for r in rows]
 
     def count(self, leaderboard: str, *, status: str | None = "ok") -> int:
         query = "SELECT COUNT(*) FROM games WHERE leaderboard = ?" + (" AND status = ?" if status else "")
@@ -287,13 +281,13 @@ class MatchStore:
             rows = self._db.execute("SELECT entrant, mu, sigma FROM pins WHERE leaderboard = ?", (leaderboard,))
             return {r["entrant"]: (r["mu"], r["sigma"]) for r in rows}
 
-    def standings(self, leaderboard: str) -> dict[str, Standing]:
+    def ratings(self, leaderboard: str) -> dict[str, StoredRating]:
         """Current online ratings of everyone who has played (and every pinned entrant)."""
         with self._errors("reading ratings"):
             pinned = set(self.pins(leaderboard))
             rows = self._db.execute("SELECT * FROM ratings WHERE leaderboard = ?", (leaderboard,)).fetchall()
         return {
-            r["entrant"]: Standing(r["entrant"], r["mu"], r["sigma"], r["games"], r["last_game"], r["entrant"] in pinned)
+            r["entrant"]: StoredRating(r["entrant"], r["mu"], r["sigma"], r["games"], r["last_game"], r["entrant"] in pinned)
             for r in rows
         }
 
@@ -308,22 +302,25 @@ class MatchStore:
 
         Uses the same update as :meth:`record`, in id order, so on an intact log nothing changes.
         """
-        model = _model()
         with self._errors("recomputing ratings"), self._write() as db:
-            pins = {r["entrant"]: (r["mu"], r["sigma"]) for r in db.execute(
-                "SELECT entrant, mu, sigma FROM pins WHERE leaderboard = ?", (leaderboard,))}  # fmt: skip
-            rows = db.execute(
-                "SELECT id, a, b, winner FROM games WHERE leaderboard = ? AND status = 'ok' AND a != b ORDER BY id",
-                (leaderboard,),
-            ).fetchall()
-            old = {r["entrant"]: (r["mu"], r["sigma"], r["games"], r["last_game"]) for r in db.execute(
-                "SELECT * FROM ratings WHERE leaderboard = ?", (leaderboard,))}  # fmt: skip
-            new = rebuild(rows, pins, model)
-            db.execute("DELETE FROM ratings WHERE leaderboard = ?", (leaderboard,))
-            db.executemany(
-                "INSERT INTO ratings VALUES (?, ?, ?, ?, ?, ?)",
-                [(leaderboard, e, mu, sigma, games, last) for e, (mu, sigma, games, last) in new.items()],
-            )
+            return self._recompute(db, leaderboard)
+
+    @staticmethod
+    def _recompute(db, leaderboard: str) -> tuple[int, int]:
+        pins = {r["entrant"]: (r["mu"], r["sigma"]) for r in db.execute(
+            "SELECT entrant, mu, sigma FROM pins WHERE leaderboard = ?", (leaderboard,))}  # fmt: skip
+        rows = db.execute(
+            "SELECT id, a, b, winner FROM games WHERE leaderboard = ? AND status = 'ok' AND a != b ORDER BY id",
+            (leaderboard,),
+        ).fetchall()
+        old = {r["entrant"]: (r["mu"], r["sigma"], r["games"], r["last_game"]) for r in db.execute(
+            "SELECT * FROM ratings WHERE leaderboard = ?", (leaderboard,))}  # fmt: skip
+        new = rebuild(rows, pins, _model())
+        db.execute("DELETE FROM ratings WHERE leaderboard = ?", (leaderboard,))
+        db.executemany(
+            "INSERT INTO ratings VALUES (?, ?, ?, ?, ?, ?)",
+            [(leaderboard, e, mu, sigma, games, last) for e, (mu, sigma, games, last) in new.items()],
+        )
         changed = sum(1 for e in set(old) | set(new) if old.get(e) != new.get(e))
         return len(rows), changed
 

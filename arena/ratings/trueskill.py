@@ -185,16 +185,6 @@ def _quadrature_moments(p: np.ndarray, width: np.ndarray) -> tuple[np.ndarray, n
     return p + m1, np.maximum(m2 - m1 * m1, 0.0)
 
 
-def _truncated_moments(p: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and variance of N(0, 1) truncated to ``[p, q]``, for ``p + q >= 0`` (q may be inf).
-
-    The same steps as :func:`_update` takes, for tests.
-    """
-    drawn = np.isfinite(q).astype(np.float64)
-    finite_q = np.where(drawn > 0, q, 0.0)
-    return _moments(p, finite_q, drawn, np.where(drawn > 0, q - p, _NO_WIDTH))
-
-
 def _moments(p, finite_q, drawn, width):
     """Moments of N(0, 1) truncated to ``[p, finite_q]`` where ``drawn`` is 1.0, else to
     ``[p, inf)``; ``width`` is the interval's width (huge for ``[p, inf)``)."""

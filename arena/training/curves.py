@@ -1,4 +1,4 @@
-"""Learning curves from an experiment's ``metrics.jsonl``, as hand-drawn SVG.
+"""Learning curves from an experiment's ``metrics.jsonl``, drawn with matplotlib.
 
 The learner appends one JSON object per update to ``experiments/NAME/metrics.jsonl``: at least
 ``frames`` (cumulative emulator frames), ``steps``, ``updates`` and ``wall_s``, and optional
@@ -6,28 +6,21 @@ numbers such as ``reward``, ``fps``, ``loss``, ``loss/policy``, ``loss/value``, 
 ``win_rate/<enemy>`` (null while there are no recent games against that enemy).
 
 :func:`write_curves` turns that file into ``curves/*.svg`` and a ``curves/index.html`` page;
-:func:`curves_svg` draws one chart, with one line per run, for comparing experiments. The SVG
-helpers are the leaderboard report's (:mod:`arena.ratings.report`), so both look alike.
+:func:`curves_figure` draws one chart, with one line per run, for comparing experiments, and
+:func:`curves_svg` gives it as SVG text. The style is :mod:`arena.plotting`'s, shared with the
+leaderboard report, so both look alike.
 """
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from arena.ratings.report import (
-    escape,
-    nice_ticks,
-    series_colours,
-    svg_document,
-    svg_size,
-    tick_label,
-)
-
-__all__ = ["CURVES", "curves_svg", "load_metrics", "write_curves"]
+__all__ = ["CURVES", "curves_figure", "curves_svg", "load_metrics", "write_curves"]
 
 CURVES = ("reward.svg", "win_rate.svg", "fps.svg", "loss.svg", "entropy.svg")
 """The charts :func:`write_curves` can write, each only when its metrics exist."""
@@ -39,8 +32,6 @@ X_LABELS = {
     "wall_s": "wall time (s)",
 }
 
-_CHAR_PX = 7.4  # width of an average legend character at 12 px
-_MAX_LABEL = 32
 
 
 def load_metrics(path: str | os.PathLike) -> list[dict]:
@@ -92,22 +83,13 @@ def _trailing_mean(values: list[float], window: int) -> list[float]:
     return out
 
 
-def _thin(points: list[tuple[float, float]], keep: int) -> list[tuple[float, float]]:
-    """Every n-th point and the last, so long runs stay small files."""
-    if len(points) <= keep:
-        return points
-    stride = math.ceil(len(points) / keep)
-    thinned = points[::stride]
-    if thinned[-1] is not points[-1]:
-        thinned.append(points[-1])
-    return thinned
+def _series(records: Sequence[Mapping], x: str, key: str, smooth: int, keep: int) -> tuple[list[float], list[float], list[float]]:
+    """x, raw and smoothed values of ``key`` against ``x``, thinned to about ``keep`` points; a
+    record without a value (a win rate with no recent games) puts a NaN between its neighbours,
+    so the line shows the gap instead of bridging it. The smoothed value is the trailing mean
+    over the last ``smooth`` values (gaps skipped)."""
+    from arena.plotting import thin
 
-
-def _series(
-    records: Sequence[Mapping], x: str, key: str, smooth: int, keep: int
-) -> tuple[list[list[tuple[float, float]]], list[list[tuple[float, float]]]]:
-    """Raw and smoothed segments of ``key`` against ``x``; a record without a value (a win rate
-    with no recent games) ends a segment, so the line shows the gap instead of bridging it."""
     xs, ys, breaks = [], [], []
     gap = False
     for record in records:
@@ -122,29 +104,23 @@ def _series(
         xs.append(xv)
         ys.append(yv)
     smoothed = _trailing_mean(ys, smooth) if smooth > 1 else ys
-
-    def segments(values: list[float]) -> list[list[tuple[float, float]]]:
-        out: list[list[tuple[float, float]]] = []
-        for xv, yv, new in zip(xs, values, breaks):
-            if new or not out:
-                out.append([])
-            out[-1].append((xv, yv))
-        return [_thin(s, keep) for s in out]
-
-    return segments(ys), segments(smoothed)
-
-
-def _scaled_labels(ticks: list[float]) -> list[str]:
-    """Tick labels, in thousands (k), millions (M) or billions (G) when the numbers are long:
-    10M frames reads better than 10000000."""
-    top = max([abs(t) for t in ticks] + [0.0])
-    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if top >= 10 * scale or (suffix != "k" and top >= scale):
-            return [tick_label(round(t / scale, 9)) + (suffix if t else "") for t in ticks]
-    return [tick_label(t) for t in ticks]
+    keep_at = set(thin(xs, keep))
+    keep_at.update(k for k, new in enumerate(breaks) if new)  # both ends of every gap stay
+    keep_at.update(k - 1 for k, new in enumerate(breaks) if new)
+    out_x, out_raw, out_smooth = [], [], []
+    for k in sorted(keep_at):
+        if breaks[k]:
+            out_x.append(math.nan)
+            out_raw.append(math.nan)
+            out_smooth.append(math.nan)
+        out_x.append(xs[k])
+        out_raw.append(ys[k])
+        out_smooth.append(smoothed[k])
+    return out_x, out_raw, out_smooth
 
 
 def _domain(values: list[float], pad: float) -> tuple[float, float]:
+    values = [v for v in values if math.isfinite(v)]
     lo, hi = (min(values), max(values)) if values else (0.0, 1.0)
     if hi <= lo:  # one value: centre it
         half = abs(lo) * 0.1 or 1.0
@@ -153,11 +129,25 @@ def _domain(values: list[float], pad: float) -> tuple[float, float]:
     return lo - margin, hi + margin
 
 
+def _lone_points(xs: list[float], ys: list[float]) -> tuple[list[float], list[float]]:
+    """The points with a gap (or an end) on both sides: a line cannot show them, a dot can."""
+    out_x, out_y = [], []
+    for k, (xv, yv) in enumerate(zip(xs, ys)):
+        if math.isnan(xv):
+            continue
+        before = k == 0 or math.isnan(xs[k - 1])
+        after = k == len(xs) - 1 or math.isnan(xs[k + 1])
+        if before and after:
+            out_x.append(xv)
+            out_y.append(yv)
+    return out_x, out_y
+
+
 # --------------------------------------------------------------------------------------------
 # The chart
 
 
-def curves_svg(
+def curves_figure(
     runs: Mapping[str, Sequence[Mapping]],
     key: str,
     *,
@@ -171,118 +161,63 @@ def curves_svg(
     width: int = 760,
     height: int = 340,
     max_points: int = 1000,
-) -> str:
+):
     """``key`` against ``x`` for each run (name -> metrics records), one coloured line each, on
-    shared axes with a legend.
+    shared axes with a legend, as a matplotlib figure of ``width`` x ``height`` CSS pixels.
 
     ``hline`` draws a dashed reference line (0: even against the opponent); ``smooth`` > 1
     draws the trailing mean over that many records as the line, with the raw values faint
     behind it; ``y_range`` fixes the y axis (win rates: ``(0, 1)``), otherwise it spans the
     data (and ``hline``) with a 5% margin while x spans the data exactly. Each run is thinned
-    to about ``max_points`` points.
+    to about ``max_points`` points. Runs are labelled as entrants are
+    (:func:`arena.ratings.labels.entrant_labels`: a snapshot path reads ``NAME@102k``).
     """
+    from arena import plotting
+    from arena.ratings.labels import entrant_labels
+
     names = list(runs)
-    colours = series_colours(len(names))
+    labels = entrant_labels(names)
+    colours = plotting.colours(len(names))
     smooth = max(1, int(smooth))
     series = [_series(runs[name], x, key, smooth, max_points) for name in names]
-
-    labels = [n if len(n) <= _MAX_LABEL else n[: _MAX_LABEL - 1] + "…" for n in names]
-    legend_w = max([len(s) for s in labels] + [6]) * _CHAR_PX + 34
-    left, right, top, bottom = 64, legend_w + 18, 40, 48
-    height = max(height, top + 20 * len(names) + bottom)
-    pw, ph = width - left - right, height - top - bottom
-
-    xs = [p[0] for raw, _ in series for seg in raw for p in seg]
-    ys = [p[1] for raw, _ in series for seg in raw for p in seg]
+    xs = [v for sx, _, _ in series for v in sx]
+    ys = [v for _, raw, _ in series for v in raw]
     x0, x1 = _domain(xs, 0.0)
     if y_range is not None:
         y0, y1 = map(float, y_range)
     else:
         y0, y1 = _domain(ys + ([hline] if hline is not None else []), 0.05)
 
-    def sx(v: float) -> float:
-        return left + pw * (v - x0) / (x1 - x0)
+    with plotting.figure(width, max(height, 90 + 18 * len(names))) as fig:
+        ax = fig.add_subplot()
+        ax.set_title(title, fontsize=10.5)
+        ax.set(xlim=(x0, x1), ylim=(y0, y1), xlabel=x_label or X_LABELS.get(x, x), ylabel=y_label)
+        ax.xaxis.set_major_formatter(plotting.short_number_formatter())
+        ax.yaxis.set_major_formatter(plotting.short_number_formatter())
+        if hline is not None and y0 <= hline <= y1:
+            ax.axhline(hline, color="#8c959f", lw=1, ls=(0, (5, 4)), gid="hline")
+        if not any(math.isfinite(v) for v in xs):
+            ax.text(0.5, 0.5, f"no {key} values yet", transform=ax.transAxes, ha="center", va="center",
+                    color="#8c959f")  # fmt: skip
+        for (sx, raw, _), colour in zip(series, colours):
+            if smooth > 1 and sx:
+                ax.plot(sx, raw, color=colour, alpha=0.25, lw=0.8, gid="raw")
+        for k, (name, (sx, _, smoothed), colour) in enumerate(zip(names, series, colours)):
+            # a run without values still gets its (empty) line, so it shows in the legend
+            ax.plot(sx, smoothed, color=colour, lw=1.6, label=labels[name], gid=f"series-{k}")
+            lx, ly = _lone_points(sx, smoothed)
+            if lx:
+                ax.plot(lx, ly, "o", color=colour, ms=3, gid=f"points-{k}")
+        if names:
+            fig.legend(loc="outside right upper", handlelength=1.4)
+    return fig
 
-    def sy(v: float) -> float:
-        return top + ph * (1.0 - (v - y0) / (y1 - y0))
 
-    def path_d(segments: list[list[tuple[float, float]]]) -> str:
-        # "l0,0" after a lone point: with round caps it shows as a dot
-        return " ".join(
-            "M" + " L".join(f"{sx(a):.1f},{sy(b):.1f}" for a, b in seg)
-            + (" l0,0" if len(seg) == 1 else "")
-            for seg in segments
-        )
+def curves_svg(runs: Mapping[str, Sequence[Mapping]], key: str, **options) -> str:
+    """:func:`curves_figure` as an SVG document (its ``<title>`` is the chart's title)."""
+    from arena import plotting
 
-    body = [
-        '<defs><clipPath id="plot-area">'  # a little wider: lines at y_range's ends show whole
-        f'<rect x="{left - 3}" y="{top - 3}" width="{pw + 6:.1f}" height="{ph + 6:.1f}"/>'
-        "</clipPath></defs>"
-        f'<text x="{left}" y="{top - 16}" font-size="14" font-weight="600" fill="#1f2328">'
-        f"{escape(title)}</text>"
-        f'<rect class="plot" x="{left}" y="{top}" width="{pw:.1f}" height="{ph:.1f}" '
-        'fill="#fbfcfd" stroke="#d8dee4"/>'
-    ]
-    y_ticks = [t for t in nice_ticks(y0, y1, 6) if y0 <= t <= y1]
-    for t, label in zip(y_ticks, _scaled_labels(y_ticks)):
-        y = sy(t)
-        body.append(
-            f'<line x1="{left}" y1="{y:.1f}" x2="{left + pw:.1f}" y2="{y:.1f}" '
-            'stroke="#edf0f3"/>'
-            f'<text x="{left - 8}" y="{y + 4:.1f}" text-anchor="end" font-size="11" '
-            f'fill="#57606a">{label}</text>'
-        )
-    x_ticks = [t for t in nice_ticks(x0, x1, 7) if x0 <= t <= x1]
-    for t, label in zip(x_ticks, _scaled_labels(x_ticks)):
-        xx = sx(t)
-        body.append(
-            f'<line x1="{xx:.1f}" y1="{top + ph:.1f}" x2="{xx:.1f}" y2="{top + ph + 4:.1f}" '
-            'stroke="#afb8c1"/>'
-            f'<text x="{xx:.1f}" y="{top + ph + 17:.1f}" text-anchor="middle" font-size="11" '
-            f'fill="#57606a">{label}</text>'
-        )
-    body.append(
-        f'<text x="{left + pw / 2:.1f}" y="{height - 10}" text-anchor="middle" fill="#1f2328">'
-        f"{escape(x_label or X_LABELS.get(x, x))}</text>"
-        f'<text transform="translate(16 {top + ph / 2:.1f}) rotate(-90)" text-anchor="middle" '
-        f'fill="#1f2328">{escape(y_label)}</text>'
-    )
-    if hline is not None and y0 <= hline <= y1:
-        body.append(
-            f'<line class="hline" x1="{left}" y1="{sy(hline):.1f}" x2="{left + pw:.1f}" '
-            f'y2="{sy(hline):.1f}" stroke="#8c959f" stroke-dasharray="5 4"/>'
-        )
-    if not xs:
-        body.append(
-            f'<text x="{left + pw / 2:.1f}" y="{top + ph / 2:.1f}" text-anchor="middle" '
-            f'fill="#8c959f">no {escape(key)} values yet</text>'
-        )
-    body.append(
-        '<g clip-path="url(#plot-area)" fill="none" stroke-linejoin="round" '
-        'stroke-linecap="round">'
-    )
-    for (raw, smoothed), colour in zip(series, colours):
-        if smooth > 1 and raw:
-            body.append(
-                f'<path class="raw" d="{path_d(raw)}" stroke="{colour}" stroke-opacity="0.25" '
-                'stroke-width="1"/>'
-            )
-    for name, (raw, smoothed), colour in zip(names, series, colours):
-        if smoothed:
-            body.append(
-                f'<path class="series" d="{path_d(smoothed)}" stroke="{colour}" '
-                f'stroke-width="1.8"><title>{escape(name)}</title></path>'
-            )
-    body.append("</g>")
-    lx = left + pw + 18
-    for k, (label, colour) in enumerate(zip(labels, colours)):
-        y = top + 10 + 20 * k
-        body.append(
-            f'<line x1="{lx}" y1="{y - 4}" x2="{lx + 18}" y2="{y - 4}" stroke="{colour}" '
-            'stroke-width="3" stroke-linecap="round"/>'
-            f'<text class="legend" x="{lx + 26}" y="{y}" fill="#1f2328">{escape(label)}</text>'
-        )
-    return svg_document(width, height, body, title)
+    return plotting.svg_text(curves_figure(runs, key, **options), options.get("title"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -303,6 +238,10 @@ def _column(records: Sequence[Mapping], x: str, key: str) -> list[dict]:
     """Records reduced to ``x`` and one metric renamed ``value``, so several metrics of one
     run can be drawn as several lines."""
     return [{x: r.get(x), "value": r.get(key)} for r in records]
+
+
+def _escape(value) -> str:
+    return html.escape(str(value), quote=True)
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -328,7 +267,7 @@ def write_curves(
     name = exp.resolve().name
     window = max(1, len(records) // 100) if smooth is None else max(1, smooth)
     keys = _keys(records)
-    common = dict(x=x, smooth=window)
+    common = {"x": x, "smooth": window}
 
     charts: list[tuple[str, str, str]] = []  # file, heading, svg
     if "reward" in keys:
@@ -394,6 +333,8 @@ def write_curves(
 
 
 def _page(name: str, records: Sequence[Mapping], charts, window: int) -> str:
+    from arena.plotting import svg_size
+
     last = records[-1] if records else {}
 
     def fact(key: str, fmt: str) -> str:
@@ -410,8 +351,8 @@ def _page(name: str, records: Sequence[Mapping], charts, window: int) -> str:
         else ""
     )
     figures = "\n".join(
-        f'<section><h2>{escape(heading)}</h2><img src="{file}" width="{w}" height="{h}" '
-        f'alt="{escape(heading)}"></section>'
+        f'<section><h2>{_escape(heading)}</h2><img src="{file}" width="{w}" height="{h}" '
+        f'alt="{_escape(heading)}"></section>'
         for file, heading, svg in charts
         for w, h in [svg_size(svg)]
     )
@@ -423,7 +364,7 @@ def _page(name: str, records: Sequence[Mapping], charts, window: int) -> str:
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <link rel="icon" href="data:,">
-<title>{escape(name)} · Arena learning curves</title>
+<title>{_escape(name)} · Arena learning curves</title>
 <style>
 body {{ margin: 0 auto; max-width: 820px; padding: 24px; color: #1f2328; background: #f4f6f8;
   font: 15px/1.5 system-ui, -apple-system, 'Segoe UI', Roboto, 'DejaVu Sans', Arial, sans-serif; }}
@@ -436,8 +377,8 @@ img {{ max-width: 100%; height: auto; display: block; }}
 </style>
 </head>
 <body>
-<h1>{escape(name)}</h1>
-<p>{escape(summary)}.{escape(smoothing)}</p>
+<h1>{_escape(name)}</h1>
+<p>{_escape(summary)}.{_escape(smoothing)}</p>
 {figures}
 </body>
 </html>

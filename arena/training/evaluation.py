@@ -4,7 +4,6 @@ process, and every game is recorded in the experiment's leaderboard."""
 from __future__ import annotations
 
 import dataclasses
-import json
 import threading
 from pathlib import Path
 from typing import Any, Callable
@@ -63,30 +62,26 @@ class Evaluator:
 
     def _play(self, me: str, opponents: list[str], weights: str = "") -> None:
         from arena.games.play import GamePool, plan_games
+        from arena.ratings.recorder import Recorder
         from arena.ratings.store import MatchStore
 
         try:
-            store = MatchStore()
             tasks = []
             for opponent in opponents:
                 for task in plan_games(self.arena, me, opponent, self.plan.env, self.plan.eval_games, len(tasks), self.plan.env_options):
                     tasks.append(dataclasses.replace(task, index=len(tasks), uid=f"train:{self.plan.name}:{me}@{weights}:{opponent}:{task.index}"))
             log_path = self.plan.folder / "logs" / "eval.jsonl"
-            with GamePool(1, self.arena, processes=True) as pool, open(log_path, "a", encoding="utf-8") as log:
-                for task in tasks:
-                    pool.submit(task)
-                while len(pool):
-                    record = pool.next_result()
-                    record["log_path"] = str(log_path)
-                    log.write(json.dumps({k: v for k, v in record.items() if k != "traceback"}) + "\n")
-                    log.flush()
-                    store.record(self.plan.name, record, uid=record["uid"])
-                    self.results.append(record)
-                    if record["status"] == "ok":
-                        self.log(f"eval {record['a']} {record['score_a']}-{record['score_b']} {record['b']}")
-                    else:
-                        self.log(f"eval {record['a']} vs {record['b']}: error {record['error']}")
-            store.close()
+            with MatchStore() as store, Recorder(self.plan.name, log_path, store, arena=self.arena) as recorder:
+                with GamePool(1, self.arena, processes=True) as pool:
+                    for task in tasks:
+                        pool.submit(task)
+                    while len(pool):
+                        record = recorder.write(pool.next_result())
+                        self.results.append(record)
+                        if record.ok:
+                            self.log(f"eval {record.a} {record.score_a}-{record.score_b} {record.b}")
+                        else:
+                            self.log(f"eval {record.a} vs {record.b}: error {record.error}")
         except Exception as exc:  # evaluation must never take training down
             self.log(f"evaluation failed: {type(exc).__name__}: {one_line(exc)}")
 

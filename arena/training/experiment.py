@@ -78,25 +78,6 @@ class Experiment:
                 keep.append(line)
         _write_atomic(self.metrics_path, "".join(line + "\n" for line in keep))
 
-    def trim_tb(self, steps: int) -> None:
-        """Likewise for the TensorBoard events: a file holding steps past the snapshot is
-        rewritten without them, so TensorBoard does not draw the lost stretch twice."""
-        from arena.training.tensorboard import EventWriter, read_events
-
-        for path in sorted((self.folder / "tb").glob("*tfevents*")):
-            try:
-                events = read_events(path)
-            except (OSError, ValueError):
-                continue  # a damaged file: TensorBoard skips what it cannot read, and so do we
-            if all(event.get("step", 0) <= steps for event in events if "scalars" in event):
-                continue
-            with EventWriter(path.parent) as writer:
-                for event in events:
-                    if "scalars" in event and event["step"] <= steps:
-                        writer.add_scalars(event["step"], event["scalars"], wall_time=event["wall_time"])
-            path.unlink()
-
-
 
 def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")

@@ -215,16 +215,21 @@ class Learner:
     :param obs_size: length of the (flat) observation vector.
     :param num_actions: size of the discrete action space.
     :param fps: the game's frames per second (for the discount's half-life).
+    :param act_every: the env's frames per agent step (its ``act_every`` option, 1 if it has none):
+        the half-life is in seconds of game time, so the per-step discount depends on it.
     """
 
     params_class: type = CommonParams
     on_policy = True  # off-policy learners (DQN) keep a replay buffer: see update()
 
-    def __init__(self, params: CommonParams, obs_size: int, num_actions: int, fps: float = 60.0, device: str | None = None):
+    def __init__(
+        self, params: CommonParams, obs_size: int, num_actions: int, fps: float = 60.0, device: str | None = None, *, act_every: int = 1
+    ):
         self.params = params
         self.obs_size = obs_size = int(obs_size)  # numpy ints (gym's action_space.n) break nn.GRU
         self.num_actions = num_actions = int(num_actions)
-        self.gamma = params.gamma(fps)
+        self.act_every = int(act_every)
+        self.gamma = params.gamma(fps, self.act_every)
         self.device = pick_device(device or params.device)
         torch.manual_seed(params.seed)
         self.model = self.make_model(params, obs_size, num_actions).to(self.device)

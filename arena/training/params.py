@@ -32,7 +32,9 @@ def param(default: Any, help: str, *, naming: bool = True, short: str | None = N
 class CommonParams:
     """What every algorithm shares: phillip's hyperparameters and their defaults.
 
-    Times are in agent steps (one step = ``act_every`` emulator frames) unless said otherwise.
+    Times are in agent steps unless said otherwise: one step is the env's ``act_every`` emulator
+    frames. Action repeat (``act_every``) and observation delay (``delay``) are the env's options
+    (``-o``), not parameters: see :func:`arena.plugins.envs.timing` and :data:`MOVED_TO_ENV`.
     The defaults are what made phillip's one-pass update (``ac``'s; ``rac``'s before it took PPO's
     clipped update, which has its own) learn Pong against the cartridge's CPU fastest among the
     settings tried (bench/README.md): updates every 8 x 32 = 256 steps, learning rate 3e-4 and
@@ -68,14 +70,7 @@ class CommonParams:
         "Setting it to true is an error",
         naming=False,
     )
-    # -- time -------------------------------------------------------------------------------------
-    act_every: int = param(
-        2,
-        "emulator frames each action is held (action repeat). 2, not Atari's usual 4: in Pong a held "
-        "decision is stale by up to act_every - 1 frames, and at 4 the best scripted tracker loses to the cartridge's CPU (+8.5 at 2)",
-        short="ae",
-    )
-    delay: int = param(0, "agent steps between what the game shows and what the agent sees (reaction time)")
+    # -- time (act_every and delay are the env's options) ----------------------------------------
     experience_length: int = param(32, "agent steps in each trajectory the learner sees; recurrent nets train on whole sequences", short="xl")
     # -- the learner's schedule -------------------------------------------------------------------
     batch_size: int = param(8, "trajectories in one minibatch", short="bs")
@@ -88,14 +83,14 @@ class CommonParams:
     device: str = param("auto", "torch device for the learner: auto (a GPU when present), cpu or cuda[:N]", naming=False)
 
     def __post_init__(self):
-        positive = ("reward_halflife", "learning_rate", "act_every", "experience_length", "batch_size", "batches", "sweeps", "batch_steps", "min_collect")
+        positive = ("reward_halflife", "learning_rate", "experience_length", "batch_size", "batches", "sweeps", "batch_steps", "min_collect")
         for name in positive:
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         for name in ("epsilon",):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be between 0 and 1, got {getattr(self, name)}")
-        for name in ("entropy_scale", "shaping", "max_grad_norm", "delay", "seed"):
+        for name in ("entropy_scale", "shaping", "max_grad_norm", "seed"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
         sizes(self.embed_sizes)  # raises on a malformed list
@@ -104,18 +99,34 @@ class CommonParams:
                 "natural=true is not supported: PPO's clipped surrogate is the trust region Arena offers (docs/training.md says why)"
             )
 
-    def gamma(self, fps: float) -> float:
-        """The per-step discount for a game running at ``fps`` frames per second."""
+    def gamma(self, fps: float, act_every: int) -> float:
+        """The per-step discount for a game running at ``fps`` frames per second whose agent acts
+        every ``act_every`` frames (the env's option)."""
         from arena.training.functional import gamma_from_halflife
 
-        return gamma_from_halflife(self.reward_halflife, fps, self.act_every)
+        return gamma_from_halflife(self.reward_halflife, fps, act_every)
+
+
+# Parameters that became env options: name -> (the env option, its short name in experiment names).
+# Files written before (snapshots, params.json) still hold them; they are dropped when read, and
+# ``--set`` of one is an error that says which ``-o`` to use. Experiment names still spell a
+# non-default value the old way (``ae=4``, ``delay=3``), where the parameter used to stand.
+MOVED_TO_ENV: dict[str, tuple[str, str]] = {"act_every": ("act_every", "ae"), "delay": ("delay", "delay")}
+MOVED_NAMED_BEFORE = "experience_length"  # the field the moved ones were declared before
+
+
+def without_moved(cls: type, stored: dict[str, Any]) -> dict[str, Any]:
+    """``stored`` less the parameters that moved to the env (unless ``cls`` still has them)."""
+    own = {f.name for f in dataclasses.fields(cls)}
+    return {key: value for key, value in stored.items() if key not in MOVED_TO_ENV or key in own}
 
 
 def with_absent(cls: type, stored: dict[str, Any]) -> dict[str, Any]:
     """``stored`` (a snapshot's or a params.json's values) plus, for each field it lacks, what that
     absence means: ``cls.ABSENT_MEANS`` names fields added after files were written, with the value
-    that reproduces how such files were trained (which may differ from today's default)."""
-    return {**getattr(cls, "ABSENT_MEANS", {}), **stored}
+    that reproduces how such files were trained (which may differ from today's default). Parameters
+    that moved to the env (:data:`MOVED_TO_ENV`) are dropped: the env options hold them."""
+    return {**getattr(cls, "ABSENT_MEANS", {}), **without_moved(cls, stored)}
 
 
 def sizes(text: str) -> tuple[int, ...]:
@@ -193,7 +204,7 @@ def parse_params(cls: type, pairs: typing.Iterable[str], *, owner: str, base: di
     """
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
-    values: dict[str, Any] = dict(base or {})
+    values: dict[str, Any] = without_moved(cls, dict(base or {}))
     for key in values:
         if key not in hints:
             raise ArenaError(f"unknown parameter '{key}' for {owner}{suggest(key, names)}")
@@ -202,6 +213,9 @@ def parse_params(cls: type, pairs: typing.Iterable[str], *, owner: str, base: di
         key = key.strip()
         if not sep or not key:
             raise ArenaError(f"malformed --set '{pair}' for {owner}; expected KEY=VALUE, e.g. --set learning_rate=1e-4")
+        if key in MOVED_TO_ENV and key not in hints:
+            option = MOVED_TO_ENV[key][0]
+            raise ArenaError(f"'{key}' is an env option, not a parameter of {owner}: use -o {option}={raw.strip() or '...'} instead of --set {pair.strip()}")
         if key not in hints:
             raise ArenaError(
                 f"unknown parameter '{key}' for {owner}{suggest(key, names)}; see 'arena train --plugin ... --list-params'"
@@ -228,16 +242,25 @@ def _fmt(value: Any) -> str:
     return str(value).replace(",", "x").replace("/", "_")
 
 
-def experiment_name(algorithm: str, params: Any, extra: dict[str, str] | None = None) -> str:
+def experiment_name(algorithm: str, params: Any, extra: dict[str, str] | None = None, timing: dict[str, Any] | None = None) -> str:
     """``algorithm`` plus each naming parameter that differs from its default, e.g.
-    ``rac_lr=0.001_delay=2``; ``extra`` adds non-parameter choices such as a non-default env."""
+    ``rac_lr=0.001_delay=2``; ``extra`` adds non-parameter choices such as a non-default env.
+
+    ``timing`` holds the env's ``act_every``/``delay`` where they differ from the env's defaults:
+    they name the experiment by their old short names (``ae=4``, ``delay=3``) at the place the
+    parameters had, so experiments made when they were parameters keep their names and resume."""
     parts = [algorithm]
+    moved = [f"{MOVED_TO_ENV[key][1]}={_fmt(value)}" for key, value in (timing or {}).items()]
     for f in dataclasses.fields(params):
+        if f.name == MOVED_NAMED_BEFORE:
+            parts += moved
+            moved = []
         if not f.metadata.get("naming", True):
             continue
         value = getattr(params, f.name)
         if value != f.default:
             parts.append(f"{f.metadata.get('short') or f.name}={_fmt(value)}")
+    parts += moved  # a params class without experience_length: after its own fields
     for key, value in (extra or {}).items():
         parts.append(f"{key}={_fmt(value)}")
     return "_".join(parts)

@@ -14,7 +14,9 @@ from typing import Any
 
 from arena import paths
 from arena.errors import ArenaError
+from arena.plugins.envs import Timing, timing
 from arena.training.params import (
+    MOVED_TO_ENV,
     experiment_name,
     parse_params,
     suggest,
@@ -26,7 +28,7 @@ EVAL_EVERY_STEPS = 25_600  # agent steps between evaluation rounds when --eval-e
 
 
 
-DEFAULT_STEPS = 100_000  # agent steps: 200k frames at act_every=2, a few minutes on 2 cores
+DEFAULT_STEPS = 100_000  # agent steps: 200k frames at Pong's act_every=2, a few minutes on 2 cores
 
 
 
@@ -57,6 +59,11 @@ class TrainPlan:
     eval_games: int
     existing_snapshots: int = 0
 
+    @property
+    def timing(self) -> Timing:
+        """The env's action repeat and observation delay (its options ``act_every``/``delay``)."""
+        return timing(self.env_options)
+
     def describe(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -75,15 +82,11 @@ class TrainPlan:
 
 
 
-def _env_options(env_spec: Any, params: Any, pairs: list[str]) -> Any:
-    # act_every and delay are the agent's (phillip's), and the env carries them out.
-    names = {f.name for f in dataclasses.fields(env_spec.options)}
-    overrides = {key: getattr(params, key) for key in ("act_every", "delay") if key in names}
-    for pair in pairs:
-        key = pair.partition("=")[0].strip()
-        if key in overrides:
-            raise ArenaError(f"'{key}' is a training parameter here: use --set {key}=... instead of the env option")
-    return env_spec.parse_options(pairs, **overrides)
+def _timing_names(env_spec: Any, options: Any) -> dict[str, int]:
+    """The env's ``act_every``/``delay`` where they differ from the env's own defaults: they name
+    the experiment (``ae=4``, ``delay=3``), as they did when they were parameters."""
+    default, now = timing(env_spec.options), timing(options)
+    return {key: value for key, value, was in zip(Timing._fields, now, default) if value != was}
 
 
 
@@ -117,7 +120,7 @@ def plan_training(
     spec = arena.algorithms.get(plugin)
     env_spec = arena.envs.get(env)
     params = parse_params(spec.params_class(), sets, owner=f"algorithm '{plugin}'")
-    options = _env_options(env_spec, params, list(env_pairs))
+    options = env_spec.parse_options(list(env_pairs))
     shape = tuple(env_spec.observation_shape(options)) if env_spec.observation_shape else None
     if shape is None or len(shape) != 1:
         raise ArenaError(f"env '{env}' with these options gives observations of shape {shape}; training needs a flat vector (Pong: drop -o obs=pixels)")
@@ -152,7 +155,7 @@ def plan_training(
             raise ArenaError(f"bad --name '{name}': use letters, digits, '-', '_', '=', '.' and '+', starting with a letter or digit")
         exp_name = name
     else:
-        exp_name = experiment_name(plugin, params, extra)
+        exp_name = experiment_name(plugin, params, extra, timing=_timing_names(env_spec, options))
         if tag:
             exp_name += "_" + secrets.token_hex(3)
     folder = paths.experiments_dir() / exp_name
@@ -162,7 +165,7 @@ def plan_training(
         raise ArenaError(f"{folder} already has {len(snapshots)} snapshots; --init would overwrite them: add --force, or drop --init to resume")
     if snapshots and not init:
         resume_from = snapshots[-1]
-        _check_same_experiment(folder, plugin, env, params)
+        _check_same_experiment(folder, plugin, env, params, options)
     return TrainPlan(
         algorithm=spec,
         params=params,
@@ -216,9 +219,8 @@ def _apply_cpu_char(enemies_path: Path, env_spec: Any, options: Any, pairs: list
         raise ArenaError(f"enemies file {enemies_path} plays the CPU as '{char}', but -o cpu_char={given[-1]}; drop one of them")
     if getattr(options, "cpu_char") == char:
         return options
-    overrides = {k: getattr(options, k) for k in ("act_every", "delay") if hasattr(options, k)}
     try:
-        return env_spec.parse_options([*pairs, f"cpu_char={char}"], **overrides)
+        return env_spec.parse_options([*pairs, f"cpu_char={char}"])
     except ArenaError as exc:
         raise ArenaError(f"enemies file {enemies_path}: CPU character '{char}': {exc}") from None
 
@@ -230,7 +232,18 @@ def _as_set(value: Any) -> Any:
 
 
 
-def _check_same_experiment(folder: Path, plugin: str, env: str, params: Any) -> None:
+def _stored_timing(stored: dict) -> Timing | None:
+    """The timing an experiment was trained at, from its params.json: its env options, or for a
+    file without them the parameters act_every/delay once were (default 2 and 0); None if unknown."""
+    if isinstance(stored.get("env_options"), dict):
+        return timing(stored["env_options"])
+    old = stored.get("params", {})
+    if isinstance(old, dict) and any(key in old for key in MOVED_TO_ENV):
+        return Timing(int(old.get("act_every", 2)), int(old.get("delay", 0)))
+    return None
+
+
+def _check_same_experiment(folder: Path, plugin: str, env: str, params: Any, options: Any) -> None:
     try:
         stored = json.loads((folder / "params.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -238,6 +251,12 @@ def _check_same_experiment(folder: Path, plugin: str, env: str, params: Any) -> 
     if stored.get("algorithm") != plugin or stored.get("env") != env:
         raise ArenaError(
             f"{folder} holds a '{stored.get('algorithm')}' experiment on '{stored.get('env')}'; pick another --name, or --init --force to replace it"
+        )
+    was, now = _stored_timing(stored), timing(options)
+    if was is not None and was != now:
+        fix = " ".join(f"-o {key}={value}" for key, value in zip(Timing._fields, was))
+        raise ArenaError(
+            f"{folder} was trained with {was}, not {now}; resume it with {fix}, pick another --name, or --init --force to start over"
         )
     naming = {f.name for f in dataclasses.fields(params) if f.metadata.get("naming", True)}
     current = to_dict(params)

@@ -137,38 +137,6 @@ class SeatEnv:
             self._env = None
 
 
-class GymSeatEnv:
-    """A single-agent gymnasium env in :class:`SeatEnv` 's shape (for tests and toy tasks)."""
-
-    def __init__(self, env: Any, seed: int = 0, label: str = "env"):
-        self.env = env
-        self.label = label
-        self.potential = None
-        self.frames = 0
-        self.distribution: list = []
-        self.latest_weights = None
-        self._seed = seed
-        self._episode_return = 0.0
-
-    def reset(self):
-        obs, _ = self.env.reset(seed=self._seed)
-        self._seed += 1
-        self._episode_return = 0.0
-        return obs
-
-    def step(self, action: int):
-        obs, reward, terminated, truncated, _ = self.env.step(action)
-        self.frames += 1
-        self._episode_return += float(reward)
-        info = {}
-        if terminated or truncated:
-            info = {"enemy": self.label, "score": self._episode_return, "opponent_score": 0.0, "outcome": None}
-        return obs, float(reward), bool(terminated), bool(truncated), info
-
-    def close(self):
-        self.env.close()
-
-
 # -- playing trajectories --------------------------------------------------------------------------
 
 

@@ -109,7 +109,7 @@ def run_training(
             log(message)
 
     learner_cls = plan.algorithm.learner_class()
-    learner = learner_cls(plan.params, plan.obs_size, plan.num_actions, plan.fps)
+    learner = learner_cls(plan.params, plan.obs_size, plan.num_actions, plan.fps, act_every=plan.timing.act_every)
     pool = EnemyPool(plan.pool)
     counters = {"steps": 0, "frames": 0, "games": 0, "wall_s": 0.0}
     if plan.resume_from is not None:
@@ -119,7 +119,6 @@ def run_training(
         if snapshot.meta.get("pool"):
             pool.load_state_dict(snapshot.meta["pool"])
         experiment.trim_metrics(counters["steps"])
-        experiment.trim_tb(counters["steps"])
         say(f"resumed {plan.name} from {plan.resume_from.name}: {counters['steps']:,} steps, {counters['frames']:,} frames, {learner.updates} updates")
     else:
         say(f"started {plan.name}: {plan.algorithm.name}, {count_parameters(learner.model):,} weights on {learner.device}, {plan.workers} workers")
@@ -153,7 +152,8 @@ def run_training(
         log_file.close()
         return _result(plan, counters, learner, plan.resume_from, evaluator, wall_before)
     executor = executor_factory(plan, config)
-    tb = EventWriter(experiment.folder / "tb")
+    # resumed: TensorBoard drops what earlier event files logged past the snapshot
+    tb = EventWriter(experiment.folder / "tb", purge_step=counters["steps"] + 1 if plan.resume_from is not None else None)
     try:
         if plan.resume_from is None:
             save()  # step 0: "self" has a past from the start, and a crash before the first snapshot resumes

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from collections import deque
 from typing import Any
 
 from arena.errors import ArenaError
+from arena.plugins.envs import Timing, timing
 from arena.training.snapshot import Snapshot, load_snapshot
 
 _warned: set[tuple[str, tuple[str, ...]]] = set()
@@ -20,7 +22,7 @@ _warned: set[tuple[str, tuple[str, ...]]] = set()
 def build_model(snapshot: Snapshot, arena: Any):
     """The snapshot's model with its weights, built by its algorithm's learner class."""
     from arena.training.learner import load_weights
-    from arena.training.params import parse_params, with_absent
+    from arena.training.params import MOVED_TO_ENV, parse_params, with_absent
 
     meta = snapshot.meta
     if meta["algorithm"] not in arena.algorithms:
@@ -31,7 +33,8 @@ def build_model(snapshot: Snapshot, arena: Any):
     spec = arena.algorithms.get(meta["algorithm"])
     params_class = spec.params_class()
     known = {field.name for field in dataclasses.fields(params_class)}
-    unknown = sorted(set(meta["params"]) - known)
+    # act_every and delay were parameters once: the snapshot's env options hold them (trained_timing).
+    unknown = sorted(set(meta["params"]) - known - set(MOVED_TO_ENV))
     if unknown and (meta["algorithm"], tuple(unknown)) not in _warned:
         # A parameter this version no longer has (or a newer one) cannot change how the snapshot
         # plays unless it shaped the network, and then the weights below do not fit: a clear error.
@@ -53,23 +56,37 @@ def build_model(snapshot: Snapshot, arena: Any):
 
 
 class TrainedAgent:
-    """Plays a model, holding each action for ``repeat`` env steps (its training ``act_every``
-    divided by the env's), so an agent trained to act every 4 frames plays the same way in a
-    match that steps every frame."""
+    """Plays a model at the timing it was trained at, in an env that may run another.
 
-    def __init__(self, actor: Any, repeat: int = 1, label: str = ""):
+    ``repeat``: env steps each decision is held (its training ``act_every`` over the env's), so an
+    agent trained to act every 4 frames plays the same way in a match that steps every 2.
+    ``extra_delay``: env steps of observation delay the agent adds to the env's own, so that it
+    decides on what the game showed its training ``delay`` (in its own steps) before. The buffer
+    is filled with the first observation at the first :meth:`act` after a reset, as an env's own
+    delay is (Pong's ``delay``)."""
+
+    def __init__(self, actor: Any, repeat: int = 1, label: str = "", extra_delay: int = 0):
         self.actor = actor
         self.repeat = repeat
+        self.extra_delay = extra_delay
         self.label = label
         self._left = 0
         self._action = 0
+        self._seen: deque | None = None
         self.hash: str | None = None  # the snapshot file's, recorded with each game
 
     def reset(self, seed: int) -> None:
         self.actor.reset(seed)
         self._left = 0
+        self._seen = None
 
     def act(self, observation) -> int:
+        if self.extra_delay:
+            if self._seen is None:
+                self._seen = deque([observation] * (self.extra_delay + 1), maxlen=self.extra_delay + 1)
+            else:
+                self._seen.append(observation)
+            observation = self._seen[0]  # what the env showed extra_delay env steps ago
         if self._left == 0:
             self._action = self.actor.act(observation)
             self._left = self.repeat
@@ -77,14 +94,37 @@ class TrainedAgent:
         return self._action
 
 
-def action_repeat(trained_act_every: int, env_options: Any, what: str) -> int:
-    env_act_every = getattr(env_options, "act_every", 1)
-    if trained_act_every % env_act_every:
-        raise ArenaError(
-            f"{what} acts every {trained_act_every} frames, which is not a multiple of the env's act_every={env_act_every}; "
-            f"use -o act_every=1 or a divisor of {trained_act_every}"
-        )
-    return trained_act_every // env_act_every
+def trained_timing(meta: dict) -> Timing:
+    """The timing a snapshot was trained at: its env options' ``act_every``/``delay`` (what the env
+    really ran; 1 and 0 for an env without them). Snapshots from when they were algorithm
+    parameters also hold ``params.act_every/delay``, but the env options are what was played."""
+    return timing(meta.get("env_options") or {})
+
+
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def _or(values: list[int]) -> str:
+    text = [str(v) for v in values]
+    return text[0] if len(text) == 1 else ", ".join(text[:-1]) + " or " + text[-1]
+
+
+def plan_timing(trained: Timing, env: Timing, what: str) -> tuple[int, int]:
+    """``(repeat, extra_delay)`` for an agent trained at ``trained`` playing in an env at ``env``:
+    each decision is held ``trained.act_every / env.act_every`` env steps (a whole number), and
+    the agent must see observations ``trained.delay * repeat`` env steps late in all, of which the
+    env already delays ``env.delay``. Otherwise a one-line :class:`ArenaError`."""
+    repeat, rest = divmod(trained.act_every, env.act_every)
+    if rest == 0 and trained.delay * repeat >= env.delay:
+        return repeat, trained.delay * repeat - env.delay
+    if rest:
+        why = f"{trained.act_every} frames a decision are not a whole number of the env's {env.act_every}-frame steps"
+    else:
+        why = f"the env's delay of {env.delay} steps is more than the {trained.delay * repeat} it was trained to see"
+    valid = [d for d in _divisors(trained.act_every) if trained.delay * (trained.act_every // d) >= env.delay]
+    fix = f"-o act_every={_or(valid)}" if valid else f"-o act_every={trained.act_every} -o delay={trained.delay}"
+    raise ArenaError(f"{what} was trained at {trained}, but the env runs at {env}: {why}; use {fix}")
 
 
 def check_fits(meta: dict, env_spec: Any, env_options: Any, what: str) -> None:
@@ -108,10 +148,10 @@ def build_trained(args: str | None, env_spec: Any, env_options: Any) -> TrainedA
     snapshot = load_snapshot(args)
     what = f"trained agent {args}"
     check_fits(snapshot.meta, env_spec, env_options, what)
-    repeat = action_repeat(int(snapshot.meta["params"].get("act_every", 1)), env_options, what)
+    repeat, extra_delay = plan_timing(trained_timing(snapshot.meta), timing(env_options), what)
     from arena.training.snapshot import file_hash
 
     model, _ = build_model(snapshot, get_arena())
-    agent = TrainedAgent(Actor(model, snapshot.meta["num_actions"], epsilon=0.0), repeat, label=str(args))
+    agent = TrainedAgent(Actor(model, snapshot.meta["num_actions"], epsilon=0.0), repeat, label=str(args), extra_delay=extra_delay)
     agent.hash = file_hash(snapshot.path)
     return agent

@@ -22,11 +22,12 @@ Differences from baselines, and why:
   keeps the per-message and per-update costs small beside the emulator, and gives GAE(0.95) a
   horizon longer than a handful of steps.
 * **GAE**: lambda 0.95 (``td_lambda``; baselines' A2C uses plain n-step returns, lambda = 1).
-* **gamma** comes from ``reward_halflife``: gamma = 0.5 ** (1 / (halflife * fps / act_every)).
-  gamma = 0.99 is a half-life of ln 0.5 / ln 0.99 = 69 agent steps; at Pong's 60 fps with the
-  default ``act_every`` 2 (30 decisions a second) that is 69 / 30 = 2.3 s of game time (the
-  default here); at ``act_every`` 4 it would be 4.6 s, at ``act_every`` 1 1.15 s. The half-life
-  is in seconds, so changing ``act_every`` alone changes gamma: keep gamma 0.99 by scaling
+* **gamma** comes from ``reward_halflife``: gamma = 0.5 ** (1 / (halflife * fps / act_every)),
+  with ``act_every`` the env's option (``-o act_every``). gamma = 0.99 is a half-life of
+  ln 0.5 / ln 0.99 = 69 agent steps; at Pong's 60 fps with its default ``act_every`` 2 (30
+  decisions a second) that is 69 / 30 = 2.3 s of game time (the default here); at
+  ``-o act_every=4`` it would be 4.6 s, at ``-o act_every=1`` 1.15 s. The half-life is in
+  seconds, so changing ``act_every`` alone changes gamma: keep gamma 0.99 by scaling
   ``reward_halflife`` with it.
 * **Exploration floor**: workers play ``(1 - epsilon) * pi + epsilon / A`` (Arena's common
   ``epsilon`` 0.02). A2C does not correct for it (nor for workers a version behind); the bias is
@@ -52,7 +53,7 @@ class A2CParams(ACParams):
     common defaults for ``rac`` does not change ``a2c``.
     """
 
-    # gamma 0.99 at Pong's 30 decisions a second (60 fps, act_every 2): 0.5 ** (1 / (2.3 * 30)) = 0.99
+    # gamma 0.99 at Pong's 30 decisions a second (60 fps, its default act_every 2): 0.5 ** (1 / (2.3 * 30)) = 0.99
     reward_halflife: float = param(
         2.3, "discount as a half-life in seconds of game time: gamma = 0.5 ** (1 / (halflife * fps / act_every)); 2.3 s is gamma 0.99 at 60 fps, act_every 2", short="hl"
     )

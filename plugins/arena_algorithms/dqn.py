@@ -68,7 +68,7 @@ class DQNParams(CommonParams):
     Why these defaults (at Arena's ``experience_length`` 64 and ``batch_size`` 16):
 
     * ``n_step`` 3, as in Rainbow: one-step targets carry a reward back one step per target sync,
-      slow when the discount's half-life is 30 steps (Pong, ``act_every`` 4); 3 steps are few
+      slow when the discount's half-life is 30 steps (Pong at ``-o act_every=4``); 3 steps are few
       enough that the uncorrected off-policy sum stays close to the greedy policy's return.
     * ``min_collect`` 4 with one gradient step per update (``batches`` 1): each update adds 256
       steps and trains on 1024, so a step is replayed about 4 times (the Nature DQN: 8).
@@ -156,8 +156,8 @@ class DQNLearner(Learner):
     params_class = DQNParams
     on_policy = False
 
-    def __init__(self, params: DQNParams, obs_size: int, num_actions: int, fps: float = 60.0, device: str | None = None):
-        super().__init__(params, obs_size, num_actions, fps, device)
+    def __init__(self, params: DQNParams, obs_size: int, num_actions: int, fps: float = 60.0, device: str | None = None, *, act_every: int = 1):
+        super().__init__(params, obs_size, num_actions, fps, device, act_every=act_every)
         self.target = copy.deepcopy(self.model).eval()
         for weight in self.target.parameters():
             weight.requires_grad_(False)

@@ -27,8 +27,8 @@ entropy bonus is on the unmixed softmax (the part the network controls).
 Defaults follow CleanRL's ``ppo.py`` / SB3's PPO: separate 64x64 tanh policy and value networks,
 Adam at 3e-4, clip 0.2, 4 epochs of 4 minibatches, GAE lambda 0.95, value coefficient 0.5, entropy
 0.01, grad norm 0.5, per-minibatch advantage normalisation, gamma 0.99 (``reward_halflife`` 2.3 s:
-a 69-step half-life at 60 fps and the default ``act_every`` 2; at ``act_every`` 4 it would take
-4.6 s). One update is 16 trajectories x 64 steps = 1,024 steps in minibatches of 256 (CleanRL's
+a 69-step half-life at 60 fps and Pong's default ``act_every`` 2, an env option; at
+``-o act_every=4`` it would take 4.6 s). One update is 16 trajectories x 64 steps = 1,024 steps in minibatches of 256 (CleanRL's
 Atari setting). Value clipping is off by default (SB3's default; it rarely helps,
 Andrychowicz et al. 2021); ``target_kl`` is off by default (CleanRL's and SB3's).
 """

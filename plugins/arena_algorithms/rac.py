@@ -13,8 +13,8 @@ snapshots averaged +0.6 against the CPU over four seeds (23 games of 40 won), th
 -2.5 over four runs (16 of 40): bench/README.md's sixth round, within the runs' noise.
 
 Memory is what the GRU adds over ``ac``: the previous action as input lets the net know what it
-did (actions are held ``act_every`` frames and the game may lag by ``delay`` steps), and the state
-carries what the current observation does not show.
+did (actions are held the env's ``act_every`` frames and the game may lag by its ``delay``
+steps), and the state carries what the current observation does not show.
 
 Training on whole sequences, from stored states:
 

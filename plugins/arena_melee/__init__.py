@@ -37,9 +37,12 @@ class MeleeOptions:
     """Port 1's character: the CPU's, or the first agent's when two agents play."""
     stage: StageName = "final_destination"
     act_every: int = 2
-    """Frames between agent steps (at least; Dolphin may run a little further before the read)."""
+    """Frames between agent steps (at least; Dolphin may run a little further before the read).
+    The env's timing, as in every env: training, evaluation games and matches all play at it
+    (``-o act_every=N``), and a trained agent replays the one it was trained at."""
     delay: int = 0
-    """The agent sees observations this many steps old (phillip's reaction delay)."""
+    """The agent sees observations this many steps old (phillip's reaction delay); the env's, like
+    ``act_every``."""
     max_frames: int = 8 * 60 * 60
     """A game is cut off (truncated) after this many frames: 8 minutes of game time."""
     speed: float = 0.0
@@ -88,6 +91,7 @@ MELEE = EnvSpec(
     action_meanings=ACTION_MEANINGS,
     fps=60.0,
     observation_shape=melee_observation_shape,
+    machine_options=("iso", "dolphin", "user_dir", "speed", "timeout"),
 )
 
 

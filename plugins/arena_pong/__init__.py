@@ -26,8 +26,11 @@ POS_CENTER, POS_SCALE = 128.0, 128.0  # pixel -> feature: (px - 128) / 128
 class PongOptions:
     """Options of the ``pong`` environment (``-o key=value``)."""
 
-    act_every: int = 1
-    """Emulator frames each action is held (action repeat). 60 frames are one second."""
+    act_every: int = 2
+    """Emulator frames each action is held (action repeat): one agent step. 60 frames are one
+    second. 2, not Atari's usual 4: a held decision is stale by up to ``act_every - 1`` frames, and
+    at 4 the level-9 tracker loses to the cartridge's CPU (+8.5 at 2). Every command (training,
+    evaluation games, ``arena match``, leaderboards) plays at this unless ``-o act_every=N``."""
     delay: int = 0
     """The agent sees observations this many agent steps old (phillip's reaction time)."""
     points: int = 21
@@ -110,7 +113,8 @@ TRACKER_REDRAW_FRAMES = 30
 
 
 class TrackerBot:
-    """Moves its paddle toward the ball's height plus an aim error redrawn every 30 frames.
+    """Moves its paddle toward the ball's height plus an aim error redrawn every 30 frames
+    of game time (``30 // act_every`` agent steps), whatever the env's ``act_every``.
 
     Works on the observation alone, so it plays either seat.
     """
