@@ -32,7 +32,6 @@ def random_games(
     return [(int(b[i]), int(a[i])) if s else (int(a[i]), int(b[i])) for i, s in zip(t, swap)]
 
 
-
 def quality_argmax_games(
     mu,
     sigma,

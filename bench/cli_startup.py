@@ -48,7 +48,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
@@ -120,11 +120,13 @@ def phases(runs: int) -> dict[str, float]:
     """Median seconds of each phase of ``arena plugins`` inside one process."""
     samples = []
     for _ in range(runs):
-        proc = subprocess.run([sys.executable, "-c", PHASES_CODE], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=300)
+        proc = subprocess.run(
+            [sys.executable, "-c", PHASES_CODE], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=300
+        )
         line = next((ln for ln in proc.stderr.splitlines() if ln.startswith(MARKER)), None)
         if line is None:
             raise RuntimeError(f"phase timing printed no result: {proc.stderr[-500:]}")
-        samples.append(json.loads(line[len(MARKER):]))
+        samples.append(json.loads(line[len(MARKER) :]))
     return {name: statistics.median(s[i] for s in samples) for i, name in enumerate(PHASE_NAMES)}
 
 
@@ -164,7 +166,7 @@ def parse_importtime(stderr: str) -> list[tuple[str, int, int, int]]:
         if not line.startswith("import time:") or "self [us]" in line:
             continue
         try:
-            self_us, cumulative, name = line[len("import time:"):].split("|")
+            self_us, cumulative, name = line[len("import time:") :].split("|")
             self_us, cumulative = int(self_us), int(cumulative)
         except ValueError:
             continue
@@ -177,23 +179,36 @@ def importtime(argv: list[str], runs: int) -> dict[str, dict]:
     """Per-module medians over ``runs`` runs of ``python -X importtime ...``."""
     samples: dict[str, dict] = {}
     for _ in range(runs):
-        proc = subprocess.run([sys.executable, "-X", "importtime", *argv], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=300)
+        proc = subprocess.run(
+            [sys.executable, "-X", "importtime", *argv], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=300
+        )
         for name, self_us, cumulative, level in parse_importtime(proc.stderr):
             entry = samples.setdefault(name, {"self": [], "cumulative": [], "level": level})
             entry["self"].append(self_us)
             entry["cumulative"].append(cumulative)
             entry["level"] = min(entry["level"], level)
     return {
-        name: {"self_ms": statistics.median(e["self"]) / 1000, "cumulative_ms": statistics.median(e["cumulative"]) / 1000, "level": e["level"], "seen": len(e["self"])}
+        name: {
+            "self_ms": statistics.median(e["self"]) / 1000,
+            "cumulative_ms": statistics.median(e["cumulative"]) / 1000,
+            "level": e["level"],
+            "seen": len(e["self"]),
+        }
         for name, e in samples.items()
     }
 
 
 def module_check(script_args: list[str]) -> dict[str, bool]:
-    proc = subprocess.run([sys.executable, "-c", CHECK_CODE, *script_args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", CHECK_CODE, *script_args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=300,
+    )
     for line in proc.stderr.splitlines():
         if line.startswith(MARKER):
-            return json.loads(line[len(MARKER):])
+            return json.loads(line[len(MARKER) :])
     raise RuntimeError(f"module check of 'arena {' '.join(script_args)}' printed no result: {proc.stderr[-500:]}")
 
 
@@ -285,7 +300,10 @@ def main(argv=None) -> int:
     if pyc_env is not None:
         print("([pyc cache] rows are relative to 'python -c pass [pyc cache]')")
 
-    print(f"\npython -X importtime {script.name} plugins: median of {it_runs} runs, modules the bare interpreter imports left out", flush=True)
+    print(
+        f"\npython -X importtime {script.name} plugins: median of {it_runs} runs, modules the bare interpreter imports left out",
+        flush=True,
+    )
     base_modules = importtime(["-c", "pass"], 1)
     modules = importtime([str(script), "plugins"], it_runs)
     own = {name: m for name, m in modules.items() if name not in base_modules}
@@ -293,9 +311,19 @@ def main(argv=None) -> int:
     top_self = sorted(own.items(), key=lambda item: -item[1]["self_ms"])[:5]
     total_ms = sum(m["self_ms"] for m in own.values())
     print(f"(all {len(own)} such modules: {total_ms:.0f} ms of self time)")
-    print(_table(("top-level import", "cumulative ms", "self ms"), [(n, f"{m['cumulative_ms']:.1f}", f"{m['self_ms']:.1f}") for n, m in top_level]))
+    print(
+        _table(
+            ("top-level import", "cumulative ms", "self ms"),
+            [(n, f"{m['cumulative_ms']:.1f}", f"{m['self_ms']:.1f}") for n, m in top_level],
+        )
+    )
     print()
-    print(_table(("module (any depth)", "self ms", "cumulative ms"), [(n, f"{m['self_ms']:.1f}", f"{m['cumulative_ms']:.1f}") for n, m in top_self]))
+    print(
+        _table(
+            ("module (any depth)", "self ms", "cumulative ms"),
+            [(n, f"{m['self_ms']:.1f}", f"{m['cumulative_ms']:.1f}") for n, m in top_self],
+        )
+    )
 
     print(f"\nphases of 'arena plugins' inside one process (after interpreter start), median of {it_runs * 2} runs:")
     phase_s = phases(it_runs * 2)
@@ -310,7 +338,9 @@ def main(argv=None) -> int:
     ))  # fmt: skip
     offenders = sorted({f"{n} (by {c})" for c in checks for n in MUST_NOT_IMPORT if checks[c][n]})
     passed = not offenders
-    print(f"\ncheck: no arena command imports {', '.join(MUST_NOT_IMPORT)}: {'PASS' if passed else 'FAIL: ' + ', '.join(offenders)}")
+    print(
+        f"\ncheck: no arena command imports {', '.join(MUST_NOT_IMPORT)}: {'PASS' if passed else 'FAIL: ' + ', '.join(offenders)}"
+    )
     total = time.perf_counter() - started
     print(f"took {total:.0f} s")
 
@@ -318,7 +348,7 @@ def main(argv=None) -> int:
     report = {
         "benchmark": "cli_startup",
         "mode": "quick" if args.quick else "full",
-        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": info,
         "script": str(script),
         "rows": rows,

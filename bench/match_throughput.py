@@ -70,7 +70,7 @@ import sys
 import tempfile
 import time
 import traceback
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
@@ -153,7 +153,12 @@ def _breakdown(env, chunks=30, calls=100):
 
     em = env._em
     ns = time.perf_counter_ns
-    names = ("em.step (1 frame)", "button masks (table) + set_button_mask x2", "read 6 RAM bytes (_read_ram)", "features() x2 (both seats)")
+    names = (
+        "em.step (1 frame)",
+        "button masks (table) + set_button_mask x2",
+        "read 6 RAM bytes (_read_ram)",
+        "features() x2 (both seats)",
+    )
     parts: dict[str, list[int]] = {name: [] for name in names}
     whole: list[int] = []
     env.reset(seed=1)
@@ -201,7 +206,7 @@ def _raw_worker(index, seconds, rounds, act_every, want_breakdown, barrier, queu
         rng = random.Random(1000 + index)
         arena = get_arena()
         spec = arena.envs.get("pong")
-        agents = {"left": resolve(AGENT_A, arena.opponents, spec, options), "right": resolve(AGENT_B, arena.opponents, spec, options)}
+        agents = {"left": resolve(AGENT_A, arena.agents, spec, options), "right": resolve(AGENT_B, arena.agents, spec, options)}
         for agent in agents.values():
             agent.reset(rng.randrange(1 << 30))
         players = {seat: agent.act for seat, agent in agents.items()}
@@ -411,7 +416,18 @@ def print_table(rows):
     def spread(xs):
         return f"{min(xs):.2f}-{max(xs):.2f}" if len(xs) > 1 else "-"
 
-    head = ("variant", "workers", "frames", "seconds", "frames/s", "x raw env.step", "(range)", "cores used", "frames/CPU-s", "x raw (CPU)")
+    head = (
+        "variant",
+        "workers",
+        "frames",
+        "seconds",
+        "frames/s",
+        "x raw env.step",
+        "(range)",
+        "cores used",
+        "frames/CPU-s",
+        "x raw (CPU)",
+    )
     body = [
         (r["variant"], str(r["workers"]), f"{r['frames']:,.0f}", f"{r['seconds']:.2f}", f"{r['fps']:,.0f}",
          num(r["ratio_to_raw_env_step"], ".2f"), spread(r["ratio_all"]), num(r["cores_used"], ".2f"), num(r["fps_per_cpu_s"], ",.0f"),
@@ -443,7 +459,10 @@ def run_once(worker_counts, seconds, rounds, games, inline_games, act_every, wan
                 else:
                     print(f"    arena match, workers={w}: {games} games", flush=True)
                     match = match_rows(_match(games, w, act_every), "arena match")
-            print(f"    raw rates, {w} worker(s), {when} the match: {rounds} round(s) x {len(RAW_PHASES)} phases x {seconds:g} s", flush=True)
+            print(
+                f"    raw rates, {w} worker(s), {when} the match: {rounds} round(s) x {len(RAW_PHASES)} phases x {seconds:g} s",
+                flush=True,
+            )
             want = want_breakdown and when == "after" and breakdown is None
             raw, bd = measure_raw(w, seconds, rounds, act_every, want_breakdown=want)
             breakdown = breakdown or bd
@@ -465,7 +484,9 @@ def main(argv=None):
     parser.add_argument("--workers", "-w", type=int, default=cpus, help=f"parallel processes [default: os.cpu_count() = {cpus}]")
     parser.add_argument("--repeats", type=int, default=None, help="repeat the whole sequence; medians are reported [3; quick 1]")
     parser.add_argument("--seconds", type=float, default=None, help="seconds per raw phase per round [1]")
-    parser.add_argument("--rounds", type=int, default=None, help="rounds of the three raw phases (interleaved) per raw measurement [1]")
+    parser.add_argument(
+        "--rounds", type=int, default=None, help="rounds of the three raw phases (interleaved) per raw measurement [1]"
+    )
     parser.add_argument("--games", type=int, default=None, help="games of the W-worker match [4*W; quick 2*W]")
     parser.add_argument("--inline-games", type=int, default=None, help="games of the workers=1 match [3; quick 2]")
     parser.add_argument("--act-every", type=int, default=1, help="PongOptions.act_every for every variant [1]")
@@ -506,7 +527,7 @@ def main(argv=None):
     report = {
         "benchmark": "match_throughput",
         "mode": "quick" if quick else "full",
-        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": info,
         "load_average": {"before": load_before, "after": load_after},
         "params": {"workers": worker_counts, "repeats": repeats, "seconds_per_phase": seconds, "rounds": rounds,

@@ -66,6 +66,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 import scipy  # noqa: E402
+from baselines import quality_argmax_games, random_games  # noqa: E402  (bench/baselines.py)
 from scipy.stats import kendalltau  # noqa: E402
 
 from arena.ratings.matchmaking import (  # noqa: E402
@@ -73,7 +74,6 @@ from arena.ratings.matchmaking import (  # noqa: E402
     next_games,
 )
 from arena.ratings.trueskill import TrueSkill  # noqa: E402
-from baselines import quality_argmax_games, random_games  # noqa: E402  (bench/baselines.py)
 
 RESULTS = ROOT / "bench" / "results" / "matchmaking.json"
 MODEL = TrueSkill()
@@ -410,10 +410,7 @@ def main(argv=None) -> int:
         )
         if "random" in names:
             rand = rows[names.index("random")]["games_to_tau"]
-            line += (
-                f"; random pairing {rand['mean']:.0f} (issue: about 430), "
-                f"{rand['mean'] / ours['mean']:.2f}x as many games"
-            )
+            line += f"; random pairing {rand['mean']:.0f} (issue: about 430), {rand['mean'] / ours['mean']:.2f}x as many games"
         print(line)
 
     late_rows = []
@@ -464,9 +461,7 @@ def main(argv=None) -> int:
             "entrants": n,
             "ladder_spacing": spacing,
             "skills": f"{MODEL.mu} + (r - {(n - 1) / 2}) * {spacing:.6f}, shuffled",
-            "outcomes": (
-                "perf diff = skill_a - skill_b + N(0, 2 beta^2); draw inside the draw margin"
-            ),
+            "outcomes": ("perf diff = skill_a - skill_b + N(0, 2 beta^2); draw inside the draw margin"),
             "model": repr(MODEL),
             "workers": workers,
             "seeds": seeds,

@@ -28,7 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -117,16 +117,29 @@ def measure(folder: Path, back: list[int], seed: int, points: int | None, arena=
     last, picked = nearest_snapshots(folder, back)
     steps = reference_game(arena, last, seed, points)
     reference = policy_along(arena, last, steps)
-    rows = [dict(frames_back=distance, snapshot=str(snap.path), **churn(reference, policy_along(arena, snap, steps))) for distance, snap in picked]
-    return {"experiment": str(folder), "reference": str(last.path), "steps": len(steps), "reference_entropy": churn(reference, reference)["entropy"], "rows": rows}
+    rows = [
+        dict(frames_back=distance, snapshot=str(snap.path), **churn(reference, policy_along(arena, snap, steps)))
+        for distance, snap in picked
+    ]
+    return {
+        "experiment": str(folder),
+        "reference": str(last.path),
+        "steps": len(steps),
+        "reference_entropy": churn(reference, reference)["entropy"],
+        "rows": rows,
+    }
 
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("experiments", nargs="+", type=Path, help="experiment folders (their snapshots/ are read)")
-    parser.add_argument("--back", default=",".join(map(str, DEFAULT_BACK)), help="frames before the last snapshot, comma-separated")
+    parser.add_argument(
+        "--back", default=",".join(map(str, DEFAULT_BACK)), help="frames before the last snapshot, comma-separated"
+    )
     parser.add_argument("--seed", type=int, default=20000, help="seed of the reference game (the evaluation's are 10000-10009)")
-    parser.add_argument("--points", type=int, default=None, help="end the reference game at this many points (default: the experiment's)")
+    parser.add_argument(
+        "--points", type=int, default=None, help="end the reference game at this many points (default: the experiment's)"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "policy_churn.json")
     args = parser.parse_args(argv)
     from arena.errors import ArenaError
@@ -143,11 +156,13 @@ def main(argv: list[str] | None = None) -> dict:
             print(f"error: {error}", file=sys.stderr)
             sys.exit(2)
         results.append(result)
-        print(f"\n{folder}: reference {Path(result['reference']).name}, one game of {result['steps']:,} steps, entropy {result['reference_entropy']:.3f}")
+        print(
+            f"\n{folder}: reference {Path(result['reference']).name}, one game of {result['steps']:,} steps, entropy {result['reference_entropy']:.3f}"
+        )
         print(f"  {'frames back':>11}  {'KL(last||then)':>14}  {'argmax differs':>14}  {'entropy then':>12}")
         for row in result["rows"]:
             print(f"  {row['frames_back']:>11,}  {row['kl']:>14.4f}  {row['argmax_differs']:>13.1%}  {row['entropy']:>12.3f}")
-    out = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "seed": args.seed, "points": args.points, "results": results}
+    out = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "seed": args.seed, "points": args.points, "results": results}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=1) + "\n")
     print(f"\nwrote {args.out}")

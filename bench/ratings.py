@@ -33,9 +33,16 @@ import numpy as np  # noqa: E402
 import scipy  # noqa: E402
 import trueskill  # noqa: E402
 
-from arena.ratings.trueskill import DRAW, LOSS, WIN, Rating, TrueSkill, update_1v1  # noqa: E402
+from arena.ratings.trueskill import (  # noqa: E402
+    DRAW,
+    LOSS,
+    WIN,
+    Rating,
+    TrueSkill,
+    update_1v1,
+    win_probability_matrix,
+)
 from arena.ratings.trueskill import waves as rating_waves  # noqa: E402
-from arena.ratings.trueskill import win_probability_matrix  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "ratings.json"
 
@@ -96,10 +103,7 @@ def main(argv=None) -> int:
 
     n_single = 3_000 if q else 20_000
     pairs = random_batch(rng, n_single)
-    singles = [
-        (Rating(pairs[0][i], pairs[1][i]), Rating(pairs[2][i], pairs[3][i]), int(pairs[4][i]))
-        for i in range(n_single)
-    ]
+    singles = [(Rating(pairs[0][i], pairs[1][i]), Rating(pairs[2][i], pairs[3][i]), int(pairs[4][i])) for i in range(n_single)]
 
     def run_single():
         for a, b, o in singles:
@@ -108,10 +112,7 @@ def main(argv=None) -> int:
     ours_single = n_single / best_of(run_single, 2)
 
     n_ts = 1_000 if q else 5_000
-    ts_pairs = [
-        (env.create_rating(a.mu, a.sigma), env.create_rating(b.mu, b.sigma), o)
-        for a, b, o in singles[:n_ts]
-    ]
+    ts_pairs = [(env.create_rating(a.mu, a.sigma), env.create_rating(b.mu, b.sigma), o) for a, b, o in singles[:n_ts]]
 
     def run_ts():
         for ra, rb, o in ts_pairs:
@@ -161,10 +162,7 @@ def main(argv=None) -> int:
     t_ts_sub = time.perf_counter() - t
     t_ts_full = t_ts_sub * n_games / n_sub
     ours_sub = model.recompute(n_players, log[:n_sub])
-    agree = max(
-        max(abs(ours_sub.mu[i] - r.mu), abs(ours_sub.sigma[i] - r.sigma))
-        for i, r in enumerate(ts_sub)
-    )
+    agree = max(max(abs(ours_sub.mu[i] - r.mu), abs(ours_sub.sigma[i] - r.sigma)) for i, r in enumerate(ts_sub))
     rows.append(
         (
             "recompute 100k games, 200 entrants (s)",
@@ -187,10 +185,7 @@ def main(argv=None) -> int:
 
     def python_loops():
         return [
-            [
-                0.5 * math.erfc(-(mu_l[i] - mu_l[j]) / math.sqrt(2 * (two_b2 + s2_l[i] + s2_l[j])))
-                for j in range(n_players)
-            ]
+            [0.5 * math.erfc(-(mu_l[i] - mu_l[j]) / math.sqrt(2 * (two_b2 + s2_l[i] + s2_l[j]))) for j in range(n_players)]
             for i in range(n_players)
         ]
 
@@ -213,10 +208,7 @@ def main(argv=None) -> int:
             return f"{x:,.0f}"
         return f"{x:.3f}" if x < 10 else f"{x:.1f}"
 
-    header = (
-        f"{'measure':<42} {'arena.ratings.trueskill':>13} {'baseline':>13} {'speed-up':>9} "
-        f"{'target':>10} {'met':>4}"
-    )
+    header = f"{'measure':<42} {'arena.ratings.trueskill':>13} {'baseline':>13} {'speed-up':>9} {'target':>10} {'met':>4}"
     print(header)
     print("-" * len(header))
     for name, ours, theirs, target, met, _ in rows:

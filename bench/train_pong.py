@@ -31,11 +31,11 @@ import json
 import os
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_throughput import _PongVsCpu  # noqa: E402  (bench/ is scripts, not a package)
+from train_throughput import _PongVsCpu
 
 RESULTS = Path(__file__).resolve().parent / "results"
 EVAL_SEED = 10_000
@@ -48,9 +48,31 @@ def train_arena(algo: str, frames: int, workers: int, sets: list[str], name: str
     os.environ["ARENA_EXPERIMENTS"] = str(RESULTS / "experiments")
     os.environ.setdefault("ARENA_HOME", str(RESULTS / "arena_data"))
     pairs = list(options)
-    probe = plan_training(algo, enemies="cpu.json", sets=sets, env_pairs=pairs, steps=1, workers=workers, eval_every=0, name=name, init=True, force=True)
+    probe = plan_training(
+        algo,
+        enemies="cpu.json",
+        sets=sets,
+        env_pairs=pairs,
+        steps=1,
+        workers=workers,
+        eval_every=0,
+        name=name,
+        init=True,
+        force=True,
+    )
     steps = frames // probe.timing.act_every  # the env's act_every (Pong's default 2, or -o act_every=N)
-    plan = plan_training(algo, enemies="cpu.json", sets=sets, env_pairs=pairs, steps=steps, workers=workers, eval_every=0, name=name, init=True, force=True)
+    plan = plan_training(
+        algo,
+        enemies="cpu.json",
+        sets=sets,
+        env_pairs=pairs,
+        steps=steps,
+        workers=workers,
+        eval_every=0,
+        name=name,
+        init=True,
+        force=True,
+    )
     started = time.perf_counter()
     last = [0.0]
 
@@ -58,12 +80,20 @@ def train_arena(algo: str, frames: int, workers: int, sets: list[str], name: str
         if time.perf_counter() - last[0] > 30:
             last[0] = time.perf_counter()
             reward = f"{p.reward:+.2f}" if p.reward is not None else "-"
-            print(f"  {algo}: {p.frames:>9,} frames  {p.fps:,.0f} frames/s  {p.games} games  recent score diff {reward}", flush=True)
+            print(
+                f"  {algo}: {p.frames:>9,} frames  {p.fps:,.0f} frames/s  {p.games} games  recent score diff {reward}", flush=True
+            )
 
     result = run_training(plan, on_progress=show)
     wall = time.perf_counter() - started
     curve = read_curve(read_metrics(plan.folder))
-    return {"folder": str(plan.folder), "frames": result.frames, "train_s": wall, "curve": curve, "params": json.loads((plan.folder / "params.json").read_text())["params"]}
+    return {
+        "folder": str(plan.folder),
+        "frames": result.frames,
+        "train_s": wall,
+        "curve": curve,
+        "params": json.loads((plan.folder / "params.json").read_text())["params"],
+    }
 
 
 def read_metrics(folder: Path) -> list[dict]:
@@ -94,7 +124,12 @@ def train_sb3(frames: int, workers: int, act_every: int) -> dict:
     from stable_baselines3.common.vec_env import SubprocVecEnv
 
     gamma = 0.99
-    vec = make_vec_env(lambda: _PongVsCpu(act_every, shaping=0.5, gamma=gamma), n_envs=workers, vec_env_cls=SubprocVecEnv, vec_env_kwargs={"start_method": "spawn"})
+    vec = make_vec_env(
+        lambda: _PongVsCpu(act_every, shaping=0.5, gamma=gamma),
+        n_envs=workers,
+        vec_env_cls=SubprocVecEnv,
+        vec_env_kwargs={"start_method": "spawn"},
+    )
     curve, recent = [], []
 
     class Curve(BaseCallback):
@@ -144,14 +179,24 @@ def main(argv=None) -> None:
     parser.add_argument("--games", type=int, default=10)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument("-o", "--option", dest="options", action="append", default=[], metavar="KEY=VALUE", help="Pong option for rac, e.g. -o act_every=4")
+    parser.add_argument(
+        "-o",
+        "--option",
+        dest="options",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="Pong option for rac, e.g. -o act_every=4",
+    )
     parser.add_argument("--no-sb3", dest="sb3", action="store_false")
-    parser.add_argument("--sb3-only", action="store_true", help="only the SB3 PPO baseline (its own JSON; the table shows it alone)")
+    parser.add_argument(
+        "--sb3-only", action="store_true", help="only the SB3 PPO baseline (its own JSON; the table shows it alone)"
+    )
     parser.add_argument("--eval-only", action="store_true", help="evaluate the existing bench experiment, don't train")
     parser.add_argument("--name", default=None, help="experiment name under bench/results/experiments [default: bench-ALGO]")
     args = parser.parse_args(argv)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out: dict = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "args": vars(args)}
+    out: dict = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "args": vars(args)}
 
     name = args.name or (f"bench-{args.algo}" if not args.sb3_only else "sb3-ppo")
     rows, curves = [], {}
@@ -167,7 +212,12 @@ def main(argv=None) -> None:
                 print(f"error: no trained bench experiment at {folder}: train it first (drop --eval-only)", file=sys.stderr)
                 sys.exit(2)
             print(f"evaluating {folder}", flush=True)
-            arena_run = {"folder": str(folder), "frames": metrics[-1]["frames"], "train_s": metrics[-1]["wall_s"], "curve": read_curve(metrics)}
+            arena_run = {
+                "folder": str(folder),
+                "frames": metrics[-1]["frames"],
+                "train_s": metrics[-1]["wall_s"],
+                "curve": read_curve(metrics),
+            }
         else:
             print(f"training {args.algo} for {args.frames:,} frames on {args.workers} workers", flush=True)
             arena_run = train_arena(args.algo, args.frames, args.workers, args.sets, name, args.options)
@@ -190,7 +240,9 @@ def main(argv=None) -> None:
             curves["sb3 ppo"] = [{"frames": f, "reward": r} for f, r in sb3["curve"]]
 
     print(f"\n{args.games} games to 21 against Pong's built-in CPU after {args.frames:,} training frames\n")
-    header = f"{'learner':<14} {'wins':>5} {'mean score diff':>16} {'95% CI':>18} {'train frames':>13} {'train s':>8} {'frames/s':>9}"
+    header = (
+        f"{'learner':<14} {'wins':>5} {'mean score diff':>16} {'95% CI':>18} {'train frames':>13} {'train s':>8} {'frames/s':>9}"
+    )
     print(header)
     print("-" * len(header))
     for label, run in rows:
@@ -204,7 +256,14 @@ def main(argv=None) -> None:
     if any(curves.values()):
         from arena.training.curves import curves_svg
 
-        svg = curves_svg(curves, "reward", x="frames", title="Pong vs the built-in CPU: mean score difference of recent games", y_label="score difference", hline=0.0)
+        svg = curves_svg(
+            curves,
+            "reward",
+            x="frames",
+            title="Pong vs the built-in CPU: mean score difference of recent games",
+            y_label="score difference",
+            hline=0.0,
+        )
         (RESULTS / f"learning_curves_{name}.svg").write_text(svg)
         print(f"\nlearning curves: {RESULTS / f'learning_curves_{name}.svg'}")
     (RESULTS / f"train_pong_{name}.json").write_text(json.dumps(out, indent=2, default=str))

@@ -38,7 +38,7 @@ import resource
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -95,14 +95,23 @@ def train_rate(algo: str, workers: int, steps: int, sets: list[str], options: li
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["ARENA_EXPERIMENTS"] = tmp
         os.environ["ARENA_HOME"] = tmp
-        plan = plan_training(algo, enemies="cpu.json", sets=sets, env_pairs=list(options), steps=steps, workers=workers, eval_every=0, name="bench")
+        plan = plan_training(
+            algo, enemies="cpu.json", sets=sets, env_pairs=list(options), steps=steps, workers=workers, eval_every=0, name="bench"
+        )
         cpu0, wall0 = _cpu_s(), time.perf_counter()
         result = run_training(plan)
         wall, cpu = time.perf_counter() - wall0, _cpu_s() - cpu0
         rows = [json.loads(line) for line in (plan.folder / "metrics.jsonl").read_text().splitlines()]
     first, last = rows[min(2, len(rows) - 2)], rows[-1]  # skip the first updates: workers warming up
     steady = (last["frames"] - first["frames"]) / (last["wall_s"] - first["wall_s"])
-    return {"frames": result.frames, "seconds": wall, "fps": result.frames / wall, "steady_fps": steady, "cores": cpu / wall, "updates": result.updates}
+    return {
+        "frames": result.frames,
+        "seconds": wall,
+        "fps": result.frames / wall,
+        "steady_fps": steady,
+        "cores": cpu / wall,
+        "updates": result.updates,
+    }
 
 
 class _PongVsCpu:
@@ -141,7 +150,9 @@ class _PongVsCpu:
                     phi = 0.0 if term["right"] else pong_potential(obs["right"])
                     reward += shaping * (gamma * phi - self.phi)
                     self.phi = phi
-                info = {"score": self.score, "frames": self.frames} if term["right"] or trunc["right"] else {"frames": self.frames}
+                info = (
+                    {"score": self.score, "frames": self.frames} if term["right"] or trunc["right"] else {"frames": self.frames}
+                )
                 return obs["right"], reward, term["right"], trunc["right"], info
 
         return PongVsCpu()
@@ -152,7 +163,9 @@ def sb3_rate(workers: int, act_every: int, steps: int) -> dict:
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.vec_env import SubprocVecEnv
 
-    vec = make_vec_env(lambda: _PongVsCpu(act_every), n_envs=workers, vec_env_cls=SubprocVecEnv, vec_env_kwargs={"start_method": "spawn"})
+    vec = make_vec_env(
+        lambda: _PongVsCpu(act_every), n_envs=workers, vec_env_cls=SubprocVecEnv, vec_env_kwargs={"start_method": "spawn"}
+    )
     model = PPO("MlpPolicy", vec, verbose=0, device="cpu")
     cpu0, wall0 = _cpu_s(), time.perf_counter()
     model.learn(total_timesteps=steps)
@@ -165,11 +178,25 @@ def sb3_rate(workers: int, act_every: int, steps: int) -> dict:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--algo", default="rac")
-    parser.add_argument("--workers", type=int, action="append", default=None, help="worker counts to measure (repeatable) [default: cores - 1 and cores]")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        action="append",
+        default=None,
+        help="worker counts to measure (repeatable) [default: cores - 1 and cores]",
+    )
     parser.add_argument("--steps", type=int, default=40_000, help="agent steps of training to time (default 40000 = 160k frames)")
     parser.add_argument("--raw-seconds", type=float, default=15.0)
     parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument("-o", "--option", dest="options", action="append", default=[], metavar="KEY=VALUE", help="Pong option, e.g. -o act_every=4")
+    parser.add_argument(
+        "-o",
+        "--option",
+        dest="options",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="Pong option, e.g. -o act_every=4",
+    )
     parser.add_argument("--sb3", action="store_true", help="also time Stable-Baselines3 PPO (pip install -e '.[bench]')")
     args = parser.parse_args(argv)
     torch_threads = "1"
@@ -178,7 +205,9 @@ def main(argv=None) -> None:
     from arena.plugins.envs import timing
     from arena.plugins.manager import get_arena
 
-    act_every = timing(get_arena().envs.get("pong").parse_options(args.options)).act_every  # the env's option, as training reads it
+    act_every = timing(
+        get_arena().envs.get("pong").parse_options(args.options)
+    ).act_every  # the env's option, as training reads it
     cores = os.cpu_count() or 1
     counts = args.workers or sorted({max(1, cores - 1), cores})
     os.environ["ARENA_INLINE_ROLLOUT"] = "0"  # W = 1 is one worker process too, like the raw rows
@@ -188,7 +217,11 @@ def main(argv=None) -> None:
         train = train_rate(args.algo, workers, args.steps, args.sets, args.options)
         after = raw_rate(workers, act_every, args.raw_seconds)
         train["reference"] = (before["fps"] + after["fps"]) / 2
-        table += [(f"raw env (before)", workers, before), (f"arena train {args.algo}", workers, train), ("raw env (after)", workers, after)]
+        table += [
+            ("raw env (before)", workers, before),
+            (f"arena train {args.algo}", workers, train),
+            ("raw env (after)", workers, after),
+        ]
         if args.sb3:
             try:
                 sb3 = sb3_rate(workers, act_every, args.steps)
@@ -215,7 +248,7 @@ def main(argv=None) -> None:
     out = RESULTS / "train_throughput.json"
     out.write_text(
         json.dumps(
-            {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "args": vars(args), "load": os.getloadavg(), "rows": rows},
+            {"when": datetime.now(UTC).isoformat(timespec="seconds"), "args": vars(args), "load": os.getloadavg(), "rows": rows},
             indent=2,
         )
     )

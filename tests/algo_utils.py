@@ -7,7 +7,6 @@ from typing import Any
 import numpy as np
 import torch
 from gymnasium import Env, spaces
-
 from torch import nn
 
 from arena.training.learner import Model, ModelOutput

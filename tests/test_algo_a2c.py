@@ -9,12 +9,11 @@ import math
 import numpy as np
 import pytest
 import torch
-from algo_utils import MatchCue, ValueIsObs, train_on
+from algo_utils import GymSeatEnv, MatchCue, ValueIsObs, train_on
 from torch import nn
 
 from arena.training.learner import Actor, Batch
 from arena.training.params import to_dict
-from algo_utils import GymSeatEnv
 from arena.training.rollout import Collector
 from arena.training.snapshot import load_snapshot, save_snapshot
 from arena_algorithms.a2c import A2CLearner, A2CParams
@@ -135,7 +134,9 @@ def test_snapshot_round_trip(tmp_path):
     path = save_snapshot(tmp_path / "snap.pt", meta, learner.state_dict())
 
     snap = load_snapshot(path)
-    fresh = A2CLearner(A2CParams(**snap.meta["params"]), snap.meta["obs_size"], snap.meta["num_actions"], fps=60.0, device="cpu", act_every=2)
+    fresh = A2CLearner(
+        A2CParams(**snap.meta["params"]), snap.meta["obs_size"], snap.meta["num_actions"], fps=60.0, device="cpu", act_every=2
+    )
     fresh.load_state_dict(snap.learner)
     assert fresh.params == p and fresh.updates == 1
 

@@ -8,10 +8,9 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
-from algo_utils import MatchCue, RecallCue, train_on
+from algo_utils import GymSeatEnv, MatchCue, RecallCue, train_on
 
 from arena.training.learner import Actor, Batch
-from algo_utils import GymSeatEnv
 from arena.training.rollout import Collector
 from arena_algorithms.dqn import DQNLearner, DQNParams
 from arena_algorithms.rdqn import RDQNLearner, RDQNParams
@@ -137,7 +136,17 @@ def test_rdqn_starts_each_sequence_from_the_stored_state():
 
 
 def test_replay_schedule():
-    q = learner("dqn", replay_size=40, learning_starts=16, min_collect=4, batch_size=4, batches=2, sweeps=3, batch_steps=2, target_update=6)
+    q = learner(
+        "dqn",
+        replay_size=40,
+        learning_starts=16,
+        min_collect=4,
+        batch_size=4,
+        batches=2,
+        sweeps=3,
+        batch_steps=2,
+        target_update=6,
+    )
     trajectories = collect(q, MatchCue(), 60, epsilon=1.0)
     initial = copy.deepcopy(q.model.state_dict())
     assert q.wants() == 16  # fill the buffer to learning_starts first
@@ -197,7 +206,14 @@ def test_snapshot_round_trip(name, tmp_path):
     batch = Batch.stack(collect(q, MatchCue(), 4, epsilon=0.5))
     for _ in range(3):
         q.step(batch)
-    meta = {"algorithm": name, "params": dataclasses.asdict(q.params), "env": "cue", "env_options": {}, "obs_size": 3, "num_actions": 3}
+    meta = {
+        "algorithm": name,
+        "params": dataclasses.asdict(q.params),
+        "env": "cue",
+        "env_options": {},
+        "obs_size": 3,
+        "num_actions": 3,
+    }
     snapshot = load_snapshot(save_snapshot(tmp_path / "000000000001.pt", meta, q.state_dict()))
 
     restored = learner(name, seed=5, target_update=10**6)

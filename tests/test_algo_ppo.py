@@ -10,12 +10,11 @@ import math
 import numpy as np
 import pytest
 import torch
-from algo_utils import MatchCue, ValueIsObs, train_on
+from algo_utils import GymSeatEnv, MatchCue, ValueIsObs, train_on
 from torch import nn
 
 from arena.training.learner import Actor, Batch
 from arena.training.params import to_dict
-from algo_utils import GymSeatEnv
 from arena.training.rollout import Collector
 from arena.training.snapshot import load_snapshot, save_snapshot
 from arena_algorithms.ppo import PPOBatch, PPOLearner, PPOParams
@@ -147,7 +146,9 @@ def test_update_computes_advantages_once_and_stops_at_target_kl(monkeypatch):
     assert len(calls) == 1  # before the sweeps, with the pre-update critic
     assert metrics["minibatch_steps"] == 16 and metrics["early_stop"] == 0  # 4 sweeps x 4 minibatches
 
-    stopping = PPOLearner(PPOParams(**SMALL, learning_rate=1e-2, seed=4, target_kl=1e-3), 3, 3, fps=60.0, device="cpu", act_every=2)
+    stopping = PPOLearner(
+        PPOParams(**SMALL, learning_rate=1e-2, seed=4, target_kl=1e-3), 3, 3, fps=60.0, device="cpu", act_every=2
+    )
     stopping.model.load_state_dict(before)
     metrics = stopping.update(trajectories)
     assert metrics["early_stop"] == 1 and 1 < metrics["minibatch_steps"] < 16
@@ -171,7 +172,9 @@ def test_snapshot_round_trip(tmp_path):
     path = save_snapshot(tmp_path / "snap.pt", meta, learner.state_dict())
 
     snap = load_snapshot(path)
-    fresh = PPOLearner(PPOParams(**snap.meta["params"]), snap.meta["obs_size"], snap.meta["num_actions"], fps=60.0, device="cpu", act_every=2)
+    fresh = PPOLearner(
+        PPOParams(**snap.meta["params"]), snap.meta["obs_size"], snap.meta["num_actions"], fps=60.0, device="cpu", act_every=2
+    )
     fresh.load_state_dict(snap.learner)
     assert fresh.params == p and fresh.updates == 1
 

@@ -8,10 +8,9 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
-from algo_utils import RecallCue, train_on
+from algo_utils import GymSeatEnv, RecallCue, train_on
 
 from arena.training.learner import Actor, Batch
-from algo_utils import GymSeatEnv
 from arena.training.rollout import Collector
 from arena_algorithms.ac import ACParams
 from arena_algorithms.rac import RACLearner, RACParams
@@ -43,7 +42,14 @@ def collect(learner, count: int, epsilon: float = 0.0, seed: int = 0) -> list[di
 
 def test_defaults_are_ac_defaults_plus_a_128_gru_a_critic_of_its_own_and_ppos_update():
     params = RACParams()
-    update = {"shared_critic": False, "learning_rate": 1.5e-4, "entropy_scale": 0.01, "sweeps": 4, "batches": 4, "min_collect": 32}
+    update = {
+        "shared_critic": False,
+        "learning_rate": 1.5e-4,
+        "entropy_scale": 0.01,
+        "sweeps": 4,
+        "batches": 4,
+        "min_collect": 32,
+    }
     for field in dataclasses.fields(ACParams):
         assert getattr(params, field.name) == update.get(field.name, field.default), field.name
     assert params.gru_size == 128 and params.clip == 0.2
@@ -52,7 +58,11 @@ def test_defaults_are_ac_defaults_plus_a_128_gru_a_critic_of_its_own_and_ppos_up
     assert model.state_size == 128
     assert model.core.gru.input_size == 128 + 3  # the embedding plus the one-hot previous action
     assert [m.out_features for m in model.actor.modules() if isinstance(m, torch.nn.Linear)] == [128, 128, 3]
-    assert [m.in_features for m in model.critic.modules() if isinstance(m, torch.nn.Linear)] == [5, 128, 128]  # reads the observation
+    assert [m.in_features for m in model.critic.modules() if isinstance(m, torch.nn.Linear)] == [
+        5,
+        128,
+        128,
+    ]  # reads the observation
     with pytest.raises(ValueError, match="gru_size"):
         RACParams(gru_size=0)
 
@@ -155,7 +165,14 @@ def test_snapshot_round_trip(tmp_path):
     batch = Batch.stack(collect(rac, 4, epsilon=0.5))
     for _ in range(3):
         rac.step(batch)
-    meta = {"algorithm": "rac", "params": dataclasses.asdict(rac.params), "env": "recall", "env_options": {}, "obs_size": 3, "num_actions": 2}
+    meta = {
+        "algorithm": "rac",
+        "params": dataclasses.asdict(rac.params),
+        "env": "recall",
+        "env_options": {},
+        "obs_size": 3,
+        "num_actions": 2,
+    }
     snapshot = load_snapshot(save_snapshot(tmp_path / "000000000001.pt", meta, rac.state_dict()))
 
     restored = learner(seed=5)

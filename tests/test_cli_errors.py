@@ -146,8 +146,8 @@ def test_plugins_json(tmp_path):
     rows = {row["name"]: row for row in json.loads(proc.stdout)}
     assert set(rows) == {"agents", "pong"}
     assert rows["pong"]["envs"] == ["pong"]
-    assert rows["pong"]["opponents"] == ["bot:tracker"]
-    assert rows["agents"]["opponents"] == ["cpu", "random"]
+    assert rows["pong"]["agents"] == ["bot:tracker"]
+    assert rows["agents"]["agents"] == ["cpu", "random"]
     assert "envs" not in rows["agents"]
     assert rows["pong"]["module"] == "arena_pong"
     assert "arena_register_envs" in rows["pong"]["hooks"]

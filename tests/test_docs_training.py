@@ -148,7 +148,9 @@ def test_every_documented_default_is_the_code_s(table: Table):
         try:
             documented = parse_default(hints[row.name], row.default)
         except ValueError as exc:
-            problems.append(f"{where}: row `{row.name}` has an unreadable default {row.default!r} ({exc}); write it as {expected_row(cls, row.name)}")
+            problems.append(
+                f"{where}: row `{row.name}` has an unreadable default {row.default!r} ({exc}); write it as {expected_row(cls, row.name)}"
+            )
             continue
         default = code[row.name][0]
         same = documented == default and type(documented) is type(default) if isinstance(default, bool) else documented == default
@@ -188,5 +190,9 @@ def test_prose_names_the_default_act_every():
     claims = [(text[: m.start()].count("\n") + 1, int(m.group(1))) for m in re.finditer(r"default\s+`act_every=(\d+)`", text)]
     claims += [(text[: m.start()].count("\n") + 1, int(m.group(1))) for m in re.finditer(r"trained at the default\s+(\d+)", text)]
     assert claims, "docs/training.md no longer states the default act_every in prose; drop this test or the claim it checks"
-    wrong = [f"docs/training.md:{line}: says the default act_every is {value}; it is {default}" for line, value in claims if value != default]
+    wrong = [
+        f"docs/training.md:{line}: says the default act_every is {value}; it is {default}"
+        for line, value in claims
+        if value != default
+    ]
     assert not wrong, "\n".join(wrong)

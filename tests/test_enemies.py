@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from arena.errors import ArenaError
 from arena.plugins.agents import spec_from_entry
 from arena.training.enemies import load_enemies, load_pool_file
-from arena.errors import ArenaError
 
 ROOT = Path(__file__).resolve().parents[1]
 

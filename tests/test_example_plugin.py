@@ -65,8 +65,8 @@ def test_plugins_lists_the_example_with_its_version_and_registrations(site, tmp_
     assert example["version"] == "0.1.0"
     assert example["distribution"] == "arena-example-plugin"
     assert example["module"] == "arena_example_plugin"
-    assert example["hooks"] == ["arena_register_commands", "arena_register_opponents"]
-    assert example["opponents"] == ["bot:lazy"]
+    assert example["hooks"] == ["arena_register_agents", "arena_register_commands"]
+    assert example["agents"] == ["bot:lazy"]
     assert example["commands"] == ["lazy-levels"]
 
 
@@ -84,7 +84,7 @@ def test_loading_the_example_imports_nothing_heavy(site, tmp_path):
         "import sys\n"
         "from arena.plugins.manager import load_plugins\n"
         "arena = load_plugins()\n"
-        "assert 'bot:lazy' in arena.opponents\n"
+        "assert 'bot:lazy' in arena.agents\n"
         "print('HEAVY', sorted(m for m in ('numpy', 'torch', 'stable_retro', 'pettingzoo') if m in sys.modules))\n"
     )
     env = {**os.environ, "PYTHONPATH": python_path(site), "ARENA_LOAD_PLUGINS": PLUGINS, "ARENA_STRICT_PLUGINS": "1"}

@@ -269,10 +269,7 @@ def ref_td_lambda(r, nv, term, trunc, g, lam):
     for t in range(T):
         horizon = next(i for i in range(t, T) if term[i] or trunc[i] or i == T - 1) - t + 1
         targets = ref_n_step(r, nv, term, trunc, g, horizon)
-        mix = sum(
-            (1 - lam) * lam ** (m - 1) * ref_n_step(r, nv, term, trunc, g, m)[t]
-            for m in range(1, horizon)
-        )
+        mix = sum((1 - lam) * lam ** (m - 1) * ref_n_step(r, nv, term, trunc, g, m)[t] for m in range(1, horizon))
         out.append(mix + lam ** (horizon - 1) * targets[t])
     return out
 
@@ -360,8 +357,7 @@ def test_shape_contract_is_checked():
     with pytest.raises(TypeError, match="bool"):
         gae(R, V, V, torch.zeros(3), NONE, G, 0.5)
     with pytest.raises(ValueError, match=r"\[T\] or \[T, B\]"):
-        discounted_returns(torch.zeros(2, 2, 2), *(torch.zeros(2, 2, 2, dtype=torch.bool),) * 2,
-                           0.0, None, G)
+        discounted_returns(torch.zeros(2, 2, 2), *(torch.zeros(2, 2, 2, dtype=torch.bool),) * 2, 0.0, None, G)
     with pytest.raises(ValueError, match="gamma"):
         td_lambda_targets(R, NV, NONE, NONE, 1.5, 0.5)
     with pytest.raises(ValueError, match="lam"):
@@ -458,10 +454,7 @@ def test_gamma_from_halflife():
     assert gamma_from_halflife(1 / 30, 60, 2) == pytest.approx(0.5, rel=1e-12)
 
 
-@pytest.mark.parametrize(
-    "args", [(0, 60, 2), (-1, 60, 2), (2, 0, 2), (2, 60, 0), (math.inf, 60, 2), (2, 60, True)]
-)
+@pytest.mark.parametrize("args", [(0, 60, 2), (-1, 60, 2), (2, 0, 2), (2, 60, 0), (math.inf, 60, 2), (2, 60, True)])
 def test_gamma_from_halflife_rejects_bad_input(args):
     with pytest.raises((ValueError, TypeError)):
         gamma_from_halflife(*args)
-

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from arena.errors import ArenaError
+from arena.plugins.manager import load_plugins
 from arena.ratings.leaderboard import find_definition, load_definition
 from arena.ratings.scheduler import run_leaderboard
-from arena.plugins.manager import load_plugins
 from arena.ratings.store import MatchStore
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -115,7 +115,7 @@ def test_errored_games_stay_out_of_the_ratings(tmp_path, arena):
     import types
 
     from arena import hookimpl
-    from arena.plugins.agents import OpponentKind
+    from arena.plugins.agents import AgentKind
 
     class Crashes:
         def reset(self, seed):
@@ -125,7 +125,7 @@ def test_errored_games_stay_out_of_the_ratings(tmp_path, arena):
             raise RuntimeError("policy blew up")
 
     plugin = types.SimpleNamespace(
-        arena_register_opponents=hookimpl(lambda register: register(OpponentKind("crash", lambda a, e, o: Crashes())))
+        arena_register_agents=hookimpl(lambda register: register(AgentKind("crash", lambda a, e, o: Crashes())))
     )
     local = load_plugins()
     local.add_plugin(plugin, "crashing")
@@ -242,7 +242,9 @@ def test_match_records_into_the_envs_leaderboard_by_default(tmp_path):
     with MatchStore(tmp_path / "home" / "arena.db") as store:
         assert store.count("pong") == 2
         assert store.ratings("pong")["bot:tracker:9"].mu > store.ratings("pong")["random"].mu
-    named = run_cli(tmp_path, "match", "random", "cpu", "--games", "1", "-o", "points=1", "--leaderboard", "mine", "--workers", "1")
+    named = run_cli(
+        tmp_path, "match", "random", "cpu", "--games", "1", "-o", "points=1", "--leaderboard", "mine", "--workers", "1"
+    )
     assert named.returncode == 0, named.stderr
     with MatchStore(tmp_path / "home" / "arena.db") as store:
         assert store.leaderboards() == ["mine", "pong"]

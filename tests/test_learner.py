@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from arena.training.learner import Actor, Batch, RecurrentCore
-from arena.training.rollout import Collector, sample_opponent
+from arena.training.rollout import Collector, sample_enemy
 
 ALGORITHMS = ["ac", "rac", "dqn", "rdqn", "a2c", "ppo"]
 
@@ -50,7 +50,9 @@ def test_numpy_acting_equals_torch_forward(name, overrides):
         values_np.append(value() if callable(value) else value)
         actor.step(obs[t])
     with torch.no_grad():
-        out = model(torch.from_numpy(obs)[:, None], torch.tensor(prev)[:, None], torch.from_numpy(starts)[:, None], model.initial_state(1))
+        out = model(
+            torch.from_numpy(obs)[:, None], torch.tensor(prev)[:, None], torch.from_numpy(starts)[:, None], model.initial_state(1)
+        )
     np.testing.assert_allclose(np.stack(logits_np), out.logits[:, 0].numpy(), rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(np.array(values_np), out.values[:, 0].numpy(), rtol=1e-4, atol=1e-5)
 
@@ -62,7 +64,9 @@ def test_a_critic_of_its_own_keeps_the_value_gradient_out_of_the_policy(shared):
     cls, params = _learner("rac", shared_critic=shared)
     model = cls.make_model(params, 8, 3)
     T, B = 5, 2
-    out = model(torch.randn(T, B, 8), torch.zeros(T, B, dtype=torch.long), torch.zeros(T, B, dtype=torch.bool), model.initial_state(B))
+    out = model(
+        torch.randn(T, B, 8), torch.zeros(T, B, dtype=torch.long), torch.zeros(T, B, dtype=torch.bool), model.initial_state(B)
+    )
     out.values.pow(2).mean().backward()
     moved = {name.split(".")[0] for name, p in model.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
     assert moved == ({"embed", "core", "critic"} if shared else {"critic"})
@@ -173,12 +177,12 @@ def test_next_values_bootstrap_from_the_final_observation_when_cut_off():
     assert batch.next_values(values_all)[:, 0].tolist() == [2.0, 7.5, 4.0]
 
 
-def test_sample_opponent_follows_the_distribution():
+def test_sample_enemy_follows_the_distribution():
     import random
 
     rng = random.Random(0)
     distribution = [("cpu", "cpu", 0.25), ("self", "self", 0.75)]
-    draws = [sample_opponent(rng, distribution)[0] for _ in range(8000)]
+    draws = [sample_enemy(rng, distribution)[0] for _ in range(8000)]
     assert draws.count("cpu") / len(draws) == pytest.approx(0.25, abs=0.02)
 
 

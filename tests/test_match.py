@@ -13,15 +13,15 @@ import os
 import pytest
 
 from arena import hookimpl
+from arena.errors import ArenaError
+from arena.games.match import mean_ci95, plan_match, run_match, summarize
+from arena.games.play import agent_seed, plan_games
 from arena.games.record import GameRecord
+from arena.plugins.agents import AgentKind
+from arena.plugins.envs import NO_LEVELS
+from arena.plugins.manager import load_plugins
 from arena.ratings.recorder import Recorder
 from arena.ratings.store import MatchStore
-from arena.plugins.agents import OpponentKind
-from arena.plugins.envs import NO_LEVELS
-from arena.errors import ArenaError
-from arena.games.play import agent_seed, plan_games
-from arena.games.match import mean_ci95, plan_match, run_match, summarize
-from arena.plugins.manager import load_plugins
 from arena_pong import PongOptions
 
 LOG_KEYS = {"game", "a", "b", "a_seat", "env", "options", "seed", "sides", "score", "score_a", "score_b",
@@ -288,8 +288,8 @@ class BoomAgent:
 
 class BoomPlugin:
     @hookimpl
-    def arena_register_opponents(self, register):
-        register(OpponentKind(name="test:boom", build=lambda args, env_spec, options: BoomAgent(), usage="test:boom"))
+    def arena_register_agents(self, register):
+        register(AgentKind(name="test:boom", build=lambda args, env_spec, options: BoomAgent(), usage="test:boom"))
 
 
 def test_failing_agent_gives_error_records_not_crashes(arena, tmp_path):
@@ -316,8 +316,8 @@ def test_every_game_failing_still_summarises(arena, tmp_path):
 
     class Plugin:
         @hookimpl
-        def arena_register_opponents(self, register):
-            register(OpponentKind(name="test:always", build=lambda *a: AlwaysBoom()))
+        def arena_register_agents(self, register):
+            register(AgentKind(name="test:always", build=lambda *a: AlwaysBoom()))
 
     arena.add_plugin(Plugin(), "testplugin2")
     plan = plan_match("test:always", "random", games=2, workers=1, options=PongOptions(points=1), arena=arena)
@@ -353,7 +353,7 @@ CRASH_PLUGIN = '''
 import os
 
 from arena import hookimpl
-from arena.plugins.agents import OpponentKind
+from arena.plugins.agents import AgentKind
 
 
 class CrashAgent:
@@ -369,8 +369,8 @@ class CrashAgent:
 
 
 @hookimpl
-def arena_register_opponents(register):
-    register(OpponentKind(name="test:crash", build=lambda args, env_spec, options: CrashAgent()))
+def arena_register_agents(register):
+    register(AgentKind(name="test:crash", build=lambda args, env_spec, options: CrashAgent()))
 '''
 
 
@@ -387,7 +387,7 @@ def crash_plugin(tmp_path, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])))
     monkeypatch.setenv("ARENA_LOAD_PLUGINS", "agents,pong,crashtest")
     arena = load_plugins()
-    assert "test:crash" in arena.opponents
+    assert "test:crash" in arena.agents
     return arena
 
 

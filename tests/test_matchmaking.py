@@ -26,7 +26,7 @@ from arena.ratings.matchmaking import (
 from arena.ratings.trueskill import Rating, TrueSkill
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-from baselines import quality_argmax_games, random_games  # noqa: E402  (bench/baselines.py)
+from baselines import quality_argmax_games, random_games
 
 MODEL = TrueSkill()
 PRIOR_MU, PRIOR_SIGMA = MODEL.mu, MODEL.sigma
@@ -394,9 +394,7 @@ def test_same_inputs_same_games_and_any_rng_kind():
     a = next_games(mu, sigma, games, 5, rng=np.random.default_rng(1))
     b = next_games(mu, sigma, games, 5, rng=np.random.default_rng(1))
     assert a == b
-    assert next_games(mu, sigma, games, 5, rng=random.Random(3)) == next_games(
-        mu, sigma, games, 5, rng=random.Random(3)
-    )
+    assert next_games(mu, sigma, games, 5, rng=random.Random(3)) == next_games(mu, sigma, games, 5, rng=random.Random(3))
     assert next_games(mu, sigma, games, 5, rng=42) == next_games(mu, sigma, games, 5, rng=42)
     assert all(type(x) is int for p in a for x in p)
 

@@ -14,9 +14,9 @@ import pytest
 
 import arena.plugins.hookspecs as hookspecs
 from arena import hookimpl
-from arena.plugins.agents import OpponentKind
-from arena.plugins.envs import EnvSpec
 from arena.errors import ArenaError
+from arena.plugins.agents import AgentKind
+from arena.plugins.envs import EnvSpec
 from arena.plugins.manager import Arena, load_plugins
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,11 +57,11 @@ def env_plugin(*names: str):
 
 
 def kind_plugin(*names: str):
-    def arena_register_opponents(register):
+    def arena_register_agents(register):
         for name in names:
-            register(OpponentKind(name=name, build=lambda args, env, options: None))
+            register(AgentKind(name=name, build=lambda args, env, options: None))
 
-    return plugin(arena_register_opponents=arena_register_opponents)
+    return plugin(arena_register_agents=arena_register_agents)
 
 
 @pytest.fixture
@@ -90,9 +90,21 @@ def test_hook_arena_register_envs(new_arena):
     assert arena.plugins["games"].version == "1.0"
 
 
-def test_hook_arena_register_opponents(new_arena):
+def test_hook_arena_register_agents(new_arena):
     arena = new_arena([FakeEntryPoint("bots", kind_plugin("bot:a", "bot:b"))])
-    assert arena.opponents.names() == ["bot:a", "bot:b"]
+    assert arena.agents.names() == ["bot:a", "bot:b"]
+
+
+def test_hook_arena_register_opponents(new_arena):
+    """The hook's name before 0.2: a plugin written for it registers agent kinds all the same."""
+    from arena.plugins.agents import OpponentKind
+
+    def arena_register_opponents(register):
+        register(OpponentKind(name="bot:old", build=lambda args, env, options: None))
+
+    arena = new_arena([FakeEntryPoint("old", plugin(arena_register_opponents=arena_register_opponents))])
+    assert arena.agents.names() == ["bot:old"]
+    assert arena.plugins["old"].as_dict()["agents"] == ["bot:old"]
 
 
 def test_hook_arena_register_algorithms(new_arena):
@@ -175,7 +187,7 @@ def test_two_plugins_registering_one_name_is_an_error_naming_both(new_arena):
 
 
 def test_duplicate_opponent_kinds_are_an_error_too(new_arena):
-    with pytest.raises(ArenaError, match="opponent kind 'bot:x'.*'one'.*'two'"):
+    with pytest.raises(ArenaError, match="agent kind 'bot:x'.*'one'.*'two'"):
         new_arena([FakeEntryPoint("one", kind_plugin("bot:x")), FakeEntryPoint("two", kind_plugin("bot:x"))])
 
 
@@ -259,7 +271,7 @@ def test_builtins_load_through_the_entry_point_group(monkeypatch):
     arena = load_plugins()
     assert {"agents", "pong"} <= set(arena.plugins)
     assert arena.plugins["pong"].distribution == "arena-rl"
-    assert "pong" in arena.envs and {"cpu", "random", "bot:tracker"} <= set(arena.opponents.names())
+    assert "pong" in arena.envs and {"cpu", "random", "bot:tracker"} <= set(arena.agents.names())
 
 
 def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess:
@@ -281,17 +293,17 @@ def test_plugins_json_lists_each_plugin_its_version_and_registrations():
             "version": __version__,
             "distribution": "arena-rl",
             "module": "arena_agents",
-            "hooks": ["arena_register_opponents"],
-            "opponents": ["cpu", "random"],
+            "hooks": ["arena_register_agents"],
+            "agents": ["cpu", "random"],
         },
         {
             "name": "pong",
             "version": __version__,
             "distribution": "arena-rl",
             "module": "arena_pong",
-            "hooks": ["arena_register_envs", "arena_register_opponents"],
+            "hooks": ["arena_register_agents", "arena_register_envs"],
             "envs": ["pong"],
-            "opponents": ["bot:tracker"],
+            "agents": ["bot:tracker"],
         },
     ]
 

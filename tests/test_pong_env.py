@@ -12,9 +12,9 @@ import warnings
 import numpy as np
 import pytest
 
-from arena_pong import DOWN, NOOP, UP, PongOptions, TrackerBot, TRACKER_NOISE, pong_potential
-from arena_pong.env import NUM_FEATURES, PongEnv, features, merge_actions, one_player_mask
 from arena_agents import RandomAgent
+from arena_pong import DOWN, NOOP, TRACKER_NOISE, UP, PongOptions, TrackerBot, pong_potential
+from arena_pong.env import NUM_FEATURES, PongEnv, features, merge_actions, one_player_mask
 
 SEATS = ("left", "right")
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from arena.training.enemies import EnemyEntry, PoolConfig, load_enemies, load_pool_file
 from arena.errors import ArenaError
+from arena.training.enemies import EnemyEntry, PoolConfig, load_enemies, load_pool_file
 from arena.training.pool import PFSP_FLOOR, EnemyPool, sample
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,14 +40,25 @@ def play(pool, label, wins=0, losses=0, draws=0):
 
 
 def test_weights_and_labels(tmp_path):
-    pool = pool_from(tmp_path, {"enemies": [
-        {"agent": "self", "weight": 2}, {"cpu": True, "weight": 1.5}, {"agent": "bot:tracker:3", "weight": 3},
-        "agents/foo.pt", {"char": "falcon", "level": 9, "weight": 0.5},
-    ]})
+    pool = pool_from(
+        tmp_path,
+        {
+            "enemies": [
+                {"agent": "self", "weight": 2},
+                {"cpu": True, "weight": 1.5},
+                {"agent": "bot:tracker:3", "weight": 3},
+                "agents/foo.pt",
+                {"char": "falcon", "level": 9, "weight": 0.5},
+            ]
+        },
+    )
     assert pool.config.sampling == "uniform"  # the object form's default
     assert pool.config.entries == [
-        EnemyEntry("self", "self", 2.0), EnemyEntry("cpu", "cpu", 1.5), EnemyEntry("bot:tracker:3", "bot:tracker:3", 3.0),
-        EnemyEntry("agents/foo.pt", "agents/foo.pt", 1.0), EnemyEntry("cpu:9", "cpu:9", 0.5),
+        EnemyEntry("self", "self", 2.0),
+        EnemyEntry("cpu", "cpu", 1.5),
+        EnemyEntry("bot:tracker:3", "bot:tracker:3", 3.0),
+        EnemyEntry("agents/foo.pt", "agents/foo.pt", 1.0),
+        EnemyEntry("cpu:9", "cpu:9", 0.5),
     ]
     # load_enemies, used elsewhere, reads the extended format too and still returns the specs
     assert load_enemies(tmp_path / "pool.json") == ["self", "cpu", "bot:tracker:3", "agents/foo.pt", "cpu:9"]
@@ -65,10 +76,14 @@ def test_phillip_file_loads_unchanged():
     config = load_pool_file(path)
     assert config.sampling == "uniform"
     assert [(e.label, e.spec, e.weight) for e in config.entries] == [
-        ("self", "self", 1.0), ("agents/delay0/FalconFalconBF", "agents/delay0/FalconFalconBF", 1.0), ("cpu:9", "cpu:9", 1.0),
+        ("self", "self", 1.0),
+        ("agents/delay0/FalconFalconBF", "agents/delay0/FalconFalconBF", 1.0),
+        ("cpu:9", "cpu:9", 1.0),
     ]
     assert EnemyPool(config).distribution() == [
-        ("self", "self", 1 / 3), ("agents/delay0/FalconFalconBF", "agents/delay0/FalconFalconBF", 1 / 3), ("cpu:9", "cpu:9", 1 / 3),
+        ("self", "self", 1 / 3),
+        ("agents/delay0/FalconFalconBF", "agents/delay0/FalconFalconBF", 1 / 3),
+        ("cpu:9", "cpu:9", 1 / 3),
     ]
 
 
@@ -100,19 +115,43 @@ SELF_CPU = '["self", {"cpu": true}]'
         ('{"enemies": []}', 'must hold a non-empty JSON list.*its "enemies" is empty or not a list'),
         ('{"enemies": {"self": 1}}', 'must hold a non-empty JSON list.*its "enemies" is empty or not a list'),
         ('{"sampling": "pfsp"}', 'no "enemies" key'),
-        (f'{{"sampler": "pfsp", "enemies": {SELF_CPU}}}', "unknown top-level key 'sampler' \\(did you mean 'sampling'\\?\\); valid keys: sampling, enemies"),
+        (
+            f'{{"sampler": "pfsp", "enemies": {SELF_CPU}}}',
+            "unknown top-level key 'sampler' \\(did you mean 'sampling'\\?\\); valid keys: sampling, enemies",
+        ),
         # sampling rules and knobs
-        (f'{{"sampling": "pfps", "enemies": {SELF_CPU}}}', r"unknown sampling rule 'pfps' \(did you mean 'pfsp'\?\); valid: uniform, pfsp, openai_five"),
-        (f'{{"sampling": "openai-5", "enemies": {SELF_CPU}}}', r"unknown sampling rule 'openai-5' \(did you mean 'openai_five'\?\)"),
+        (
+            f'{{"sampling": "pfps", "enemies": {SELF_CPU}}}',
+            r"unknown sampling rule 'pfps' \(did you mean 'pfsp'\?\); valid: uniform, pfsp, openai_five",
+        ),
+        (
+            f'{{"sampling": "openai-5", "enemies": {SELF_CPU}}}',
+            r"unknown sampling rule 'openai-5' \(did you mean 'openai_five'\?\)",
+        ),
         (f'{{"sampling": "Uniform", "enemies": {SELF_CPU}}}', r"'Uniform' \(did you mean 'uniform'\?\)"),
         (f'{{"sampling": 2, "enemies": {SELF_CPU}}}', r"unknown sampling rule 2; valid: uniform, pfsp, openai_five"),
-        (f'{{"sampling": "openai_five", "enemies": ["bot:tracker:3", {{"cpu": true}}]}}', r'"openai_five".*no entry is "self"; add "self"'),
-        (f'{{"pfsp_power": 2, "enemies": {SELF_CPU}}}', r'"pfsp_power" only applies to "sampling": "pfsp" \(this file uses "uniform"\)'),
-        (f'{{"sampling": "pfsp", "latest_self": 0.5, "enemies": {SELF_CPU}}}', r'"latest_self" only applies to "sampling": "openai_five"'),
+        (
+            '{"sampling": "openai_five", "enemies": ["bot:tracker:3", {"cpu": true}]}',
+            r'"openai_five".*no entry is "self"; add "self"',
+        ),
+        (
+            f'{{"pfsp_power": 2, "enemies": {SELF_CPU}}}',
+            r'"pfsp_power" only applies to "sampling": "pfsp" \(this file uses "uniform"\)',
+        ),
+        (
+            f'{{"sampling": "pfsp", "latest_self": 0.5, "enemies": {SELF_CPU}}}',
+            r'"latest_self" only applies to "sampling": "openai_five"',
+        ),
         (f'{{"sampling": "pfsp", "pfsp_power": 0, "enemies": {SELF_CPU}}}', r'"pfsp_power" must be a number > 0 .*got 0'),
         (f'{{"sampling": "pfsp", "pfsp_power": "2", "enemies": {SELF_CPU}}}', r'"pfsp_power" must be a number > 0 .*got \'2\''),
-        (f'{{"sampling": "openai_five", "latest_self": 1, "enemies": {SELF_CPU}}}', r'"latest_self" must be a fraction between 0 and 1 .*got 1; it must leave some games'),
-        (f'{{"sampling": "openai_five", "latest_self": 80, "enemies": {SELF_CPU}}}', r'"latest_self" must be a fraction .*got 80'),
+        (
+            f'{{"sampling": "openai_five", "latest_self": 1, "enemies": {SELF_CPU}}}',
+            r'"latest_self" must be a fraction between 0 and 1 .*got 1; it must leave some games',
+        ),
+        (
+            f'{{"sampling": "openai_five", "latest_self": 80, "enemies": {SELF_CPU}}}',
+            r'"latest_self" must be a fraction .*got 80',
+        ),
         # entries
         ('["self", {"cpu": 9, "weight": -1}]', r"entry 1: weight must be a number > 0, got -1; leave it out for weight 1"),
         ('["self", {"agent": "bot:tracker:3", "weight": 0}]', r"entry 1: weight must be a number > 0, got 0"),
@@ -124,15 +163,21 @@ SELF_CPU = '["self", {"cpu": true}]'
         ('["self", {"agnet": "bot:tracker:3"}]', r"entry 1: unknown key 'agnet' .*\(did you mean 'agent'\?\)"),
         ('["self", {"agent": "bot:tracker:3", "level": 3}]', r"entry 1: unknown key 'level'"),
         ('["self", {"agent": {"cpu": 9}, "weight": 2}]', r'entry 1: "agent" must be a spec string .*\{"cpu": 9, "weight": 2\}'),
-        ('["self", {"cpu": 9, "level": 3}]', r'entry 1: give the CPU level once'),
+        ('["self", {"cpu": 9, "level": 3}]', r"entry 1: give the CPU level once"),
         ('["self", {"char": "falcon"}]', r"entry 1: malformed enemies entry"),
         ('["self", 7]', r"entry 1: malformed enemies entry"),
         # each opponent once
-        ('["self", "bot:tracker:3", "bot:tracker:3"]', r'entry 2: repeats entry 1 \(bot:tracker:3\); .*\{"agent": "bot:tracker:3", "weight": 2\}'),
+        (
+            '["self", "bot:tracker:3", "bot:tracker:3"]',
+            r'entry 2: repeats entry 1 \(bot:tracker:3\); .*\{"agent": "bot:tracker:3", "weight": 2\}',
+        ),
         ('["self", {"agent": "self", "weight": 2}]', r"entry 1: repeats entry 0 \(self\)"),
         ('["agents/x.pt", "./agents/x.pt"]', r"entry 1: repeats entry 0 \(agents/x\.pt\)"),
         ('[{"cpu": 9}, {"cpu": 9, "weight": 3}]', r'entry 1: repeats entry 0 \(cpu:9\); .*\{"cpu": 9, "weight": 2\}'),
-        ('[{"char": "fox", "level": 9}, {"char": "falcon", "level": 9}]', r"entry 1: repeats entry 0 \(cpu:9\) with another character; .*cpu_char option"),
+        (
+            '[{"char": "fox", "level": 9}, {"char": "falcon", "level": 9}]',
+            r"entry 1: repeats entry 0 \(cpu:9\) with another character; .*cpu_char option",
+        ),
     ],
 )
 def test_malformed_files_are_one_line_errors(tmp_path, text, message):
@@ -153,7 +198,7 @@ def test_configs_built_in_code_are_checked():
         PoolConfig(entries=[])
     with pytest.raises(ArenaError, match="duplicate labels"):
         PoolConfig(entries=[EnemyEntry("cpu", "cpu"), EnemyEntry("cpu", "cpu")])
-    with pytest.raises(ArenaError, match="needs a \"self\" entry"):
+    with pytest.raises(ArenaError, match='needs a "self" entry'):
         PoolConfig(entries=[EnemyEntry("cpu", "cpu")], sampling="openai_five")
 
 
@@ -176,7 +221,7 @@ def test_win_rate_is_the_mean_for_20_games_then_an_ema(tmp_path):
 
 def test_record_rejects_unknown_labels_and_outcomes(tmp_path):
     pool = pool_from(tmp_path, ["self"])
-    with pytest.raises(ValueError, match="no opponent labelled 'cpu'"):
+    with pytest.raises(ValueError, match="no enemy labelled 'cpu'"):
         pool.record("cpu", 1.0)
     with pytest.raises(ValueError, match="outcome must be"):
         pool.record("self", 0.7)
@@ -190,7 +235,9 @@ WEIGHTED = {"enemies": [{"agent": "self", "weight": 2}, {"cpu": True}, {"agent":
 
 def test_uniform_is_proportional_to_weight(tmp_path):
     pool = pool_from(tmp_path, WEIGHTED)  # weights 2, 1, 3, 1: total 7
-    assert probs(pool.distribution()) == pytest.approx({"self": 2 / 7, "cpu": 1 / 7, "bot:tracker:3": 3 / 7, "bot:tracker:9": 1 / 7})
+    assert probs(pool.distribution()) == pytest.approx(
+        {"self": 2 / 7, "cpu": 1 / 7, "bot:tracker:3": 3 / 7, "bot:tracker:9": 1 / 7}
+    )
     # two past snapshots: self's 2/7 goes half to the latest, half split between them
     distribution = pool.distribution(["snaps/1.pt", "snaps/2.pt"])
     assert distribution == [
@@ -224,19 +271,25 @@ def test_pfsp_favours_the_enemy_that_beats_the_learner(tmp_path):
 
 
 def test_pfsp_weights_power_and_self(tmp_path):
-    pool = pool_from(tmp_path, {"sampling": "pfsp", "pfsp_power": 1, "enemies": [{"agent": "self", "weight": 3}, "bot:tracker:9"]})
+    pool = pool_from(
+        tmp_path, {"sampling": "pfsp", "pfsp_power": 1, "enemies": [{"agent": "self", "weight": 3}, "bot:tracker:9"]}
+    )
     play(pool, "self", wins=2, losses=2)  # p = 0.5: 3 * 0.5 = 1.5
     play(pool, "bot:tracker:9", losses=4)  # p = 0: 1 * 1 = 1; total 2.5
     assert probs(pool.distribution()) == pytest.approx({"self": 0.6, "bot:tracker:9": 0.4})
     # self's 0.6 splits as in uniform: 0.3 latest, 0.1 to each of three snapshots
-    assert probs(pool.distribution(["a", "b", "c"])) == pytest.approx({"self": 0.3, "a": 0.1, "b": 0.1, "c": 0.1, "bot:tracker:9": 0.4})
+    assert probs(pool.distribution(["a", "b", "c"])) == pytest.approx(
+        {"self": 0.3, "a": 0.1, "b": 0.1, "c": 0.1, "bot:tracker:9": 0.4}
+    )
     # a game against a past snapshot counts for "self"
     pool.record("self", 1.0)
     assert pool.win_rates()["self"] == (pytest.approx(0.6), 5)
 
 
 def test_pfsp_floor_keeps_a_beaten_enemy_in_play(tmp_path):
-    pool = pool_from(tmp_path, {"sampling": "pfsp", "enemies": ["bot:tracker:1", "bot:tracker:5", {"agent": "bot:tracker:9", "weight": 2}]})
+    pool = pool_from(
+        tmp_path, {"sampling": "pfsp", "enemies": ["bot:tracker:1", "bot:tracker:5", {"agent": "bot:tracker:9", "weight": 2}]}
+    )
     play(pool, "bot:tracker:1", wins=1)  # p = 1: (1 - p)^2 = 0, so it would never be played
     shares = probs(pool.distribution())
     floor = PFSP_FLOOR * 1 / 4  # 1% of its uniform share 1/4
@@ -252,8 +305,10 @@ def test_pfsp_floor_keeps_a_beaten_enemy_in_play(tmp_path):
 def test_pfsp_floor_holds_for_any_statistics(tmp_path):
     rng = random.Random(0)
     labels = [f"bot:tracker:{level}" for level in range(1, 10)]
-    for trial in range(200):
-        pool = pool_from(tmp_path, {"sampling": "pfsp", "enemies": [{"agent": label, "weight": rng.choice([0.5, 1, 4])} for label in labels]})
+    for _ in range(200):
+        pool = pool_from(
+            tmp_path, {"sampling": "pfsp", "enemies": [{"agent": label, "weight": rng.choice([0.5, 1, 4])} for label in labels]}
+        )
         for label in labels:
             play(pool, label, wins=rng.randrange(30), losses=rng.choice([0, 0, rng.randrange(3)]))
         total = math.fsum(e.weight for e in pool.config.entries)
@@ -267,11 +322,16 @@ def test_pfsp_floor_holds_for_any_statistics(tmp_path):
 
 
 def test_openai_five_is_80_20(tmp_path):
-    pool = pool_from(tmp_path, {"sampling": "openai_five", "enemies": ["self", {"cpu": True}, {"agent": "bot:tracker:3", "weight": 2}]})
+    pool = pool_from(
+        tmp_path, {"sampling": "openai_five", "enemies": ["self", {"cpu": True}, {"agent": "bot:tracker:3", "weight": 2}]}
+    )
     # 20% over the past-self group (weight 1), cpu (1) and tracker 3 (2): 0.05, 0.05, 0.10
     assert pool.distribution(["s1", "s2"]) == [
-        ("self", "self", 0.8), ("self", "s1", pytest.approx(0.025)), ("self", "s2", pytest.approx(0.025)),
-        ("cpu", "cpu", pytest.approx(0.05)), ("bot:tracker:3", "bot:tracker:3", pytest.approx(0.1)),
+        ("self", "self", 0.8),
+        ("self", "s1", pytest.approx(0.025)),
+        ("self", "s2", pytest.approx(0.025)),
+        ("cpu", "cpu", pytest.approx(0.05)),
+        ("bot:tracker:3", "bot:tracker:3", pytest.approx(0.1)),
     ]
     # no snapshots yet: the 20% goes to the other entries alone
     assert probs(pool.distribution()) == pytest.approx({"self": 0.8, "cpu": 0.2 / 3, "bot:tracker:3": 0.4 / 3})
@@ -340,9 +400,14 @@ def test_state_dict_round_trip(tmp_path):
 
 @pytest.mark.parametrize(
     "state",
-    [{}, {"version": 2, "stats": {}}, {"version": 1}, {"version": 1, "stats": {"self": {"games": 1}}},
-     {"version": 1, "stats": {"self": {"games": 1, "wins": 1, "draws": 0, "losses": 0, "rate": 2.0}}},
-     {"version": 1, "stats": {"self": {"games": 1, "wins": 1, "draws": 0, "losses": 0, "rate": 1.0, "elo": 3}}}],
+    [
+        {},
+        {"version": 2, "stats": {}},
+        {"version": 1},
+        {"version": 1, "stats": {"self": {"games": 1}}},
+        {"version": 1, "stats": {"self": {"games": 1, "wins": 1, "draws": 0, "losses": 0, "rate": 2.0}}},
+        {"version": 1, "stats": {"self": {"games": 1, "wins": 1, "draws": 0, "losses": 0, "rate": 1.0, "elo": 3}}},
+    ],
 )
 def test_malformed_state_is_a_one_line_error(tmp_path, state):
     pool = pool_from(tmp_path, ["self"])

@@ -17,6 +17,7 @@ import trueskill
 from scipy.special import ndtri
 
 from arena.ratings.trueskill import (
+    _NO_WIDTH,
     DRAW,
     LOSS,
     WIN,
@@ -25,7 +26,6 @@ from arena.ratings.trueskill import (
     Ratings,
     TrueSkill,
     _moments,
-    _NO_WIDTH,
     conservative,
     draw_margin,
     update_1v1,

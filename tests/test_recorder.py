@@ -88,7 +88,9 @@ def test_stored_ratings_are_the_ratings_show_prints(tmp_path):
     """The issue's repro: games of bot:tracker:9 against cpu recorded with `arena match
     --leaderboard pong-ladder` on a fresh database. The ladder pins cpu at 25; matchmaking read
     unpinned ratings (33.38 / 16.62) while `show` printed pinned ones (35.47 / 25.00)."""
-    result = run_cli(tmp_path, "match", "bot:tracker:9", "cpu", "--games", "3", "-w", "1", "--leaderboard", "pong-ladder", *LADDER)
+    result = run_cli(
+        tmp_path, "match", "bot:tracker:9", "cpu", "--games", "3", "-w", "1", "--leaderboard", "pong-ladder", *LADDER
+    )
     assert result.returncode == 0, result.stderr
     db = tmp_path / "home" / "arena.db"
     matchmaking = stored(db, "pong-ladder")
@@ -105,7 +107,9 @@ def test_changed_pins_are_applied_by_the_next_write_and_by_recompute(tmp_path, a
     definition_path.write_text(json.dumps({"env": "pong", "entrants": ["random", "cpu"], "pinned": {"cpu": 25}}))
     db = tmp_path / "arena.db"
     with MatchStore(db) as store:
-        with Recorder("pinned", tmp_path / "log.jsonl", store, definition=load_definition(definition_path), arena=arena) as recorder:
+        with Recorder(
+            "pinned", tmp_path / "log.jsonl", store, definition=load_definition(definition_path), arena=arena
+        ) as recorder:
             for _ in range(3):
                 recorder.write(game("random", "cpu", "b"))
         first = store.ratings("pinned")["random"].mu
@@ -162,7 +166,7 @@ def test_machine_options_are_not_compared():
         from dataclasses import dataclass
 
         @dataclass(frozen=True)
-        class options:  # noqa: N801 (shaped like an env's options dataclass)
+        class options:
             iso: str = ""
             stage: str = "fd"
 
@@ -179,7 +183,9 @@ def test_entrants_the_definition_does_not_list_are_guests(tmp_path):
     (tmp_path / "leaderboards" / "small.json").write_text(
         json.dumps({"env": "pong", "options": {"points": 1}, "entrants": ["bot:tracker:1", "random"]})
     )
-    result = run_cli(tmp_path, "match", "bot:tracker:5", "random", "--games", "1", "-w", "1", "--leaderboard", "small", "-o", "points=1")
+    result = run_cli(
+        tmp_path, "match", "bot:tracker:5", "random", "--games", "1", "-w", "1", "--leaderboard", "small", "-o", "points=1"
+    )
     assert result.returncode == 0, result.stderr  # not listed: recorded all the same
     table = run_cli(tmp_path, "leaderboard", "show", "small")
     assert table.returncode == 0, table.stderr

@@ -245,7 +245,7 @@ def svg_size(path: Path) -> tuple[float, float]:
 def test_page_is_well_formed_self_contained_and_complete(site):
     root, games, index = site
     text = index.read_text(encoding="utf-8")
-    assert text.startswith("<!DOCTYPE html>\n<html lang=\"en\">")
+    assert text.startswith('<!DOCTYPE html>\n<html lang="en">')
     page = Structure()
     page.feed(text)
     page.close()
@@ -264,9 +264,7 @@ def test_page_is_well_formed_self_contained_and_complete(site):
     assert TRADEMARK in text
     assert "Bradley-Terry" in text and "order-independent" in text and "online" in text
     # the images exist, parse as SVG with a size that the page states, and name the entrants
-    assert sorted(page.images) == sorted(
-        ["history.svg", "win_probability.svg", "observed.svg", "bradley_terry.svg"]
-    )
+    assert sorted(page.images) == sorted(["history.svg", "win_probability.svg", "observed.svg", "bradley_terry.svg"])
     for src in page.images:
         width, height = svg_size(root / "report" / src)
         assert width > 0 and height > 0
@@ -522,9 +520,7 @@ def browser(tmp_path_factory):
         pytest.skip(f"{CHROMIUM} is absent: run .ci/install-chromium (Debian's chromium)")
     if not CHROMEDRIVER.exists():
         pytest.skip(f"{CHROMEDRIVER} is absent: run .ci/install-chromium (chromium-driver)")
-    webdriver = pytest.importorskip(
-        "selenium.webdriver", reason="selenium is not installed (the test extra)"
-    )
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (the test extra)")
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
@@ -549,9 +545,7 @@ def test_page_renders_in_headless_chromium(site, server, browser):
     from selenium.webdriver.support.ui import WebDriverWait
 
     browser.get(f"{server}/report/index.html")  # returns after the load event
-    WebDriverWait(browser, 10).until(
-        lambda d: d.execute_script("return document.readyState") == "complete"
-    )
+    WebDriverWait(browser, 10).until(lambda d: d.execute_script("return document.readyState") == "complete")
     assert browser.title == "pong-ladder · Arena leaderboard"
     assert browser.find_element(By.TAG_NAME, "h1").text == "pong-ladder"
 
@@ -563,8 +557,7 @@ def test_page_renders_in_headless_chromium(site, server, browser):
     assert all(r.is_displayed() and r.size["height"] > 0 for r in rows)
 
     images = browser.execute_script(
-        "return Array.from(document.images).map(i => "
-        "[i.getAttribute('src'), i.complete, i.naturalWidth, i.naturalHeight])"
+        "return Array.from(document.images).map(i => [i.getAttribute('src'), i.complete, i.naturalWidth, i.naturalHeight])"
     )
     assert len(images) == 4
     for src, complete, width, height in images:
@@ -588,16 +581,12 @@ def test_page_renders_in_headless_chromium(site, server, browser):
     assert len(scrolls) == 5  # standings, Bradley-Terry, errors, games and older games
     for table, scroll_width, client_width in scrolls:
         assert 0 < scroll_width <= client_width, table
-    assert browser.execute_script(
-        "return document.documentElement.scrollWidth <= document.documentElement.clientWidth"
-    )
+    assert browser.execute_script("return document.documentElement.scrollWidth <= document.documentElement.clientWidth")
 
     logs = browser.find_elements(By.CSS_SELECTOR, "a[href$='.jsonl']")
     assert len(logs) == len(site[1])
     # a log link leads to the log (served from the same root)
-    status = browser.execute_script(
-        "return fetch(arguments[0]).then(r => r.status)", logs[0].get_attribute("href")
-    )
+    status = browser.execute_script("return fetch(arguments[0]).then(r => r.status)", logs[0].get_attribute("href"))
     assert status == 200
 
     severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]

@@ -45,7 +45,10 @@ def test_workers_send_trajectories_and_take_new_weights():
     assert not any(p.is_alive() for p in executor._processes)
 
 
-@pytest.mark.parametrize("how, message", [("raise", "rollout worker 0 failed: RuntimeError: emulator exploded"), ("exit", "rollout worker 0 died (exit code 3")])
+@pytest.mark.parametrize(
+    "how, message",
+    [("raise", "rollout worker 0 failed: RuntimeError: emulator exploded"), ("exit", "rollout worker 0 died (exit code 3")],
+)
 def test_a_crashing_worker_is_a_one_line_error(how, message):
     config, learner = _config(Explodes, after=20, how=how)
     executor = ProcessExecutor(config, workers=1)

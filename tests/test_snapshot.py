@@ -51,7 +51,9 @@ def meta_for(learner, steps=0, **env_options):
 
 
 def write_snapshot(folder, learner, steps=0, **env_options):
-    return save_snapshot(folder / "snapshots" / snapshot_name(steps), meta_for(learner, steps, **env_options), learner.state_dict())
+    return save_snapshot(
+        folder / "snapshots" / snapshot_name(steps), meta_for(learner, steps, **env_options), learner.state_dict()
+    )
 
 
 def assert_one_line(message: str, *needles: str) -> None:
@@ -256,13 +258,13 @@ def test_trained_agent_repeats_actions_to_its_act_every(arena, tmp_path):
     path = write_snapshot(tmp_path, make_learner(arena, act_every=4))  # the env ran at act_every=4
     pong = arena.envs.get("pong")
     for env_act_every, repeat in ((1, 4), (2, 2), (4, 1)):
-        agent = resolve(str(path), arena.opponents, pong, pong.parse_options([f"act_every={env_act_every}"]))
+        agent = resolve(str(path), arena.agents, pong, pong.parse_options([f"act_every={env_act_every}"]))
         assert (agent.repeat, agent.extra_delay) == (repeat, 0)
         assert agent.hash == file_hash(path)
     agent.reset(0)
     assert agent.act([0.0] * PONG_OBS) in range(PONG_ACTIONS)
     with pytest.raises(ArenaError) as info:
-        resolve(str(path), arena.opponents, pong, pong.parse_options(["act_every=3"]))
+        resolve(str(path), arena.agents, pong, pong.parse_options(["act_every=3"]))
     assert_one_line(str(info.value), "act_every=4 delay=0", "act_every=3 delay=0", "-o act_every=1, 2 or 4")
 
 
@@ -271,11 +273,16 @@ def test_trained_agent_replays_its_delay_in_env_steps(arena, tmp_path):
 
     path = write_snapshot(tmp_path, make_learner(arena, act_every=4), delay=2)  # 2 steps of 4 frames: 8 frames late
     pong = arena.envs.get("pong")
-    for pairs, repeat, extra in ((["act_every=4", "delay=2"], 1, 0), (["act_every=2"], 2, 4), (["act_every=2", "delay=1"], 2, 3), (["act_every=1", "delay=8"], 4, 0)):
-        agent = resolve(str(path), arena.opponents, pong, pong.parse_options(pairs))
+    for pairs, repeat, extra in (
+        (["act_every=4", "delay=2"], 1, 0),
+        (["act_every=2"], 2, 4),
+        (["act_every=2", "delay=1"], 2, 3),
+        (["act_every=1", "delay=8"], 4, 0),
+    ):
+        agent = resolve(str(path), arena.agents, pong, pong.parse_options(pairs))
         assert (agent.repeat, agent.extra_delay) == (repeat, extra), pairs
     with pytest.raises(ArenaError) as info:  # the env alone already delays more than it was trained to see
-        resolve(str(path), arena.opponents, pong, pong.parse_options(["act_every=2", "delay=5"]))
+        resolve(str(path), arena.agents, pong, pong.parse_options(["act_every=2", "delay=5"]))
     assert_one_line(str(info.value), "act_every=4 delay=2", "act_every=2 delay=5", "-o act_every=1")
 
 
@@ -342,7 +349,13 @@ def test_a_snapshot_from_before_a_new_parameter_plays_as_it_was_trained(arena, t
 
     spec = arena.algorithms.get("rac")
     small = ["embed_sizes=16", "gru_size=8", "actor_sizes=8", "critic_sizes=8"]
-    learner = spec.learner_class()(parse_params(spec.params_class(), small + ["shared_critic=true"], owner="test"), PONG_OBS, PONG_ACTIONS, PONG_FPS, device="cpu")
+    learner = spec.learner_class()(
+        parse_params(spec.params_class(), small + ["shared_critic=true"], owner="test"),
+        PONG_OBS,
+        PONG_ACTIONS,
+        PONG_FPS,
+        device="cpu",
+    )
     meta = dict(meta_for(learner), algorithm="rac")
     meta["params"] = {k: v for k, v in meta["params"].items() if k != "shared_critic"}  # as an older build wrote it
     path = save_snapshot(tmp_path / "x.pt", meta, learner.state_dict())

@@ -9,8 +9,6 @@ import random
 import numpy as np
 import pytest
 
-from arena.ratings.trueskill import Rating, TrueSkill
-from arena.ratings.trueskill import win_probability_matrix as rating_win_matrix
 from arena.ratings.standings import (
     ELO_PER_LOGIT,
     bradley_terry,
@@ -26,6 +24,8 @@ from arena.ratings.standings import (
     standings,
     win_probability_matrix,
 )
+from arena.ratings.trueskill import Rating, TrueSkill
+from arena.ratings.trueskill import win_probability_matrix as rating_win_matrix
 
 
 def game(id, a, b, winner, status="ok", finished_at=None, **extra):
@@ -332,9 +332,7 @@ def test_bradley_terry_anchors_on_the_pinned_entrant():
     assert fit.anchor == "p1" and free.anchor is None
     assert fit.elo[1] == 0.0 and fit.low[1] == 0.0 and fit.high[1] == 0.0
     assert fit.elo == pytest.approx(free.elo - free.elo[1], abs=1e-9)
-    assert fit.win_probability(2, 0) == pytest.approx(
-        1 / (1 + math.exp(-(fit.elo[2] - fit.elo[0]) / ELO_PER_LOGIT)), rel=1e-12
-    )
+    assert fit.win_probability(2, 0) == pytest.approx(1 / (1 + math.exp(-(fit.elo[2] - fit.elo[0]) / ELO_PER_LOGIT)), rel=1e-12)
 
 
 def test_humanize_age():

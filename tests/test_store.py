@@ -9,8 +9,8 @@ import sqlite3
 import pytest
 
 from arena.errors import ArenaError
-from arena.ratings.trueskill import Rating, TrueSkill
 from arena.ratings.store import MatchStore
+from arena.ratings.trueskill import Rating, TrueSkill
 
 
 def game(a: str, b: str, winner: str = "a", **extra) -> dict:

@@ -232,7 +232,7 @@ def test_an_env_without_act_every_trains_and_plays_one_decision_a_step(arena, tm
     agent = build_trained(str(plan.folder), COUNT, CountOptions())
 
     # a game against random: the agent decides at every env step, on that step's observation
-    env, other = COUNT.make(CountOptions(), None), arena.opponents.get("random").build(None, COUNT, CountOptions())
+    env, other = COUNT.make(CountOptions(), None), arena.agents.get("random").build(None, COUNT, CountOptions())
     real = agent.actor
     seen = []
 
@@ -275,7 +275,9 @@ def test_old_rac_resumes(arena, tmp_path, capsys):
     # recorded once, as what the env ran: the env options, no longer the parameters
     assert "act_every" not in newest.meta["params"] and "delay" not in newest.meta["params"]
     assert timing(newest.meta["env_options"]) == Timing(2, 0)
-    learner = plan.algorithm.learner_class()(plan.params, plan.obs_size, plan.num_actions, plan.fps, act_every=plan.timing.act_every)
+    learner = plan.algorithm.learner_class()(
+        plan.params, plan.obs_size, plan.num_actions, plan.fps, act_every=plan.timing.act_every
+    )
     assert learner.gamma == pytest.approx(gamma_from_halflife(2.0, 60.0, 2))
     learner.load_state_dict(newest.learner)
     assert "ignoring parameters" not in capsys.readouterr().err
@@ -294,15 +296,28 @@ def test_old_ac_resumes_only_at_its_timing(arena, tmp_path):
         str(info.value), "old-ac was trained with act_every=4 delay=3, not act_every=2 delay=0",
         "resume it with -o act_every=4 -o delay=3",
     )  # fmt: skip
-    plan = plan_training("ac", name="old-ac", sets=OLD_AC_SETS, env_pairs=["act_every=4", "delay=3"], steps=1024, workers=1, eval_every=0, arena=arena)
+    plan = plan_training(
+        "ac",
+        name="old-ac",
+        sets=OLD_AC_SETS,
+        env_pairs=["act_every=4", "delay=3"],
+        steps=1024,
+        workers=1,
+        eval_every=0,
+        arena=arena,
+    )
     assert plan.resume_from == folder / "snapshots" / "000000000768.pt" and plan.timing == Timing(4, 3)
-    learner = plan.algorithm.learner_class()(plan.params, plan.obs_size, plan.num_actions, plan.fps, act_every=plan.timing.act_every)
+    learner = plan.algorithm.learner_class()(
+        plan.params, plan.obs_size, plan.num_actions, plan.fps, act_every=plan.timing.act_every
+    )
     learner.load_state_dict(load_snapshot(plan.resume_from).learner)
     assert learner.gamma == pytest.approx(gamma_from_halflife(2.0, 60.0, 4))
 
     # without --name, the derived name is the one 0.1.0 gave the same settings: it resumes too
     (tmp_path / "experiments" / "old-ac").rename(tmp_path / "experiments" / "ac_embed=8_ae=4_delay=3_actor=8_critic=8")
-    plan = plan_training("ac", sets=OLD_AC_SETS, env_pairs=["act_every=4", "delay=3"], steps=1024, workers=1, eval_every=0, arena=arena)
+    plan = plan_training(
+        "ac", sets=OLD_AC_SETS, env_pairs=["act_every=4", "delay=3"], steps=1024, workers=1, eval_every=0, arena=arena
+    )
     assert plan.name == "ac_embed=8_ae=4_delay=3_actor=8_critic=8" and plan.resume_from is not None
 
 

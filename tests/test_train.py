@@ -147,8 +147,8 @@ def test_naming_parameters_name_the_experiment(arena_plugins):
 def test_workers_have_room_for_a_whole_update_while_the_learner_steps(arena_plugins):
     """The shared outbox holds an update's trajectories, so workers play on during the learner's
     gradient steps instead of stopping once a few are waiting."""
-    from arena.training.run import make_executor
     from arena.training.plan import plan_training
+    from arena.training.run import make_executor
 
     for algo, room in (("rac", 32), ("ac", 8)):
         plan = plan_training(algo, workers=2, arena=arena_plugins)
@@ -216,7 +216,9 @@ def test_phillips_cpu_character_becomes_the_env_option(arena_plugins, tmp_path):
     assert plan.env_options.cpu_char == "fox"
     assert [e.spec for e in plan.pool.entries] == ["self", "cpu:9"]
     with pytest.raises(ArenaError, match="cpu_char=marth"):
-        plan_training("ac", env="melee", env_pairs=[*melee_pairs(tmp_path), "cpu_char=marth"], enemies="fox.json", arena=arena_plugins)
+        plan_training(
+            "ac", env="melee", env_pairs=[*melee_pairs(tmp_path), "cpu_char=marth"], enemies="fox.json", arena=arena_plugins
+        )
 
 
 @pytest.mark.parametrize("bad", ["a b", "../up", ".hidden", "a/b", ""])
@@ -281,11 +283,20 @@ BAD_INPUT = {
     "missing enemies file": (("--plugin", "ac", "--enemies", "missing.json"), ["missing.json", "no enemies file", "default"]),
     "malformed enemies entry": (("--plugin", "ac", "--enemies", "bad.json"), ["bad.json", "entry 1", "'wat'"]),
     "enemies file not JSON": (("--plugin", "ac", "--enemies", "broken.json"), ["broken.json", "not valid JSON"]),
-    "enemy path does not exist": (("--plugin", "ac", "--enemies", "nothing.json"), ["nothing.json", "entry 1", "no snapshot at experiments/nothing-here"]),
-    "enemy folder without snapshot": (("--plugin", "ac", "--enemies", "emptydir.json"), ["emptydir.json", "entry 1", "no snapshot in emptydir"]),
+    "enemy path does not exist": (
+        ("--plugin", "ac", "--enemies", "nothing.json"),
+        ["nothing.json", "entry 1", "no snapshot at experiments/nothing-here"],
+    ),
+    "enemy folder without snapshot": (
+        ("--plugin", "ac", "--enemies", "emptydir.json"),
+        ["emptydir.json", "entry 1", "no snapshot in emptydir"],
+    ),
     "cpu level without levels": (("--plugin", "ac", "--enemies", "falcon.json"), ["falcon.json", "entry 0", "cpu:9", "'cpu'"]),
     "pixels": (("--plugin", "ac", "-o", "obs=pixels"), ["obs=pixels", "flat vector"]),
-    "act_every as parameter": (("--plugin", "ac", "--set", "act_every=4"), ["'act_every' is an env option", "use -o act_every=4"]),
+    "act_every as parameter": (
+        ("--plugin", "ac", "--set", "act_every=4"),
+        ["'act_every' is an env option", "use -o act_every=4"],
+    ),
     "delay as parameter": (("--plugin", "ac", "--set", "delay=3"), ["'delay' is an env option", "use -o delay=3"]),
     "unknown env option": (("--plugin", "ac", "-o", "nope=1"), ["'nope'", "points"]),
     "unknown env": (("--plugin", "ac", "--env", "tetris"), ["'tetris'", "pong"]),
@@ -357,7 +368,14 @@ def test_resume_of_an_experiment_from_before_a_default_changed_is_refused(cli, t
     folder = fake_experiment(tmp_path, "old")
     (folder / "params.json").write_text(json.dumps({"algorithm": "rac", "env": "pong", "params": {"learning_rate": 0.0003}}))
     code, out, err = cli("train", "--plugin", "rac", "--name", "old", "--steps", "1")
-    assert_error_line(code, out, err, "trained with clip=0.0", "shared_critic=true", "--name old --set clip=0.0 --set learning_rate=0.0003 --set shared_critic=true")
+    assert_error_line(
+        code,
+        out,
+        err,
+        "trained with clip=0.0",
+        "shared_critic=true",
+        "--name old --set clip=0.0 --set learning_rate=0.0003 --set shared_critic=true",
+    )
 
 
 # -- training on real Pong ----------------------------------------------------------------------
@@ -527,8 +545,8 @@ def test_kill_9_then_resume_from_the_last_snapshot(tmp_path):
 
 @pytest.mark.slow
 def test_final_snapshot_plays_in_arena_match(trained):
-    from arena.training.snapshot import file_hash, find_snapshot
     from arena.ratings.store import MatchStore
+    from arena.training.snapshot import file_hash, find_snapshot
 
     root, folder, _ = trained
     rel = f"experiments/{TINY_NAME}"
@@ -544,8 +562,8 @@ def test_final_snapshot_plays_in_arena_match(trained):
 
 @pytest.mark.slow
 def test_evaluation_games_go_to_the_experiments_leaderboard(tmp_path):
-    from arena.training.snapshot import file_hash
     from arena.ratings.store import MatchStore
+    from arena.training.snapshot import file_hash
 
     proc = run_arena(
         tmp_path, "train", *TINY, "--steps", "256", "--snapshot-every", "1", "--name", "evals",

@@ -14,7 +14,12 @@ ALGORITHMS = ["ac", "rac", "dqn", "rdqn", "a2c", "ppo"]
 
 def _arena(args, cwd, env):
     return subprocess.run(
-        [sys.executable, "-c", "from arena.cli import main; main()", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", "from arena.cli import main; main()", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -30,7 +35,9 @@ def test_arena_train_runs_on_pong_and_the_snapshot_plays(algorithm, tmp_path):
         small += ["--set", "learning_starts=4"]
     if algorithm == "ppo":
         small += ["--set", "batches=1"]
-    done = _arena(["train", "--plugin", algorithm, "--steps", "640", "--workers", "1", "--eval-every", "0", *small], tmp_path, env)
+    done = _arena(
+        ["train", "--plugin", algorithm, "--steps", "640", "--workers", "1", "--eval-every", "0", *small], tmp_path, env
+    )
     assert done.returncode == 0, done.stderr
     folder = next((tmp_path / "experiments").iterdir())
     assert folder.name.startswith(algorithm)

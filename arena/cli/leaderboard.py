@@ -55,7 +55,9 @@ def _open(db_path, name: str, *, must_exist: bool = True):
 
     path = db_path or default_db_path()
     if must_exist and not os.path.exists(path):
-        raise ArenaError(f"leaderboard '{name}' has no games: no match database at {path} yet; run `arena leaderboard run {name}` or point --db at one")
+        raise ArenaError(
+            f"leaderboard '{name}' has no games: no match database at {path} yet; run `arena leaderboard run {name}` or point --db at one"
+        )
     store = MatchStore(path, create=not must_exist)
     if must_exist and name not in store.leaderboards():
         known = sorted(set(store.leaderboards()) | set(available()))

@@ -49,10 +49,26 @@ def env_flags(args: list[str], env_name: str, env_spec) -> list[str]:
 @click.option("--games", "-n", type=int, default=2, show_default=True, help="Number of games; sides alternate.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of game 0; game i uses seed + i.")
 @click.option("--workers", "-w", type=int, default=None, help="Parallel worker processes, one emulator each [default: cores].")
-@click.option("--option", "-o", "options", multiple=True, metavar="KEY=VALUE", help="Environment option, e.g. -o act_every=4 (repeatable).")
-@click.option("--leaderboard", "leaderboard", default=None, help="Record the games in this leaderboard [default: the env's own, e.g. pong].")
-@click.option("--db", "db_path", type=click.Path(dir_okay=False), default=None, help="Match database [default: $ARENA_DB or $ARENA_HOME/arena.db].")
-@click.option("--log", "log_path", type=click.Path(dir_okay=False), default=None, help="JSON-lines game log [default: $ARENA_HOME/matches/...].")
+@click.option(
+    "--option", "-o", "options", multiple=True, metavar="KEY=VALUE", help="Environment option, e.g. -o act_every=4 (repeatable)."
+)
+@click.option(
+    "--leaderboard", "leaderboard", default=None, help="Record the games in this leaderboard [default: the env's own, e.g. pong]."
+)
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Match database [default: $ARENA_DB or $ARENA_HOME/arena.db].",
+)
+@click.option(
+    "--log",
+    "log_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="JSON-lines game log [default: $ARENA_HOME/matches/...].",
+)
 @click.pass_context
 def match_command(ctx, a, b, env_name, games, seed, workers, options, leaderboard, db_path, log_path) -> None:
     """Play GAMES games of agent A against agent B.

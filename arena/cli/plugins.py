@@ -8,7 +8,7 @@ import click
 
 from arena.cli import cli
 
-KINDS = ("envs", "opponents", "algorithms", "commands")
+KINDS = ("envs", "agents", "algorithms", "commands")
 
 
 @cli.command("plugins")

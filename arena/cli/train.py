@@ -12,22 +12,58 @@ from arena.cli import cli
 @cli.command("train")
 @click.option("--plugin", "-p", "plugin", default="rac", show_default=True, help="Algorithm to train (see `arena plugins`).")
 @click.option("--env", "env_name", default="pong", show_default=True, help="Environment to train in.")
-@click.option("--enemies", default=None, metavar="FILE", help="Enemies file (JSON) [default: enemies/default.json: self + the game's CPU].")
-@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Hyperparameter, e.g. --set learning_rate=1e-4 (repeatable; --list-params shows them).")
-@click.option("--option", "-o", "options", multiple=True, metavar="KEY=VALUE", help="Environment option, e.g. -o points=11 (repeatable).")
-@click.option("--name", default=None, help="Experiment name [default: the algorithm plus the parameters that differ from their defaults].")
+@click.option(
+    "--enemies", default=None, metavar="FILE", help="Enemies file (JSON) [default: enemies/default.json: self + the game's CPU]."
+)
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Hyperparameter, e.g. --set learning_rate=1e-4 (repeatable; --list-params shows them).",
+)
+@click.option(
+    "--option", "-o", "options", multiple=True, metavar="KEY=VALUE", help="Environment option, e.g. -o points=11 (repeatable)."
+)
+@click.option(
+    "--name", default=None, help="Experiment name [default: the algorithm plus the parameters that differ from their defaults]."
+)
 @click.option("--tag", is_flag=True, help="Add a random tag to the name, for a second run with the same parameters.")
 @click.option("--init", is_flag=True, help="Start fresh instead of resuming (refuses to overwrite snapshots without --force).")
 @click.option("--force", is_flag=True, help="With --init: delete the experiment's snapshots, metrics and logs first.")
-@click.option("--steps", type=int, default=None, help="Total agent steps to train (counting those already trained) [default: 100000].")
+@click.option(
+    "--steps", type=int, default=None, help="Total agent steps to train (counting those already trained) [default: 100000]."
+)
 @click.option("--workers", "-w", type=int, default=None, help="Rollout worker processes, one emulator each [default: cores].")
-@click.option("--eval-every", type=int, default=None, help="Updates between evaluation rounds (0: none) [default: about every 25,600 agent steps].")
+@click.option(
+    "--eval-every",
+    type=int,
+    default=None,
+    help="Updates between evaluation rounds (0: none) [default: about every 25,600 agent steps].",
+)
 @click.option("--eval-games", type=int, default=2, show_default=True, help="Evaluation games against each opponent per round.")
 @click.option("--snapshot-every", type=int, default=10, show_default=True, help="Updates between snapshots.")
 @click.option("--dry-run", is_flag=True, help="Print what would run (name, params, workers, enemies) and change nothing.")
 @click.option("--list-params", is_flag=True, help="List the algorithm's hyperparameters with their defaults and exit.")
-def train_command(plugin, env_name, enemies, sets, options, name, tag, init, force, steps, workers, eval_every, eval_games, snapshot_every, dry_run, list_params) -> None:
-    """Train an algorithm in an environment against the opponents in an enemies file.
+def train_command(
+    plugin,
+    env_name,
+    enemies,
+    sets,
+    options,
+    name,
+    tag,
+    init,
+    force,
+    steps,
+    workers,
+    eval_every,
+    eval_games,
+    snapshot_every,
+    dry_run,
+    list_params,
+) -> None:
+    """Train an algorithm in an environment against the enemies in an enemies file.
 
     Rerunning the same command resumes from the experiment's newest snapshot.
 
@@ -68,7 +104,9 @@ def _list_params(console, arena, plugin) -> None:
     from arena.training.params import describe, suggest
 
     if plugin not in arena.algorithms:
-        raise ArenaError(f"unknown algorithm '{plugin}'{suggest(plugin, arena.algorithms.names())}; installed: {arena.algorithms.choices()}")
+        raise ArenaError(
+            f"unknown algorithm '{plugin}'{suggest(plugin, arena.algorithms.names())}; installed: {arena.algorithms.choices()}"
+        )
     table = Table(title=f"{plugin} hyperparameters (--set KEY=VALUE)", title_justify="left")
     for column in ("name", "type", "default", "names the experiment", "meaning"):
         table.add_column(column)
@@ -80,13 +118,19 @@ def _list_params(console, arena, plugin) -> None:
 def _show_plan(console, plan) -> None:
     from arena.training.params import to_dict
 
-    what = "resume from " + str(plan.resume_from) if plan.resume_from else ("start over (--init --force)" if plan.init and plan.existing_snapshots else "start")
+    what = (
+        "resume from " + str(plan.resume_from)
+        if plan.resume_from
+        else ("start over (--init --force)" if plan.init and plan.existing_snapshots else "start")
+    )
     console.print("[bold]dry run[/bold]: nothing is written")
     console.print(f"experiment: {plan.name}  ({plan.folder})  -> {what}", soft_wrap=True)
     evaluation = f"every {plan.eval_every} updates" if plan.eval_every else "off"
-    console.print(f"algorithm: {plan.algorithm.name}   env: {plan.env}   workers: {plan.workers}   steps: {plan.steps:,}   evaluation: {evaluation}")
-    opponents = ", ".join(f"{e.label} (weight {e.weight:g})" for e in plan.pool.entries)
-    console.print(f"enemies: {plan.enemies} ({plan.pool.sampling}): {opponents}", soft_wrap=True)
+    console.print(
+        f"algorithm: {plan.algorithm.name}   env: {plan.env}   workers: {plan.workers}   steps: {plan.steps:,}   evaluation: {evaluation}"
+    )
+    enemies = ", ".join(f"{e.label} (weight {e.weight:g})" for e in plan.pool.entries)
+    console.print(f"enemies: {plan.enemies} ({plan.pool.sampling}): {enemies}", soft_wrap=True)
     console.print("params: " + json.dumps(to_dict(plan.params)), soft_wrap=True)
     import dataclasses
 
@@ -117,7 +161,8 @@ def _train(console, plan, arena, run_training) -> None:
 
     def on_progress(p) -> None:
         rates = "  ".join(
-            f"{label} {rate:.0%}/{games}" if rate is not None else f"{label} -/{games}" for label, (rate, games) in p.win_rates.items()
+            f"{label} {rate:.0%}/{games}" if rate is not None else f"{label} -/{games}"
+            for label, (rate, games) in p.win_rates.items()
         )
         reward = f"{p.reward:+.2f}" if p.reward is not None else "-"
         status = f"{p.fps:,.0f} frames/s  {p.games} games  reward {reward}  wins {rates}"
@@ -138,4 +183,6 @@ def _train(console, plan, arena, run_training) -> None:
     )
     if result.final_snapshot:
         console.print(f"final snapshot: {result.final_snapshot}  (play it: arena match {result.folder} cpu)", soft_wrap=True)
-    console.print(f"leaderboard: arena leaderboard show {result.name}   curves: {result.folder / 'curves' / 'index.html'}", soft_wrap=True)
+    console.print(
+        f"leaderboard: arena leaderboard show {result.name}   curves: {result.folder / 'curves' / 'index.html'}", soft_wrap=True
+    )

@@ -12,10 +12,11 @@ import os
 import re
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from arena import paths
 from arena.errors import ArenaError
@@ -83,7 +84,7 @@ def summarize(a: str, b: str, records: list[GameRecord], wall_s: float) -> Match
 
 
 def default_log_path(a: str, b: str) -> Path:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     slug = "-vs-".join(re.sub(r"[^A-Za-z0-9]+", "_", s).strip("_")[:40] for s in (a, b))
     return paths.data_dir() / "matches" / f"{stamp}-{slug}-{os.getpid()}.jsonl"
 

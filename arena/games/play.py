@@ -13,10 +13,11 @@ import signal
 import time
 import traceback
 from collections import deque
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from arena.errors import ArenaError, one_line
 from arena.games.record import GameRecord
@@ -40,20 +41,17 @@ class GameTask:
     uid: str | None = None  # the match log's key for this game (see arena.ratings.store)
 
 
-
 def agent_seed(game_seed: int, seat_index: int) -> int:
     return game_seed * 1000 + seat_index + 1
-
 
 
 def check_pair(arena: Arena, a: str, b: str, env: str, options: Any) -> dict[str, Any]:
     """Resolve both specs against the env (one-line errors for bad ones); role -> what plays."""
     env_spec = arena.envs.get(env)
-    built = {role: resolve(spec, arena.opponents, env_spec, options) for role, spec in (("a", a), ("b", b))}
+    built = {role: resolve(spec, arena.agents, env_spec, options) for role, spec in (("a", a), ("b", b))}
     if all(isinstance(what, BuiltinCpu) for what in built.values()):
         raise ArenaError(f"only one side can be the game's own CPU; got '{a}' vs '{b}': pick a bot or agent for one side")
     return built
-
 
 
 def game_task(arena: Arena, built: dict[str, Any], a: str, b: str, env: str, options: Any, *, index: int, seed: int) -> GameTask:
@@ -86,7 +84,6 @@ def game_task(arena: Arena, built: dict[str, Any], a: str, b: str, env: str, opt
     )
 
 
-
 def plan_games(arena: Arena, a: str, b: str, env: str, games: int, seed: int, options: Any) -> list[GameTask]:
     """Validate both specs against the env and lay out the games, alternating sides."""
     if games < 1:
@@ -95,7 +92,6 @@ def plan_games(arena: Arena, a: str, b: str, env: str, games: int, seed: int, op
         raise ArenaError(f"--seed must be 0 or more, got {seed}")
     built = check_pair(arena, a, b, env, options)
     return [game_task(arena, built, a, b, env, options, index=i, seed=seed + i) for i in range(games)]
-
 
 
 class _WorkerState:
@@ -122,9 +118,8 @@ class _WorkerState:
         key = (role, spec, task.env, task.options)
         if key not in self.agents:
             env_spec = self.arena.envs.get(task.env)
-            self.agents[key] = resolve(spec, self.arena.opponents, env_spec, task.options)
+            self.agents[key] = resolve(spec, self.arena.agents, env_spec, task.options)
         return self.agents[key]
-
 
 
 def play_game(task: GameTask, state: _WorkerState) -> GameRecord:
@@ -186,7 +181,6 @@ def _record(task: GameTask, started: float | None, **outcome: Any) -> GameRecord
 _worker: _WorkerState | None = None
 
 
-
 def _init_worker() -> None:
     global _worker
     # Ctrl-C is the parent's to handle: it stops the workers itself, without their tracebacks.
@@ -197,10 +191,8 @@ def _init_worker() -> None:
     _worker = _WorkerState(get_arena())
 
 
-
 def _run_in_worker(task: GameTask) -> GameRecord:
     return play_game(task, _worker)
-
 
 
 class GamePool:
@@ -276,12 +268,11 @@ class GamePool:
             self._pool.shutdown(wait=not kill, cancel_futures=True)
             self._pool = None
 
-    def __enter__(self) -> "GamePool":
+    def __enter__(self) -> GamePool:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
         self.close(kill=exc_type is not None)
-
 
 
 def run_games(tasks: list[GameTask], workers: int, arena: Arena | None = None) -> Iterator[GameRecord]:
@@ -291,7 +282,6 @@ def run_games(tasks: list[GameTask], workers: int, arena: Arena | None = None) -
             pool.submit(task)
         while len(pool):
             yield pool.next_result()
-
 
 
 def _lost(task: GameTask, why: str) -> GameRecord:

@@ -1,7 +1,7 @@
 """Agent specs: who plays a seat.
 
 A spec is ``KIND[:ARGS]``: ``cpu``, ``cpu:9``, ``random``, ``bot:tracker:7``. Plugins register
-:class:`OpponentKind` objects; :func:`resolve` finds the kind (the longest registered prefix) and
+:class:`AgentKind` objects; :func:`resolve` finds the kind (the longest registered prefix) and
 asks it to build an :class:`Agent` for a given environment. Resolution happens once per worker,
 never per step: the game loop calls ``agent.act`` directly.
 """
@@ -9,8 +9,9 @@ never per step: the game loop calls ``agent.act`` directly.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from arena.errors import ArenaError
 
@@ -34,7 +35,7 @@ class BuiltinCpu:
 
 
 @dataclass(frozen=True)
-class OpponentKind:
+class AgentKind:
     """What a plugin registers to make an agent spec playable.
 
     :param name: the spec prefix, e.g. ``random`` or ``bot:tracker``.
@@ -54,7 +55,7 @@ class OpponentKind:
     matches_path: bool = False
 
 
-def find_kind(spec: str, kinds: Any) -> tuple[OpponentKind, str | None]:
+def find_kind(spec: str, kinds: Any) -> tuple[AgentKind, str | None]:
     """The kind for ``spec`` and its argument text; longest registered prefix wins."""
     if not spec or not spec.strip():
         raise ArenaError(f"empty agent spec; valid kinds: {_usages(kinds)}")
@@ -85,12 +86,12 @@ def resolve(spec: str, kinds: Any, env_spec: Any, env_options: Any) -> Any:
         raise
     except Exception as exc:  # a plugin bug: name the plugin's kind, keep it to one line
         raise ArenaError(
-            f"opponent kind '{kind.name}' failed to build '{spec}': {type(exc).__name__}: {' '.join(str(exc).split())}"
+            f"agent kind '{kind.name}' failed to build '{spec}': {type(exc).__name__}: {' '.join(str(exc).split())}"
         ) from exc
     if isinstance(built, BuiltinCpu):
         env_spec.check_cpu_level(built.level)
     elif not isinstance(built, Agent):
-        raise ArenaError(f"opponent kind '{kind.name}' built {built!r}, which has no reset()/act()")
+        raise ArenaError(f"agent kind '{kind.name}' built {built!r}, which has no reset()/act()")
     return built
 
 
@@ -109,7 +110,7 @@ def spec_from_entry(entry: Any) -> str:
         if "cpu" in entry and entry["cpu"] in (True, None):
             return "cpu"
     raise ArenaError(
-        f"malformed enemies entry {entry!r}; expected \"self\", an agent spec or path, "
+        f'malformed enemies entry {entry!r}; expected "self", an agent spec or path, '
         'or a CPU like {"cpu": 9} or {"char": "falcon", "level": 9}'
     )
 
@@ -126,3 +127,7 @@ def parse_level(kind: str, args: str | None, levels: range) -> int:
     if level not in levels:
         raise ArenaError(f"level {level} out of range in '{kind}:{args}'; valid levels: {lo}-{hi}")
     return level
+
+
+# The name before Arena 0.2; plugins written for it keep working.
+OpponentKind = AgentKind

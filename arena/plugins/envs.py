@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from arena.errors import ArenaError
 
@@ -55,7 +56,7 @@ class EnvSpec:
     """
 
     name: str
-    make: Callable[[Any, int | None], "ArenaEnv"]
+    make: Callable[[Any, int | None], ArenaEnv]
     description: str
     seats: tuple[str, str]
     num_actions: int

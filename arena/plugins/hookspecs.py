@@ -20,14 +20,15 @@ Conventions (they hold for every hook below):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import pluggy
 
 if TYPE_CHECKING:  # imported for annotations only: keeps plugin loading cheap
     import click
 
-    from arena.plugins.agents import OpponentKind
+    from arena.plugins.agents import AgentKind
     from arena.plugins.algorithms import AlgorithmSpec
     from arena.plugins.envs import EnvSpec
 
@@ -52,8 +53,8 @@ def arena_register_envs(register: Callable[[EnvSpec], None]) -> None:
 
 
 @hookspec
-def arena_register_opponents(register: Callable[[OpponentKind], None]) -> None:
-    """Register opponent kinds: how an agent spec becomes something that plays.
+def arena_register_agents(register: Callable[[AgentKind], None]) -> None:
+    """Register agent kinds: how an agent spec becomes something that plays.
 
     Called once, when plugins are loaded. An agent spec is ``KIND[:ARGS]`` (``random``,
     ``cpu:9``, ``bot:tracker:7``). Kind names may themselves contain colons (``bot:tracker``);
@@ -61,8 +62,19 @@ def arena_register_opponents(register: Callable[[OpponentKind], None]) -> None:
     ``{"cpu": 9}``) are turned into specs by :func:`arena.plugins.agents.spec_from_entry` and resolved
     the same way; a kind with ``matches_path=True`` claims specs that are existing paths.
 
-    :param register: adds one :class:`arena.plugins.agents.OpponentKind`; raises
+    :param register: adds one :class:`arena.plugins.agents.AgentKind`; raises
         :class:`arena.errors.ArenaError` on a duplicate name.
+    :return: nothing.
+    """
+
+
+@hookspec
+def arena_register_opponents(register: Callable[[AgentKind], None]) -> None:
+    """Deprecated: the name of :func:`arena_register_agents` before Arena 0.2 (with the class
+    ``OpponentKind``, now :class:`arena.plugins.agents.AgentKind`). Called once, when plugins are
+    loaded, exactly like ``arena_register_agents``; new plugins implement that one.
+
+    :param register: adds one :class:`arena.plugins.agents.AgentKind`.
     :return: nothing.
     """
 

@@ -17,13 +17,19 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Any, Callable, Generic, Iterable, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import pluggy
 
 from arena.errors import ArenaError, one_line
+
+if TYPE_CHECKING:
+    from arena.plugins.agents import AgentKind
+    from arena.plugins.algorithms import AlgorithmSpec
+    from arena.plugins.envs import EnvSpec
 from arena.plugins import hookspecs
 
 ENTRY_POINT_GROUP = "arena"
@@ -31,7 +37,8 @@ ENTRY_POINT_GROUP = "arena"
 # Registry hooks and the key under which `arena plugins` lists what each registered.
 REGISTRY_HOOKS = {
     "arena_register_envs": "envs",
-    "arena_register_opponents": "opponents",
+    "arena_register_agents": "agents",
+    "arena_register_opponents": "agents",  # the name before 0.2: plugins written for it still load
     "arena_register_algorithms": "algorithms",
 }
 
@@ -82,9 +89,7 @@ class Registry(Generic[T]):
         try:
             return self._items[name]
         except KeyError:
-            raise ArenaError(
-                f"unknown {self.what} '{name}'; valid {self.plural}: {self.choices()}"
-            ) from None
+            raise ArenaError(f"unknown {self.what} '{name}'; valid {self.plural}: {self.choices()}") from None
 
     def owner(self, name: str) -> str:
         return self._owners[name]
@@ -118,10 +123,10 @@ class Arena:
         self.strict = _env_flag("ARENA_STRICT_PLUGINS") if strict is None else strict
         self.plugins: dict[str, PluginInfo] = {}
         self.failed: dict[str, str] = {}
-        self.envs: Registry = Registry("environment")
-        self.opponents: Registry = Registry("opponent kind")
-        self.algorithms: Registry = Registry("algorithm")
-        self._registries = {"envs": self.envs, "opponents": self.opponents, "algorithms": self.algorithms}
+        self.envs: Registry[EnvSpec] = Registry("environment")
+        self.agents: Registry[AgentKind] = Registry("agent kind")
+        self.algorithms: Registry[AlgorithmSpec] = Registry("algorithm")
+        self._registries: dict[str, Registry[Any]] = {"envs": self.envs, "agents": self.agents, "algorithms": self.algorithms}
         self._warn = warn or (lambda message: print(f"arena: warning: {message}", file=sys.stderr))
         self._trace = _env_flag("ARENA_TRACE_PLUGINS")
 
@@ -133,9 +138,7 @@ class Arena:
             raise ArenaError(f"{message} (ARENA_STRICT_PLUGINS=1)")
         self._warn(f"{message}; skipped")
 
-    def add_plugin(
-        self, plugin: object, name: str, *, version: str | None = None, distribution: str | None = None
-    ) -> bool:
+    def add_plugin(self, plugin: object, name: str, *, version: str | None = None, distribution: str | None = None) -> bool:
         """Register one plugin object and collect its registrations; False if it was skipped."""
         if name in self.plugins:
             owner = self.plugins[name].distribution or self.plugins[name].module
@@ -202,8 +205,7 @@ class Arena:
                 if seen[ep.name] == (dist or ep.value):
                     continue  # the same distribution seen twice on sys.path (editable installs)
                 raise ArenaError(
-                    f"plugin name '{ep.name}' is used by both '{seen[ep.name]}' and '{dist or ep.value}'; "
-                    "uninstall one of them"
+                    f"plugin name '{ep.name}' is used by both '{seen[ep.name]}' and '{dist or ep.value}'; uninstall one of them"
                 )
             seen[ep.name] = dist or ep.value
             try:
@@ -264,9 +266,7 @@ def _module_name(plugin: object) -> str:
     return getattr(plugin, "__name__", None) or type(plugin).__module__
 
 
-def load_plugins(
-    entry_points: Iterable[metadata.EntryPoint] | None = None, *, strict: bool | None = None
-) -> Arena:
+def load_plugins(entry_points: Iterable[metadata.EntryPoint] | None = None, *, strict: bool | None = None) -> Arena:
     """Load every plugin in the ``arena`` entry-point group (or the given entry points)."""
     arena = Arena(strict=strict)
     if entry_points is None:

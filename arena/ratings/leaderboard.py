@@ -106,7 +106,7 @@ def load_definition(path: Path) -> LeaderboardDef:
                 raise bad(f"pinned sigma of '{who}' must be a positive number")
             pinned[who] = (float(value["mu"]), float(sigma))
         else:
-            raise bad(f"pinned rating of '{who}' must be a number (mu) or {{\"mu\": .., \"sigma\": ..}}")
+            raise bad(f'pinned rating of \'{who}\' must be a number (mu) or {{"mu": .., "sigma": ..}}')
     per_round = data.get("games_per_round")
     if per_round is not None and (not isinstance(per_round, int) or per_round < 1):
         raise bad('"games_per_round" must be a positive integer')
@@ -137,7 +137,9 @@ def check_game(definition: LeaderboardDef, env_spec: Any, env: str, options: dic
     the env lists in ``EnvSpec.machine_options`` (paths, timeouts) are not compared."""
     where = f"leaderboard '{definition.name}'" + (f" ({definition.path})" if definition.path else "")
     if env != definition.env:
-        raise ArenaError(f"{where} is for env '{definition.env}', not '{env}'; add --env {definition.env}, or record into another leaderboard")
+        raise ArenaError(
+            f"{where} is for env '{definition.env}', not '{env}'; add --env {definition.env}, or record into another leaderboard"
+        )
     if env_spec is None:
         return
     import dataclasses
@@ -150,7 +152,9 @@ def check_game(definition: LeaderboardDef, env_spec: Any, env: str, options: dic
         want = ", ".join(f"{key}={_show(wanted[key])}" for key in differ)
         got = ", ".join(f"{key}={_show(options[key])}" for key in differ)
         fix = " ".join(f"-o {key}={_show(wanted[key])}" for key in differ)
-        raise ArenaError(f"{where} plays {env} with {want}, but these games have {got}; add {fix}, or record into another leaderboard")
+        raise ArenaError(
+            f"{where} plays {env} with {want}, but these games have {got}; add {fix}, or record into another leaderboard"
+        )
 
 
 def _show(value: Any) -> str:

@@ -121,9 +121,7 @@ def _model_params(model) -> tuple[float, float, float]:
     try:
         beta, tau, p = float(model.beta), float(model.tau), float(model.draw_probability)
     except AttributeError as exc:
-        raise TypeError(
-            "matchmaking needs a TrueSkill-like model with beta, tau and draw_probability"
-        ) from exc
+        raise TypeError("matchmaking needs a TrueSkill-like model with beta, tau and draw_probability") from exc
     return beta, tau, draw_margin(p, beta)
 
 
@@ -131,9 +129,7 @@ def _ratings(mu, sigma) -> tuple[np.ndarray, np.ndarray]:
     mu = np.asarray(mu, dtype=np.float64)
     sigma = np.asarray(sigma, dtype=np.float64)
     if mu.ndim != 1 or sigma.shape != mu.shape:
-        raise ValueError(
-            f"mu and sigma must be 1-d arrays of one length, got {mu.shape} and {sigma.shape}"
-        )
+        raise ValueError(f"mu and sigma must be 1-d arrays of one length, got {mu.shape} and {sigma.shape}")
     if not (np.all(np.isfinite(mu)) and np.all(np.isfinite(sigma)) and np.all(sigma > 0)):
         raise ValueError("ratings need finite mu and finite sigma > 0")
     return mu, sigma
@@ -146,9 +142,7 @@ def _pairs(pairs, n: int, what: str) -> list[tuple[int, int]]:
             a, b = pair
             a, b = int(a), int(b)
         except (TypeError, ValueError) as exc:
-            raise ValueError(
-                f"{what} must be (a, b) pairs of entrant indices, got {pair!r}"
-            ) from exc
+            raise ValueError(f"{what} must be (a, b) pairs of entrant indices, got {pair!r}") from exc
         if not (0 <= a < n and 0 <= b < n):
             raise ValueError(f"{what} pair {pair!r}: entrants must be in 0..{n - 1}")
         if a == b:
@@ -191,9 +185,7 @@ def expected_entropy_drop(mu_a, sigma_a, mu_b, sigma_b, *, model=None):
     Slightly negative for a player so sharp that the dynamics (tau) add more than a game tells.
     """
     beta, tau, margin = _model_params(model)
-    arrays = np.broadcast_arrays(
-        *(np.asarray(x, dtype=np.float64) for x in (mu_a, sigma_a, mu_b, sigma_b))
-    )
+    arrays = np.broadcast_arrays(*(np.asarray(x, dtype=np.float64) for x in (mu_a, sigma_a, mu_b, sigma_b)))
     shape = arrays[0].shape
     ma, sa, mb, sb = (np.ascontiguousarray(x).reshape(-1) for x in arrays)
     ga, gb = _entropy_drop(ma, sa, mb, sb, beta * beta, tau * tau, margin)

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import Any
 
 from arena import paths
 from arena.errors import ArenaError
@@ -107,7 +108,7 @@ class _Schedule:
         self.options = self.env_spec.parse_options(**definition.options)
         self.entrants = list(definition.entrants)
         # Every entrant is checked against the env before anything plays (one-line errors).
-        self.built = {e: resolve(e, arena.opponents, self.env_spec, self.options) for e in self.entrants}
+        self.built = {e: resolve(e, arena.agents, self.env_spec, self.options) for e in self.entrants}
         cpu = [i for i, e in enumerate(self.entrants) if isinstance(self.built[e], BuiltinCpu)]
         self.forbidden = [(i, j) for i in cpu for j in cpu if i != j]  # the game's CPU never plays itself
         self.pinned = np.array([e in definition.pinned for e in self.entrants])

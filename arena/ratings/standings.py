@@ -34,7 +34,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -93,7 +93,7 @@ def _timestamp(value) -> float:
     except ValueError:
         return math.nan
     if t.tzinfo is None:
-        t = t.replace(tzinfo=timezone.utc)
+        t = t.replace(tzinfo=UTC)
     return t.timestamp()
 
 
@@ -300,13 +300,13 @@ class Standing:
 
 def _now_seconds(now) -> float:
     if now is None:
-        return datetime.now(timezone.utc).timestamp()
+        return datetime.now(UTC).timestamp()
     if isinstance(now, (int, float)):
         return float(now)
     if isinstance(now, str):
         return _timestamp(now)
     if now.tzinfo is None:
-        now = now.replace(tzinfo=timezone.utc)
+        now = now.replace(tzinfo=UTC)
     return now.timestamp()
 
 
@@ -453,9 +453,7 @@ def win_probability_matrix(
     return np.asarray(model.win_probability_matrix(r.mu, r.sigma))
 
 
-def observed_win_matrix(
-    games: Sequence[Mapping], entrants: Sequence[str] | None = None
-) -> tuple[np.ndarray, np.ndarray]:
+def observed_win_matrix(games: Sequence[Mapping], entrants: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``(wins, counts)``: ``wins[i, j]`` is what i scored against j (a win 1, a draw 1/2) and
     ``counts[i, j]`` the rated games between them (symmetric). The observed win rate is
     ``wins / counts`` where ``counts > 0``."""
@@ -470,9 +468,7 @@ def _pair_matrices(n, a, b, outcome, weight=None):
         count = weight.astype(np.float64)
     else:
         count = np.ones(len(a))
-    wins = np.bincount(a * n + b, score_a, minlength=n * n) + np.bincount(
-        b * n + a, count - score_a, minlength=n * n
-    )
+    wins = np.bincount(a * n + b, score_a, minlength=n * n) + np.bincount(b * n + a, count - score_a, minlength=n * n)
     counts = np.bincount(a * n + b, count, minlength=n * n)
     wins, counts = wins.reshape(n, n), counts.reshape(n, n)
     return wins, counts + counts.T
@@ -541,9 +537,7 @@ def fit_bradley_terry(
         try:
             step = np.linalg.solve(laplacian + ridge, grad)
         except np.linalg.LinAlgError:
-            raise ValueError(
-                "the Bradley-Terry fit has no unique solution (disconnected games and no prior)"
-            ) from None
+            raise ValueError("the Bradley-Terry fit has no unique solution (disconnected games and no prior)") from None
         t = 1.0
         while True:
             candidate = theta + t * step

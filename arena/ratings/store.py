@@ -14,10 +14,10 @@ import os
 import sqlite3
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from arena import paths
 from arena.errors import ArenaError
@@ -152,7 +152,7 @@ class MatchStore:
     def close(self) -> None:
         self._db.close()
 
-    def __enter__(self) -> "MatchStore":
+    def __enter__(self) -> MatchStore:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -167,7 +167,9 @@ class MatchStore:
         except sqlite3.DatabaseError as exc:
             message = str(exc)
             if "not a database" in message or "malformed" in message:
-                raise ArenaError(f"{self.path} is not an Arena SQLite database ({message}); point --db/ARENA_DB elsewhere") from None
+                raise ArenaError(
+                    f"{self.path} is not an Arena SQLite database ({message}); point --db/ARENA_DB elsewhere"
+                ) from None
             if "locked" in message or "busy" in message:
                 raise ArenaError(
                     f"{self.path} stayed locked for {self.timeout:g} s while {doing} (another process holds a write "

@@ -136,9 +136,7 @@ class RatingModel(Protocol):
         """The rating of an entrant that has not played yet."""
         ...
 
-    def rate(
-        self, a: Rating, b: Rating, outcome: int, *, pin_a: bool = False, pin_b: bool = False
-    ) -> tuple[Rating, Rating]:
+    def rate(self, a: Rating, b: Rating, outcome: int, *, pin_a: bool = False, pin_b: bool = False) -> tuple[Rating, Rating]:
         """New ratings after one game; outcome is WIN (a won), DRAW or LOSS (b won)."""
         ...
 
@@ -150,9 +148,7 @@ class RatingModel(Protocol):
         """``P[i, j] = P(i beats j)`` for all pairs."""
         ...
 
-    def recompute(
-        self, n_players: int, games, *, initial: Ratings | None = None, pinned=None
-    ) -> Ratings:
+    def recompute(self, n_players: int, games, *, initial: Ratings | None = None, pinned=None) -> Ratings:
         """Ratings after the ordered games ``(a, b, outcome)``, exactly as rated one by one."""
         ...
 
@@ -339,9 +335,7 @@ def waves(n_players: int, a: np.ndarray, b: np.ndarray, pinned: np.ndarray | Non
     write = np.where(pinned, n_players + 1, ids)
     last = [0] * (n_players + 2)
     level = [0] * len(a)
-    for i, (ra, rb, wa, wb) in enumerate(
-        zip(read[a].tolist(), read[b].tolist(), write[a].tolist(), write[b].tolist())
-    ):
+    for i, (ra, rb, wa, wb) in enumerate(zip(read[a].tolist(), read[b].tolist(), write[a].tolist(), write[b].tolist())):
         la = last[ra]
         lb = last[rb]
         lv = (la if la > lb else lb) + 1
@@ -459,9 +453,7 @@ class TrueSkill:
             draw_probability=self.draw_probability,
         )
 
-    def rate(
-        self, a: Rating, b: Rating, outcome: int, *, pin_a: bool = False, pin_b: bool = False
-    ) -> tuple[Rating, Rating]:
+    def rate(self, a: Rating, b: Rating, outcome: int, *, pin_a: bool = False, pin_b: bool = False) -> tuple[Rating, Rating]:
         """New ratings after one game. A pinned side keeps its rating."""
         if outcome not in (WIN, DRAW, LOSS):
             raise ValueError(f"outcome must be 1 (a won), 0 (draw) or -1 (b won), got {outcome!r}")
@@ -472,9 +464,7 @@ class TrueSkill:
             arr[0] = x
             args.append(arr)
         o = np.array([float(outcome)])
-        nma, nsa, nmb, nsb = _update(
-            *args, o, self.beta * self.beta, self.tau * self.tau, self.draw_margin
-        )
+        nma, nsa, nmb, nsb = _update(*args, o, self.beta * self.beta, self.tau * self.tau, self.draw_margin)
         new_a = a if pin_a else Rating(float(nma[0]), float(nsa[0]))
         new_b = b if pin_b else Rating(float(nmb[0]), float(nsb[0]))
         return new_a, new_b
@@ -486,9 +476,7 @@ class TrueSkill:
     def win_probability_matrix(self, mu, sigma) -> np.ndarray:
         return win_probability_matrix(mu, sigma, self.beta)
 
-    def recompute(
-        self, n_players: int, games, *, initial: Ratings | None = None, pinned=None
-    ) -> Ratings:
+    def recompute(self, n_players: int, games, *, initial: Ratings | None = None, pinned=None) -> Ratings:
         return recompute(
             n_players,
             games,

@@ -33,7 +33,6 @@ X_LABELS = {
 }
 
 
-
 def load_metrics(path: str | os.PathLike) -> list[dict]:
     """The records of a metrics file, in order.
 
@@ -251,9 +250,7 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def write_curves(
-    experiment_dir: str | os.PathLike, *, x: str = "frames", smooth: int | None = None
-) -> list[Path]:
+def write_curves(experiment_dir: str | os.PathLike, *, x: str = "frames", smooth: int | None = None) -> list[Path]:
     """Draw ``experiment_dir/metrics.jsonl`` into ``experiment_dir/curves/``: ``reward.svg``,
     ``win_rate.svg`` (one line per enemy), ``fps.svg``, ``loss.svg`` (total and parts) and
     ``entropy.svg``, each only when its metrics have values, and an ``index.html`` showing them.
@@ -345,14 +342,9 @@ def _page(name: str, records: Sequence[Mapping], charts, window: int) -> str:
         f"{len(records):,} records · {fact('updates', ',.0f')} updates · "
         f"{fact('frames', ',.0f')} frames · {fact('wall_s', ',.0f')} s"
     )
-    smoothing = (
-        f" Lines are trailing means over {window} records, the raw values faint behind them."
-        if window > 1
-        else ""
-    )
+    smoothing = f" Lines are trailing means over {window} records, the raw values faint behind them." if window > 1 else ""
     figures = "\n".join(
-        f'<section><h2>{_escape(heading)}</h2><img src="{file}" width="{w}" height="{h}" '
-        f'alt="{_escape(heading)}"></section>'
+        f'<section><h2>{_escape(heading)}</h2><img src="{file}" width="{w}" height="{h}" alt="{_escape(heading)}"></section>'
         for file, heading, svg in charts
         for w, h in [svg_size(svg)]
     )

@@ -1,6 +1,6 @@
 """Enemies files: who a learner plays against, in phillip's format plus optional weights.
 
-phillip's format is a JSON list; each entry is one opponent:
+phillip's format is a JSON list; each entry is one enemy:
 
 - ``"self"``: the learner's own snapshots (the latest one and past saved ones);
 - an agent spec or a path: ``"bot:tracker:7"``, ``"random"``, ``"experiments/NAME"``,
@@ -23,7 +23,7 @@ Arena's extension (phillip's files stay valid unchanged):
   ``latest_self`` (fraction of games against the latest self, 0 < x < 1, default 0.8; only with
   ``openai_five``, which also needs a ``"self"`` entry).
 
-Each opponent may be listed once (statistics are kept per opponent): give it a weight instead
+Each enemy may be listed once (statistics are kept per enemy): give it a weight instead
 of repeating it. Every malformed file is a one-line :class:`ArenaError` naming the file, the
 entry and the fix.
 """
@@ -56,7 +56,7 @@ _EXAMPLE_OBJECT = '{"sampling": "pfsp", "enemies": [...]}'
 
 @dataclass(frozen=True)
 class EnemyEntry:
-    """One opponent of an enemies file.
+    """One enemy of an enemies file.
 
     :param label: what progress displays, reports and leaderboards show; the spec as written.
     :param spec: the agent spec (:func:`arena.plugins.agents.spec_from_entry`): ``"self"``, ``"cpu:9"``,
@@ -71,7 +71,7 @@ class EnemyEntry:
 
 @dataclass
 class PoolConfig:
-    """An enemies file, parsed: the opponents, the sampling rule and its knobs."""
+    """An enemies file, parsed: the enemies, the sampling rule and its knobs."""
 
     entries: list[EnemyEntry]
     sampling: str = "uniform"
@@ -88,11 +88,11 @@ class PoolConfig:
             raise ArenaError(f"{where}: unknown sampling rule {self.sampling!r}; valid: {', '.join(SAMPLING_RULES)}")
         labels = [entry.label for entry in self.entries]
         if len(set(labels)) != len(labels):
-            raise ArenaError(f"{where}: duplicate labels in {labels}; list each opponent once with a weight")
+            raise ArenaError(f"{where}: duplicate labels in {labels}; list each enemy once with a weight")
         if any(not _positive(entry.weight) for entry in self.entries):
             raise ArenaError(f"{where}: every weight must be a positive number")
         if self.sampling == "openai_five" and not self.has_self:
-            raise ArenaError(f"{where}: openai_five sampling needs a \"self\" entry")
+            raise ArenaError(f'{where}: openai_five sampling needs a "self" entry')
 
     @property
     def has_self(self) -> bool:
@@ -128,32 +128,36 @@ def load_pool_file(path: str | Path) -> PoolConfig:
         if "enemies" not in data:
             raise ArenaError(
                 f"enemies file {path} must hold a non-empty JSON list, like {_EXAMPLE}, or an object "
-                f"like {_EXAMPLE_OBJECT}; this object has no \"enemies\" key"
+                f'like {_EXAMPLE_OBJECT}; this object has no "enemies" key'
             )
         for key in data:
             if key not in _TOP_KEYS:
-                raise ArenaError(f"enemies file {path}: unknown top-level key {key!r}{_did_you_mean(key, _TOP_KEYS)}; valid keys: {', '.join(_TOP_KEYS)}")
+                raise ArenaError(
+                    f"enemies file {path}: unknown top-level key {key!r}{_did_you_mean(key, _TOP_KEYS)}; valid keys: {', '.join(_TOP_KEYS)}"
+                )
         sampling = _parse_sampling(path, data.get("sampling", "uniform"))
         for knob, rule in _KNOBS.items():
             if knob in data:
                 if sampling != rule:
                     raise ArenaError(
-                        f"enemies file {path}: \"{knob}\" only applies to \"sampling\": \"{rule}\" "
-                        f"(this file uses \"{sampling}\"); remove it or switch the rule"
+                        f'enemies file {path}: "{knob}" only applies to "sampling": "{rule}" '
+                        f'(this file uses "{sampling}"); remove it or switch the rule'
                     )
                 knobs[knob] = _parse_knob(path, knob, data[knob])
         raw_entries = data["enemies"]
     else:
         raw_entries = data
     if not isinstance(raw_entries, list) or not raw_entries:
-        where = "; its \"enemies\" is empty or not a list" if isinstance(data, dict) else ""
-        raise ArenaError(f"enemies file {path} must hold a non-empty JSON list, like {_EXAMPLE}, or an object like {_EXAMPLE_OBJECT}{where}")
+        where = '; its "enemies" is empty or not a list' if isinstance(data, dict) else ""
+        raise ArenaError(
+            f"enemies file {path} must hold a non-empty JSON list, like {_EXAMPLE}, or an object like {_EXAMPLE_OBJECT}{where}"
+        )
 
     entries: list[EnemyEntry] = []
     seen: dict[str, int] = {}  # normalised spec -> first index, to catch repeats
     for index, raw in enumerate(raw_entries):
         entry = _parse_entry(path, index, raw)
-        key = os.path.normpath(entry.spec)  # "./agents/x" and "agents/x" are one opponent
+        key = os.path.normpath(entry.spec)  # "./agents/x" and "agents/x" are one enemy
         chars = {_char(raw), _char(raw_entries[seen[key]])} if key in seen else set()
         if None not in chars and len(chars) == 2:  # phillip's {"char": ..., "level": 9} twice
             raise ArenaError(
@@ -162,7 +166,7 @@ def load_pool_file(path: str | Path) -> PoolConfig:
             )
         if key in seen:
             raise ArenaError(
-                f"{path}, entry {index}: repeats entry {seen[key]} ({entries[seen[key]].label}); list each opponent "
+                f"{path}, entry {index}: repeats entry {seen[key]} ({entries[seen[key]].label}); list each enemy "
                 f"once and give it a weight instead, e.g. {_weighted_example(raw, entry)}"
             )
         seen[key] = index
@@ -170,8 +174,8 @@ def load_pool_file(path: str | Path) -> PoolConfig:
 
     if sampling == "openai_five" and not any(entry.spec == "self" for entry in entries):
         raise ArenaError(
-            f"enemies file {path}: \"sampling\": \"openai_five\" plays the latest self most of the time, "
-            f"but no entry is \"self\"; add \"self\" to \"enemies\" or use \"uniform\" or \"pfsp\""
+            f'enemies file {path}: "sampling": "openai_five" plays the latest self most of the time, '
+            f'but no entry is "self"; add "self" to "enemies" or use "uniform" or "pfsp"'
         )
     return PoolConfig(entries=entries, sampling=sampling, source=str(path), **knobs)
 
@@ -187,12 +191,12 @@ def _parse_knob(path: Path, knob: str, value: Any) -> float:
     if knob == "pfsp_power":
         if _positive(value):
             return float(value)
-        raise ArenaError(f"enemies file {path}: \"pfsp_power\" must be a number > 0 (default 2: (1 - p)^2), got {value!r}")
+        raise ArenaError(f'enemies file {path}: "pfsp_power" must be a number > 0 (default 2: (1 - p)^2), got {value!r}')
     # latest_self: a fraction strictly inside (0, 1) so past snapshots and other entries still play
     if _number(value) and 0 < value < 1:
         return float(value)
     raise ArenaError(
-        f"enemies file {path}: \"latest_self\" must be a fraction between 0 and 1 (default 0.8), got {value!r}; "
+        f'enemies file {path}: "latest_self" must be a fraction between 0 and 1 (default 0.8), got {value!r}; '
         "it must leave some games to the past snapshots and the other entries"
     )
 
@@ -217,14 +221,14 @@ def _parse_entry(path: Path, index: int, raw: Any) -> EnemyEntry:
             agent = raw["agent"]
             if not isinstance(agent, str) or not agent.strip():
                 raise ArenaError(
-                    f"{where}: \"agent\" must be a spec string like \"self\" or \"bot:tracker:3\", got {json.dumps(agent)}; "
+                    f'{where}: "agent" must be a spec string like "self" or "bot:tracker:3", got {json.dumps(agent)}; '
                     'a CPU takes its weight directly: {"cpu": 9, "weight": 2}'
                 )
             raw = agent
         else:
             raw = {key: value for key, value in raw.items() if key != "weight"}
             if "cpu" in raw and "level" in raw:
-                raise ArenaError(f"{where}: give the CPU level once, as \"cpu\" or as \"level\", not both")
+                raise ArenaError(f'{where}: give the CPU level once, as "cpu" or as "level", not both')
     try:
         spec = spec_from_entry(raw)
     except ArenaError as exc:

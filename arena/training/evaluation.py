@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from arena.errors import one_line
 from arena.training.plan import TrainPlan
@@ -34,7 +35,11 @@ class Evaluator:
             level = env_spec.check_cpu_level(None)
             out.append("cpu" if not env_spec.cpu_levels else f"cpu:{level}")
         for entry in self.plan.pool.entries:
-            if entry.spec != "self" and entry.spec not in out and not (entry.spec == "cpu" and not env_spec.cpu_levels and "cpu" in out):
+            if (
+                entry.spec != "self"
+                and entry.spec not in out
+                and not (entry.spec == "cpu" and not env_spec.cpu_levels and "cpu" in out)
+            ):
                 out.append(entry.spec)
         return out
 
@@ -55,7 +60,9 @@ class Evaluator:
         self.previous = me
         # The hash makes the games' uids unique per weights: after --init --force the same snapshot
         # paths come back with other weights, and their games must not be dropped as repeats.
-        self.thread = threading.Thread(target=self._play, args=(me, opponents, file_hash(snapshot)), daemon=True, name="arena-eval")
+        self.thread = threading.Thread(
+            target=self._play, args=(me, opponents, file_hash(snapshot)), daemon=True, name="arena-eval"
+        )
         self.thread.start()
         if wait:
             self.thread.join()
@@ -68,8 +75,14 @@ class Evaluator:
         try:
             tasks = []
             for opponent in opponents:
-                for task in plan_games(self.arena, me, opponent, self.plan.env, self.plan.eval_games, len(tasks), self.plan.env_options):
-                    tasks.append(dataclasses.replace(task, index=len(tasks), uid=f"train:{self.plan.name}:{me}@{weights}:{opponent}:{task.index}"))
+                for task in plan_games(
+                    self.arena, me, opponent, self.plan.env, self.plan.eval_games, len(tasks), self.plan.env_options
+                ):
+                    tasks.append(
+                        dataclasses.replace(
+                            task, index=len(tasks), uid=f"train:{self.plan.name}:{me}@{weights}:{opponent}:{task.index}"
+                        )
+                    )
             log_path = self.plan.folder / "logs" / "eval.jsonl"
             with MatchStore() as store, Recorder(self.plan.name, log_path, store, arena=self.arena) as recorder:
                 with GamePool(1, self.arena, processes=True) as pool:
@@ -88,7 +101,6 @@ class Evaluator:
     def wait(self) -> None:
         if self.thread is not None:
             self.thread.join()
-
 
 
 def _display_path(path: Path) -> str:

@@ -7,7 +7,7 @@ import dataclasses
 import json
 import os
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +44,7 @@ class Experiment:
             "env_options": dataclasses.asdict(plan.env_options),
             "enemies": str(plan.enemies),
             "params": to_dict(plan.params),
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         path = self.folder / "params.json"
         if not path.exists() or plan.resume_from is None:

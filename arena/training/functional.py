@@ -60,10 +60,7 @@ def _check_steps(rewards: Tensor, **others: Tensor | None) -> None:
         if tensor is None:
             continue
         if tensor.shape != rewards.shape:
-            raise ValueError(
-                f"{name} must have the shape of rewards {tuple(rewards.shape)}, "
-                f"got {tuple(tensor.shape)}"
-            )
+            raise ValueError(f"{name} must have the shape of rewards {tuple(rewards.shape)}, got {tuple(tensor.shape)}")
         if name in ("terminated", "truncated") and tensor.dtype != torch.bool:
             raise TypeError(f"{name} must be a bool tensor, got {tensor.dtype}")
 
@@ -275,9 +272,7 @@ def policy_gradient_loss(log_probs: Tensor, advantages: Tensor) -> Tensor:
         A scalar to minimise.
     """
     if log_probs.shape != advantages.shape:
-        raise ValueError(
-            f"log_probs {tuple(log_probs.shape)} and advantages {tuple(advantages.shape)} differ"
-        )
+        raise ValueError(f"log_probs {tuple(log_probs.shape)} and advantages {tuple(advantages.shape)} differ")
     return -(log_probs * advantages.detach()).mean()
 
 
@@ -310,9 +305,7 @@ def entropy_loss(logits: Tensor) -> Tensor:
     return (p * safe_log_p).sum(dim=-1).mean()
 
 
-def ppo_clip_loss(
-    new_log_probs: Tensor, old_log_probs: Tensor, advantages: Tensor, clip: float
-) -> Tensor:
+def ppo_clip_loss(new_log_probs: Tensor, old_log_probs: Tensor, advantages: Tensor, clip: float) -> Tensor:
     """PPO's clipped surrogate loss (Schulman et al. 2017), to minimise.
 
     ::

@@ -31,7 +31,18 @@ from torch import nn
 
 from arena.training.params import CommonParams
 
-TRAJECTORY_KEYS = ("obs", "prev_actions", "starts", "actions", "rewards", "terminated", "truncated", "trunc_values", "logp", "state")
+TRAJECTORY_KEYS = (
+    "obs",
+    "prev_actions",
+    "starts",
+    "actions",
+    "rewards",
+    "terminated",
+    "truncated",
+    "trunc_values",
+    "logp",
+    "state",
+)
 
 
 class ModelOutput(NamedTuple):
@@ -176,7 +187,7 @@ class Batch:
     state: torch.Tensor
 
     @classmethod
-    def stack(cls, trajectories: list[dict], device: Any = "cpu") -> "Batch":
+    def stack(cls, trajectories: list[dict], device: Any = "cpu") -> Batch:
         def col(key):
             return torch.as_tensor(np.stack([t[key] for t in trajectories], axis=1 if key != "state" else 0), device=device)
 
@@ -223,7 +234,14 @@ class Learner:
     on_policy = True  # off-policy learners (DQN) keep a replay buffer: see update()
 
     def __init__(
-        self, params: CommonParams, obs_size: int, num_actions: int, fps: float = 60.0, device: str | None = None, *, act_every: int = 1
+        self,
+        params: CommonParams,
+        obs_size: int,
+        num_actions: int,
+        fps: float = 60.0,
+        device: str | None = None,
+        *,
+        act_every: int = 1,
     ):
         self.params = params
         self.obs_size = obs_size = int(obs_size)  # numpy ints (gym's action_space.n) break nn.GRU

@@ -58,7 +58,9 @@ class CommonParams:
     # -- the network and the optimiser -----------------------------------------------------------
     learning_rate: float = param(3e-4, "optimiser step size", short="lr")
     lr_schedule: Literal["constant", "linear"] = param(
-        "constant", "learning rate over the run: constant, or linear decay to 0 at the --steps budget (baselines' A2C, CleanRL's PPO)", short="lrs"
+        "constant",
+        "learning rate over the run: constant, or linear decay to 0 at the --steps budget (baselines' A2C, CleanRL's PPO)",
+        short="lrs",
     )
     optimizer: Literal["adam", "rmsprop", "sgd"] = param("adam", "optimiser: adam, rmsprop or sgd", short="opt")
     activation: Literal["elu", "relu", "tanh"] = param("elu", "hidden-layer activation: elu, relu or tanh", short="act")
@@ -66,12 +68,13 @@ class CommonParams:
     max_grad_norm: float = param(0.5, "gradients are clipped to this global norm; 0 turns clipping off", short="clip")
     natural: bool = param(
         False,
-        "natural gradient (phillip's option): not available; see docs/training.md for why. "
-        "Setting it to true is an error",
+        "natural gradient (phillip's option): not available; see docs/training.md for why. Setting it to true is an error",
         naming=False,
     )
     # -- time (act_every and delay are the env's options) ----------------------------------------
-    experience_length: int = param(32, "agent steps in each trajectory the learner sees; recurrent nets train on whole sequences", short="xl")
+    experience_length: int = param(
+        32, "agent steps in each trajectory the learner sees; recurrent nets train on whole sequences", short="xl"
+    )
     # -- the learner's schedule -------------------------------------------------------------------
     batch_size: int = param(8, "trajectories in one minibatch", short="bs")
     batches: int = param(1, "minibatches in one update: an update uses batches * batch_size trajectories")
@@ -83,7 +86,16 @@ class CommonParams:
     device: str = param("auto", "torch device for the learner: auto (a GPU when present), cpu or cuda[:N]", naming=False)
 
     def __post_init__(self):
-        positive = ("reward_halflife", "learning_rate", "experience_length", "batch_size", "batches", "sweeps", "batch_steps", "min_collect")
+        positive = (
+            "reward_halflife",
+            "learning_rate",
+            "experience_length",
+            "batch_size",
+            "batches",
+            "sweeps",
+            "batch_steps",
+            "min_collect",
+        )
         for name in positive:
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
@@ -215,7 +227,9 @@ def parse_params(cls: type, pairs: typing.Iterable[str], *, owner: str, base: di
             raise ArenaError(f"malformed --set '{pair}' for {owner}; expected KEY=VALUE, e.g. --set learning_rate=1e-4")
         if key in MOVED_TO_ENV and key not in hints:
             option = MOVED_TO_ENV[key][0]
-            raise ArenaError(f"'{key}' is an env option, not a parameter of {owner}: use -o {option}={raw.strip() or '...'} instead of --set {pair.strip()}")
+            raise ArenaError(
+                f"'{key}' is an env option, not a parameter of {owner}: use -o {option}={raw.strip() or '...'} instead of --set {pair.strip()}"
+            )
         if key not in hints:
             raise ArenaError(
                 f"unknown parameter '{key}' for {owner}{suggest(key, names)}; see 'arena train --plugin ... --list-params'"
@@ -242,7 +256,9 @@ def _fmt(value: Any) -> str:
     return str(value).replace(",", "x").replace("/", "_")
 
 
-def experiment_name(algorithm: str, params: Any, extra: dict[str, str] | None = None, timing: dict[str, Any] | None = None) -> str:
+def experiment_name(
+    algorithm: str, params: Any, extra: dict[str, str] | None = None, timing: dict[str, Any] | None = None
+) -> str:
     """``algorithm`` plus each naming parameter that differs from its default, e.g.
     ``rac_lr=0.001_delay=2``; ``extra`` adds non-parameter choices such as a non-default env.
 

@@ -27,13 +27,10 @@ from arena.training.params import (
 EVAL_EVERY_STEPS = 25_600  # agent steps between evaluation rounds when --eval-every is not given
 
 
-
 DEFAULT_STEPS = 100_000  # agent steps: 200k frames at Pong's act_every=2, a few minutes on 2 cores
 
 
-
 DEFAULT_ENEMIES = "default.json"
-
 
 
 @dataclass(frozen=True)
@@ -64,30 +61,12 @@ class TrainPlan:
         """The env's action repeat and observation delay (its options ``act_every``/``delay``)."""
         return timing(self.env_options)
 
-    def describe(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "folder": str(self.folder),
-            "algorithm": self.algorithm.name,
-            "env": self.env,
-            "env_options": dataclasses.asdict(self.env_options),
-            "enemies": str(self.enemies),
-            "sampling": self.pool.sampling,
-            "opponents": [(e.label, e.weight) for e in self.pool.entries],
-            "workers": self.workers,
-            "steps": self.steps,
-            "resume_from": str(self.resume_from) if self.resume_from else None,
-            "params": to_dict(self.params),
-        }
-
-
 
 def _timing_names(env_spec: Any, options: Any) -> dict[str, int]:
     """The env's ``act_every``/``delay`` where they differ from the env's own defaults: they name
     the experiment (``ae=4``, ``delay=3``), as they did when they were parameters."""
     default, now = timing(env_spec.options), timing(options)
     return {key: value for key, value, was in zip(Timing._fields, now, default) if value != was}
-
 
 
 def plan_training(
@@ -116,15 +95,25 @@ def plan_training(
 
     arena = arena or get_arena()
     if plugin not in arena.algorithms:
-        raise ArenaError(f"unknown algorithm '{plugin}'{suggest(plugin, arena.algorithms.names())}; installed: {arena.algorithms.choices()}")
+        raise ArenaError(
+            f"unknown algorithm '{plugin}'{suggest(plugin, arena.algorithms.names())}; installed: {arena.algorithms.choices()}"
+        )
     spec = arena.algorithms.get(plugin)
     env_spec = arena.envs.get(env)
     params = parse_params(spec.params_class(), sets, owner=f"algorithm '{plugin}'")
     options = env_spec.parse_options(list(env_pairs))
     shape = tuple(env_spec.observation_shape(options)) if env_spec.observation_shape else None
     if shape is None or len(shape) != 1:
-        raise ArenaError(f"env '{env}' with these options gives observations of shape {shape}; training needs a flat vector (Pong: drop -o obs=pixels)")
-    for label, value, low in (("--steps", steps, 1), ("--workers", workers, 1), ("--eval-every", eval_every, 0), ("--eval-games", eval_games, 0), ("--snapshot-every", snapshot_every, 1)):
+        raise ArenaError(
+            f"env '{env}' with these options gives observations of shape {shape}; training needs a flat vector (Pong: drop -o obs=pixels)"
+        )
+    for label, value, low in (
+        ("--steps", steps, 1),
+        ("--workers", workers, 1),
+        ("--eval-every", eval_every, 0),
+        ("--eval-games", eval_games, 0),
+        ("--snapshot-every", snapshot_every, 1),
+    ):
         if value is not None and value < low:
             raise ArenaError(f"{label} must be at least {low}, got {value}")
 
@@ -140,8 +129,10 @@ def plan_training(
             continue
         try:
             if _looks_like_path(entry.spec) and not os.path.exists(entry.spec):
-                raise ArenaError(f"no snapshot at {entry.spec}: the path does not exist (paths are relative to the current folder, {Path.cwd()})")
-            resolve(entry.spec, arena.opponents, env_spec, options)
+                raise ArenaError(
+                    f"no snapshot at {entry.spec}: the path does not exist (paths are relative to the current folder, {Path.cwd()})"
+                )
+            resolve(entry.spec, arena.agents, env_spec, options)
         except ArenaError as exc:
             raise ArenaError(f"enemies file {enemies_path}, entry {index} ('{entry.label}'): {exc}") from None
 
@@ -152,7 +143,9 @@ def plan_training(
         extra["enemies"] = enemies_path.stem
     if name is not None:
         if not _NAME_OK.match(name):
-            raise ArenaError(f"bad --name '{name}': use letters, digits, '-', '_', '=', '.' and '+', starting with a letter or digit")
+            raise ArenaError(
+                f"bad --name '{name}': use letters, digits, '-', '_', '=', '.' and '+', starting with a letter or digit"
+            )
         exp_name = name
     else:
         exp_name = experiment_name(plugin, params, extra, timing=_timing_names(env_spec, options))
@@ -162,7 +155,9 @@ def plan_training(
     snapshots = list_snapshots(folder)
     resume_from = None
     if snapshots and init and not force:
-        raise ArenaError(f"{folder} already has {len(snapshots)} snapshots; --init would overwrite them: add --force, or drop --init to resume")
+        raise ArenaError(
+            f"{folder} already has {len(snapshots)} snapshots; --init would overwrite them: add --force, or drop --init to resume"
+        )
     if snapshots and not init:
         resume_from = snapshots[-1]
         _check_same_experiment(folder, plugin, env, params, options)
@@ -190,15 +185,12 @@ def plan_training(
     )
 
 
-
 _NAME_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=+-]*$")
-
 
 
 def _looks_like_path(spec: str) -> bool:
     """An enemies entry meant as a file or folder (it names no agent kind)."""
     return "/" in spec or os.sep in spec or spec.endswith(".pt") or spec.startswith(".")
-
 
 
 def _apply_cpu_char(enemies_path: Path, env_spec: Any, options: Any, pairs: list[str]) -> Any:
@@ -217,7 +209,7 @@ def _apply_cpu_char(enemies_path: Path, env_spec: Any, options: Any, pairs: list
     given = [pair.partition("=")[2].strip() for pair in pairs if pair.partition("=")[0].strip() == "cpu_char"]
     if given and given[-1] != char:
         raise ArenaError(f"enemies file {enemies_path} plays the CPU as '{char}', but -o cpu_char={given[-1]}; drop one of them")
-    if getattr(options, "cpu_char") == char:
+    if options.cpu_char == char:
         return options
     try:
         return env_spec.parse_options([*pairs, f"cpu_char={char}"])
@@ -225,11 +217,9 @@ def _apply_cpu_char(enemies_path: Path, env_spec: Any, options: Any, pairs: list
         raise ArenaError(f"enemies file {enemies_path}: CPU character '{char}': {exc}") from None
 
 
-
 def _as_set(value: Any) -> Any:
     """A parameter's value as ``--set`` takes it (``true``, not ``True``)."""
     return str(value).lower() if isinstance(value, bool) else value
-
 
 
 def _stored_timing(stored: dict) -> Timing | None:
@@ -271,11 +261,12 @@ def _check_same_experiment(folder: Path, plugin: str, env: str, params: Any, opt
         )
 
 
-
 def _find_enemies(name: str) -> Path:
     found = paths.find_enemies(name)
     if found is None:
         where = ", ".join(f"{d}/" for d in paths.enemies_dirs())
         names = sorted({p.stem for d in paths.enemies_dirs() if d.is_dir() for p in d.glob("*.json")})
-        raise ArenaError(f"no enemies file '{name}': not a file, and no {Path(name).stem}.json in {where}; there: {', '.join(names) or '(none)'}")
+        raise ArenaError(
+            f"no enemies file '{name}': not a file, and no {Path(name).stem}.json in {where}; there: {', '.join(names) or '(none)'}"
+        )
     return found

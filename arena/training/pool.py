@@ -1,4 +1,4 @@
-"""Enemy pools: whom a self-play learner plays next, and how it fares against each opponent.
+"""Enemy pools: whom a self-play learner plays next, and how it fares against each enemy.
 
 An :class:`EnemyPool` is built from an enemies file (:func:`arena.training.enemies.load_pool_file`, whose
 docstring and ``enemies/README.md`` describe the format). The learner records each finished
@@ -22,7 +22,7 @@ progress display shows. With no past snapshots yet, ``"self"`` is the latest sel
   ``w_i * (1 - p_i) ** pfsp_power`` (power 2 = AlphaStar's "hard" weighting), with an unplayed
   entry counted as ``p_i = 0.5``. Floor: no entry gets less than ``PFSP_FLOOR`` (1%) of its
   uniform share ``w_i / sum(w)``; entries below it are raised to it exactly and the others scaled
-  down in proportion, so an opponent the learner always beats is still revisited now and then.
+  down in proportion, so an enemy the learner always beats is still revisited now and then.
   If the learner beats every entry every time, the pool falls back to uniform shares. The
   ``"self"`` share is split latest/past as in ``uniform``.
 - ``openai_five``: the latest self plays ``latest_self`` (0.8) of the games; the rest is spread
@@ -42,9 +42,10 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from arena.errors import ArenaError
 
@@ -70,7 +71,7 @@ class _Stats:
 
 
 class EnemyPool:
-    """Opponent statistics and sampling distributions for one learner (see the module docstring)."""
+    """Enemy statistics and sampling distributions for one learner (see the module docstring)."""
 
     def __init__(self, config: PoolConfig, *, ema_alpha: float = EMA_ALPHA) -> None:
         if not 0 < ema_alpha <= 1:
@@ -80,7 +81,7 @@ class EnemyPool:
         self._stats = {entry.label: _Stats() for entry in config.entries}
 
     @classmethod
-    def from_file(cls, path: str | Path, **kwargs: Any) -> "EnemyPool":
+    def from_file(cls, path: str | Path, **kwargs: Any) -> EnemyPool:
         return cls(load_pool_file(path), **kwargs)
 
     @property
@@ -93,7 +94,7 @@ class EnemyPool:
         """Count one finished game: ``outcome`` is 1.0 if the learner won, 0.0 lost, 0.5 draw."""
         stats = self._stats.get(label)
         if stats is None:
-            raise ValueError(f"no opponent labelled {label!r} in this pool; labels: {', '.join(self._stats)}")
+            raise ValueError(f"no enemy labelled {label!r} in this pool; labels: {', '.join(self._stats)}")
         if outcome not in (0.0, 0.5, 1.0):
             raise ValueError(f"outcome must be 1.0 (learner won), 0.0 (lost) or 0.5 (draw), got {outcome!r}")
         stats.games += 1
@@ -119,7 +120,7 @@ class EnemyPool:
     # -- sampling ----------------------------------------------------------------------------
 
     def distribution(self, self_snapshots: Sequence[str] = ()) -> Distribution:
-        """The concrete opponents and their probabilities (summing to 1).
+        """The concrete enemies and their probabilities (summing to 1).
 
         :param self_snapshots: paths of the learner's saved snapshots, oldest first (the last
             one is the newest saved); ignored when the pool has no ``"self"`` entry.
@@ -197,7 +198,7 @@ class EnemyPool:
         return {"version": 1, "ema_alpha": self.ema_alpha, "stats": self.stats()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore :meth:`state_dict`'s statistics. Opponents no longer in the enemies file are
+        """Restore :meth:`state_dict`'s statistics. Enemies no longer in the enemies file are
         dropped; new ones start unplayed. A malformed state is a one-line :class:`ArenaError`."""
         try:
             if state.get("version") != 1:
@@ -212,13 +213,15 @@ class EnemyPool:
                     raise ValueError(f"bad rate for {label!r}")
                 restored[label] = stats
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
-            raise ArenaError(f"enemy pool state is malformed ({' '.join(str(exc).split())}); was it saved by EnemyPool.state_dict()?") from None
+            raise ArenaError(
+                f"enemy pool state is malformed ({' '.join(str(exc).split())}); was it saved by EnemyPool.state_dict()?"
+            ) from None
         for label in self._stats:
             self._stats[label] = restored.get(label, _Stats())
 
 
 def sample(rng: random.Random, distribution: Distribution) -> tuple[str, str]:
-    """Draw one opponent ``(label, spec)`` from :meth:`EnemyPool.distribution`'s list.
+    """Draw one enemy ``(label, spec)`` from :meth:`EnemyPool.distribution`'s list.
 
     One ``rng.random()`` and a linear walk: cheap at every episode start, reproducible per seed.
     """
@@ -229,6 +232,6 @@ def sample(rng: random.Random, distribution: Distribution) -> tuple[str, str]:
         r -= probability
         if r < 0:
             return label, spec
-    # Rounding can leave r a hair above 0: the last opponent with any probability takes it.
+    # Rounding can leave r a hair above 0: the last enemy with any probability takes it.
     label, spec, _ = next(item for item in reversed(distribution) if item[2] > 0)
     return label, spec

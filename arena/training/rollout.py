@@ -1,7 +1,7 @@
 """Rollouts: actors play and hand trajectories to the learner, behind a small executor interface.
 
 * :class:`SeatEnv` turns a two-seat Arena env into a one-seat game for the learner: at each reset
-  it draws an opponent from the enemy pool's last broadcast distribution (the game's own CPU, a
+  it draws an enemy from the enemy pool's last broadcast distribution (the game's own CPU, a
   bot, the learner's latest weights, a past snapshot or another agent's) and picks a seat.
 * :class:`Collector` plays ``experience_length`` steps at a time and returns one trajectory (the
   dict described in :mod:`arena.training.learner`) plus the games that finished.
@@ -21,21 +21,22 @@ import random
 import signal
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from arena.errors import ArenaError, one_line
 from arena.training.pool import (
-    sample as sample_opponent,  # one sampler for the pool and the workers
+    sample as sample_enemy,  # one sampler for the pool and the workers
 )
 
 # -- envs as the learner sees them -----------------------------------------------------------------
 
 
 class SeatEnv:
-    """One seat of a two-seat Arena env, against an opponent drawn at every reset.
+    """One seat of a two-seat Arena env, against an enemy drawn at every reset.
 
     ``step`` returns ``(obs, reward, terminated, truncated, info)``; when a game ends, ``info``
     holds ``enemy`` (the pool label), ``score``, ``opponent_score`` and ``outcome`` (1 win,
@@ -68,13 +69,13 @@ class SeatEnv:
             self._env_key = cpu_level
         return self._env
 
-    def _opponent(self, spec: str):
+    def _enemy(self, spec: str):
         from arena.plugins.agents import resolve
 
         if spec == "self":
             return self._latest_self()
         if spec not in self._agents:
-            self._agents[spec] = resolve(spec, self.arena.opponents, self.spec, self.options)
+            self._agents[spec] = resolve(spec, self.arena.agents, self.spec, self.options)
         return self._agents[spec]
 
     def _latest_self(self):
@@ -92,23 +93,23 @@ class SeatEnv:
     def reset(self):
         from arena.plugins.agents import BuiltinCpu
 
-        self.label, spec = sample_opponent(self.rng, self.distribution)
-        opponent = self._opponent(spec)
+        self.label, spec = sample_enemy(self.rng, self.distribution)
+        enemy = self._enemy(spec)
         seats = self.spec.seats
-        if isinstance(opponent, BuiltinCpu):
-            env = self._env_for(self.spec.check_cpu_level(opponent.level))
-            self.opponent, self.opponent_seat = None, self.spec.cpu_seat
+        if isinstance(enemy, BuiltinCpu):
+            env = self._env_for(self.spec.check_cpu_level(enemy.level))
+            self.enemy, self.enemy_seat = None, self.spec.cpu_seat
             self.seat = seats[1 - seats.index(self.spec.cpu_seat)]
         else:
             env = self._env_for(None)
             self.seat = self.rng.choice(seats)
-            self.opponent, self.opponent_seat = opponent, seats[1 - seats.index(self.seat)]
+            self.enemy, self.enemy_seat = enemy, seats[1 - seats.index(self.seat)]
         self._game += 1
         game_seed = self._seed * 1_000_003 + self._game
         observations, _ = env.reset(seed=game_seed)
-        if self.opponent is not None:
-            self.opponent.reset(game_seed + 1)
-            self._opponent_obs = observations[self.opponent_seat]
+        if self.enemy is not None:
+            self.enemy.reset(game_seed + 1)
+            self._enemy_obs = observations[self.enemy_seat]
         self._frames_seen = env.frames
         self.frames += env.frames
         return observations[self.seat]
@@ -116,8 +117,8 @@ class SeatEnv:
     def step(self, action: int):
         env = self._env
         actions = {self.seat: action}
-        if self.opponent is not None:
-            actions[self.opponent_seat] = self.opponent.act(self._opponent_obs)
+        if self.enemy is not None:
+            actions[self.enemy_seat] = self.enemy.act(self._enemy_obs)
         observations, rewards, terminations, truncations, _ = env.step(actions)
         self.frames += env.frames - self._frames_seen
         self._frames_seen = env.frames
@@ -125,10 +126,15 @@ class SeatEnv:
         info = {}
         if terminated or truncated:
             scores = env.scores()
-            own, other = scores[self.seat], scores[self.opponent_seat]
-            info = {"enemy": self.label, "score": own, "opponent_score": other, "outcome": 1.0 if own > other else 0.0 if own < other else 0.5}
-        elif self.opponent is not None:
-            self._opponent_obs = observations[self.opponent_seat]
+            own, other = scores[self.seat], scores[self.enemy_seat]
+            info = {
+                "enemy": self.label,
+                "score": own,
+                "opponent_score": other,
+                "outcome": 1.0 if own > other else 0.0 if own < other else 0.5,
+            }
+        elif self.enemy is not None:
+            self._enemy_obs = observations[self.enemy_seat]
         return observations[self.seat], rewards[self.seat], terminated, truncated, info
 
     def close(self):
@@ -245,10 +251,10 @@ class RolloutExecutor(Protocol):
     """Where trajectories come from. Local processes now; a Ray backend implements the same."""
 
     def start(self, weights: dict, version: int, distribution: list) -> None:
-        """Start the workers with the first weights and opponent distribution."""
+        """Start the workers with the first weights and enemy distribution."""
 
     def broadcast(self, weights: dict, version: int, distribution: list) -> None:
-        """Hand new weights and opponent distribution to every worker (they switch between trajectories)."""
+        """Hand new weights and enemy distribution to every worker (they switch between trajectories)."""
 
     def gather(self, count: int) -> list[RolloutResult]:
         """Block until ``count`` trajectories have arrived and return them, oldest first."""
@@ -413,7 +419,9 @@ class ProcessExecutor:
             os.environ.setdefault(var, "1")
         for index in range(self.workers):
             inbox = context.Queue()
-            process = context.Process(target=_worker_entry, args=(self.config, index, inbox, self._outbox), daemon=True, name=f"arena-rollout-{index}")
+            process = context.Process(
+                target=_worker_entry, args=(self.config, index, inbox, self._outbox), daemon=True, name=f"arena-rollout-{index}"
+            )
             process.start()
             inbox.put((weights, version, distribution))
             self._processes.append(process)
@@ -434,7 +442,7 @@ class ProcessExecutor:
                         raise ArenaError(
                             f"rollout worker {index} died (exit code {process.exitcode}: emulator crash or out of memory); "
                             "rerun the same command to resume from the last snapshot"
-                        )
+                        ) from None
                 continue
             if message[0] == "error":
                 _, index, error, trace = message

@@ -18,10 +18,11 @@ import json
 import os
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from arena.errors import ArenaError, one_line
 from arena.training.evaluation import Evaluator, _display_path
@@ -102,7 +103,7 @@ def run_training(
     log_file = open(experiment.logs / "train.log", "a", encoding="utf-8")
 
     def say(message: str) -> None:
-        stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        stamp = datetime.now(UTC).isoformat(timespec="seconds")
         log_file.write(f"{stamp} {message}\n")
         log_file.flush()
         if log is not None:
@@ -119,9 +120,13 @@ def run_training(
         if snapshot.meta.get("pool"):
             pool.load_state_dict(snapshot.meta["pool"])
         experiment.trim_metrics(counters["steps"])
-        say(f"resumed {plan.name} from {plan.resume_from.name}: {counters['steps']:,} steps, {counters['frames']:,} frames, {learner.updates} updates")
+        say(
+            f"resumed {plan.name} from {plan.resume_from.name}: {counters['steps']:,} steps, {counters['frames']:,} frames, {learner.updates} updates"
+        )
     else:
-        say(f"started {plan.name}: {plan.algorithm.name}, {count_parameters(learner.model):,} weights on {learner.device}, {plan.workers} workers")
+        say(
+            f"started {plan.name}: {plan.algorithm.name}, {count_parameters(learner.model):,} weights on {learner.device}, {plan.workers} workers"
+        )
     torch.set_num_threads(1 if plan.workers >= (os.cpu_count() or 1) else max(1, (os.cpu_count() or 1) - plan.workers))
 
     def distribution():
@@ -199,7 +204,9 @@ def run_training(
                 }  # fmt: skip
                 metrics_file.write(json.dumps(row) + "\n")
                 metrics_file.flush()
-                tb.add_scalars(progress.steps, {k: v for k, v in row.items() if isinstance(v, (int, float)) and k not in ("steps",)})
+                tb.add_scalars(
+                    progress.steps, {k: v for k, v in row.items() if isinstance(v, (int, float)) and k not in ("steps",)}
+                )
                 evaluate = bool(plan.eval_every) and learner.updates % plan.eval_every == 0
                 if learner.updates % plan.snapshot_every == 0 or evaluate:
                     path = save()
@@ -208,7 +215,9 @@ def run_training(
                 if on_progress is not None:
                     on_progress(progress)
         final = save()
-        say(f"finished {plan.name}: {counters['steps']:,} steps, {counters['frames']:,} frames, {counters['games']} games; snapshot {final}")
+        say(
+            f"finished {plan.name}: {counters['steps']:,} steps, {counters['frames']:,} frames, {counters['games']} games; snapshot {final}"
+        )
     except ArenaError as exc:
         say(f"stopped: {one_line(exc)}")
         raise

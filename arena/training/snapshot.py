@@ -108,7 +108,17 @@ def load_snapshot(path: str | Path) -> Snapshot:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except OSError as exc:
         raise ArenaError(f"cannot read snapshot {path}: {exc.strerror or exc}") from None
-    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError, KeyError, AttributeError, TypeError, IndexError) as exc:
+    except (
+        pickle.UnpicklingError,
+        RuntimeError,
+        EOFError,
+        zipfile.BadZipFile,
+        ValueError,
+        KeyError,
+        AttributeError,
+        TypeError,
+        IndexError,
+    ) as exc:
         raise ArenaError(f"{path} is corrupt or not an Arena snapshot ({_reason(exc, path)}); {fix}") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ArenaError(f"{path} is corrupt or not an Arena snapshot (a torch file without the '{FORMAT}' header); {fix}")
@@ -125,7 +135,9 @@ def load_snapshot(path: str | Path) -> Snapshot:
     except KeyError as exc:
         raise ArenaError(f"{path} is a damaged Arena snapshot (missing {exc}); {fix}") from None
     except (TypeError, ValueError) as exc:
-        raise ArenaError(f"{path} is a damaged Arena snapshot (malformed meta or learner state: {_first_line(exc)}); {fix}") from None
+        raise ArenaError(
+            f"{path} is a damaged Arena snapshot (malformed meta or learner state: {_first_line(exc)}); {fix}"
+        ) from None
     return Snapshot(path, meta, learner)
 
 
@@ -135,7 +147,9 @@ def _reason(exc: BaseException, path: Path | None = None) -> str:
     text = str(exc)
     pickled = re.search(r"GLOBAL ([\w.]+)", text)
     if pickled:
-        return f"it holds a pickled Python object ({pickled.group(1)}), which Arena never unpickles: snapshots are data, never code"
+        return (
+            f"it holds a pickled Python object ({pickled.group(1)}), which Arena never unpickles: snapshots are data, never code"
+        )
     if path is not None and path.stat().st_size == 0:
         return "the file is empty"
     if isinstance(exc, EOFError):

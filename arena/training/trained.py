@@ -1,6 +1,6 @@
 """Trained agents as players: a snapshot becomes an :class:`arena.plugins.agents.Agent` (imports torch).
 
-Registered by the built-in algorithms plugin as the opponent kind that claims paths, so
+Registered by the built-in algorithms plugin as the agent kind that claims paths, so
 ``arena match experiments/NAME cpu`` and enemies-file paths play the newest snapshot of an
 experiment (or the snapshot file given).
 """
@@ -51,7 +51,9 @@ def build_model(snapshot: Snapshot, arena: Any):
     try:
         load_weights(model, snapshot.learner["model"])
     except (RuntimeError, KeyError) as exc:
-        raise ArenaError(f"snapshot {snapshot.path} does not fit its algorithm's network ({str(exc).splitlines()[0]}); retrain it") from None
+        raise ArenaError(
+            f"snapshot {snapshot.path} does not fit its algorithm's network ({str(exc).splitlines()[0]}); retrain it"
+        ) from None
     return model, params
 
 
@@ -133,13 +135,15 @@ def check_fits(meta: dict, env_spec: Any, env_options: Any, what: str) -> None:
     if env_spec.observation_shape is not None:
         shape = tuple(env_spec.observation_shape(env_options))
         if shape != (meta["obs_size"],):
-            raise ArenaError(f"{what} sees {meta['obs_size']} numbers, but env '{env_spec.name}' with these options gives shape {shape}")
+            raise ArenaError(
+                f"{what} sees {meta['obs_size']} numbers, but env '{env_spec.name}' with these options gives shape {shape}"
+            )
     if meta["num_actions"] != env_spec.num_actions:
         raise ArenaError(f"{what} has {meta['num_actions']} actions; env '{env_spec.name}' has {env_spec.num_actions}")
 
 
 def build_trained(args: str | None, env_spec: Any, env_options: Any) -> TrainedAgent:
-    """The ``OpponentKind.build`` for paths: a snapshot file or an experiment folder."""
+    """The ``AgentKind.build`` for paths: a snapshot file or an experiment folder."""
     from arena.plugins.manager import get_arena
     from arena.training.learner import Actor
 
@@ -152,6 +156,8 @@ def build_trained(args: str | None, env_spec: Any, env_options: Any) -> TrainedA
     from arena.training.snapshot import file_hash
 
     model, _ = build_model(snapshot, get_arena())
-    agent = TrainedAgent(Actor(model, snapshot.meta["num_actions"], epsilon=0.0), repeat, label=str(args), extra_delay=extra_delay)
+    agent = TrainedAgent(
+        Actor(model, snapshot.meta["num_actions"], epsilon=0.0), repeat, label=str(args), extra_delay=extra_delay
+    )
     agent.hash = file_hash(snapshot.path)
     return agent

@@ -1,12 +1,12 @@
-"""Built-in opponent kinds that work in any environment: ``cpu[:LEVEL]`` and ``random``."""
+"""Built-in agent kinds that work in any environment: ``cpu[:LEVEL]`` and ``random``."""
 
 from __future__ import annotations
 
 import random as _random
 
 from arena import hookimpl
-from arena.plugins.agents import BuiltinCpu, OpponentKind
 from arena.errors import ArenaError
+from arena.plugins.agents import AgentKind, BuiltinCpu
 
 
 def build_cpu(args, env_spec, env_options):
@@ -41,9 +41,9 @@ def build_random(args, env_spec, env_options):
 
 
 @hookimpl
-def arena_register_opponents(register):
+def arena_register_agents(register):
     register(
-        OpponentKind(
+        AgentKind(
             name="cpu",
             build=build_cpu,
             usage="cpu[:LEVEL]",
@@ -51,7 +51,7 @@ def arena_register_opponents(register):
         )
     )
     register(
-        OpponentKind(
+        AgentKind(
             name="random",
             build=build_random,
             usage="random",

@@ -8,7 +8,7 @@ so ``arena plugins`` stays instant.
 from __future__ import annotations
 
 from arena import hookimpl
-from arena.plugins.agents import OpponentKind
+from arena.plugins.agents import AgentKind
 from arena.plugins.algorithms import AlgorithmSpec
 
 # name -> (module, learner class, params class, description)
@@ -36,9 +36,9 @@ def _build_trained(args, env_spec, env_options):
 
 
 @hookimpl
-def arena_register_opponents(register):
+def arena_register_agents(register):
     register(
-        OpponentKind(
+        AgentKind(
             name="trained",
             build=_build_trained,
             usage="PATH (a snapshot .pt or an experiment folder)",

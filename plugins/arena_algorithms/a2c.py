@@ -55,22 +55,42 @@ class A2CParams(ACParams):
 
     # gamma 0.99 at Pong's 30 decisions a second (60 fps, its default act_every 2): 0.5 ** (1 / (2.3 * 30)) = 0.99
     reward_halflife: float = param(
-        2.3, "discount as a half-life in seconds of game time: gamma = 0.5 ** (1 / (halflife * fps / act_every)); 2.3 s is gamma 0.99 at 60 fps, act_every 2", short="hl"
+        2.3,
+        "discount as a half-life in seconds of game time: gamma = 0.5 ** (1 / (halflife * fps / act_every)); 2.3 s is gamma 0.99 at 60 fps, act_every 2",
+        short="hl",
     )
     learning_rate: float = param(7e-4, "optimiser step size (baselines' A2C: 7e-4)", short="lr")
-    optimizer: Literal["adam", "rmsprop", "sgd"] = param("rmsprop", "optimiser: adam, rmsprop (baselines' A2C: decay 0.99, eps 1e-5) or sgd", short="opt")
-    activation: Literal["elu", "relu", "tanh"] = param("tanh", "hidden-layer activation: elu, relu or tanh (baselines' mlp: tanh)", short="act")
-    embed_sizes: str = param("64,64", "layer sizes of the trunk shared by the policy and value heads, comma-separated", short="embed")
+    optimizer: Literal["adam", "rmsprop", "sgd"] = param(
+        "rmsprop", "optimiser: adam, rmsprop (baselines' A2C: decay 0.99, eps 1e-5) or sgd", short="opt"
+    )
+    activation: Literal["elu", "relu", "tanh"] = param(
+        "tanh", "hidden-layer activation: elu, relu or tanh (baselines' mlp: tanh)", short="act"
+    )
+    embed_sizes: str = param(
+        "64,64", "layer sizes of the trunk shared by the policy and value heads, comma-separated", short="embed"
+    )
     actor_sizes: str = param("", "policy head hidden layers after the shared trunk (none: one linear layer)", short="actor")
     critic_sizes: str = param("", "value head hidden layers after the shared trunk (none: one linear layer)", short="critic")
-    td_lambda: float = param(0.95, "GAE lambda: 1 is the n-step return to the trajectory's end (baselines' A2C), 0 one-step TD", short="lam")
+    td_lambda: float = param(
+        0.95, "GAE lambda: 1 is the n-step return to the trajectory's end (baselines' A2C), 0 one-step TD", short="lam"
+    )
     value_scale: float = param(0.5, "value coefficient: weight of the critic's loss beside the policy's", short="vs")
-    entropy_scale: float = param(0.01, "entropy coefficient: weight of the entropy bonus in the policy loss (baselines' A2C: 0.01)", short="ent")
-    max_grad_norm: float = param(0.5, "gradients are clipped to this global norm (baselines' A2C: 0.5); 0 turns clipping off", short="clip")
-    advantage_norm: bool = param(False, "normalise advantages in each minibatch (mean 0, std 1); baselines' A2C does not", short="anorm")
+    entropy_scale: float = param(
+        0.01, "entropy coefficient: weight of the entropy bonus in the policy loss (baselines' A2C: 0.01)", short="ent"
+    )
+    max_grad_norm: float = param(
+        0.5, "gradients are clipped to this global norm (baselines' A2C: 0.5); 0 turns clipping off", short="clip"
+    )
+    advantage_norm: bool = param(
+        False, "normalise advantages in each minibatch (mean 0, std 1); baselines' A2C does not", short="anorm"
+    )
     experience_length: int = param(16, "steps per env: agent steps in each trajectory (baselines: 5)", short="xl")
-    batch_size: int = param(16, "trajectories in the one minibatch; keep it equal to min_collect so each update uses all fresh play", short="bs")
-    min_collect: int = param(16, "fresh trajectories (of experience_length steps each) gathered for each synchronous update", short="mc")
+    batch_size: int = param(
+        16, "trajectories in the one minibatch; keep it equal to min_collect so each update uses all fresh play", short="bs"
+    )
+    min_collect: int = param(
+        16, "fresh trajectories (of experience_length steps each) gathered for each synchronous update", short="mc"
+    )
 
 
 class A2CLearner(ACLearner):

@@ -24,11 +24,15 @@ class ACParams(CommonParams):
 
     actor_sizes: str = param("128,128", "policy head layer sizes, comma-separated", short="actor")
     critic_sizes: str = param("128,128", "value head layer sizes, comma-separated", short="critic")
-    td_lambda: float = param(0.95, "GAE / TD(lambda) mixing: 1 is phillip's discounted return to the trajectory's end, 0 one-step TD", short="lam")
+    td_lambda: float = param(
+        0.95, "GAE / TD(lambda) mixing: 1 is phillip's discounted return to the trajectory's end, 0 one-step TD", short="lam"
+    )
     value_scale: float = param(0.5, "weight of the critic's loss beside the policy's", short="vs")
     advantage_norm: bool = param(True, "normalise advantages in each minibatch (mean 0, std 1)", short="anorm")
     shared_critic: bool = param(
-        True, "the value head reads the policy's embedding (and GRU); false gives the critic its own network on the observation, as phillip's critic.py", short="shc"
+        True,
+        "the value head reads the policy's embedding (and GRU); false gives the critic its own network on the observation, as phillip's critic.py",
+        short="shc",
     )
 
     def __post_init__(self):
@@ -98,7 +102,15 @@ class ACLearner(Learner):
     def advantages(self, batch: Batch, values_all: torch.Tensor):
         p = self.params
         values = values_all[:-1]
-        return F.gae(batch.rewards, values.detach(), batch.next_values(values_all), batch.terminated, batch.truncated, self.gamma, p.td_lambda)
+        return F.gae(
+            batch.rewards,
+            values.detach(),
+            batch.next_values(values_all),
+            batch.terminated,
+            batch.truncated,
+            self.gamma,
+            p.td_lambda,
+        )
 
     def loss(self, batch: Batch):
         p = self.params

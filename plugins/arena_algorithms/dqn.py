@@ -86,12 +86,18 @@ class DQNParams(CommonParams):
         "than a few hundredths); epsilon mixes in uniform",
         short="temp",
     )
-    n_step: int = param(3, "steps of reward summed before bootstrapping from the target network's max Q (1: one-step Q-learning)", short="n")
+    n_step: int = param(
+        3, "steps of reward summed before bootstrapping from the target network's max Q (1: one-step Q-learning)", short="n"
+    )
     target_update: int = param(100, "gradient steps between copies of the online network into the target network", short="tu")
-    replay_size: int = param(1000, "trajectories the replay buffer keeps (the newest); times experience_length is its size in steps", short="replay")
+    replay_size: int = param(
+        1000, "trajectories the replay buffer keeps (the newest); times experience_length is its size in steps", short="replay"
+    )
     learning_starts: int = param(32, "trajectories in the replay buffer before training begins", short="ls")
     min_collect: int = param(
-        4, "fresh trajectories that must arrive before the next update (each update draws its minibatches from the whole buffer)", short="mc"
+        4,
+        "fresh trajectories that must arrive before the next update (each update draws its minibatches from the whole buffer)",
+        short="mc",
     )
 
     def __post_init__(self):
@@ -156,7 +162,16 @@ class DQNLearner(Learner):
     params_class = DQNParams
     on_policy = False
 
-    def __init__(self, params: DQNParams, obs_size: int, num_actions: int, fps: float = 60.0, device: str | None = None, *, act_every: int = 1):
+    def __init__(
+        self,
+        params: DQNParams,
+        obs_size: int,
+        num_actions: int,
+        fps: float = 60.0,
+        device: str | None = None,
+        *,
+        act_every: int = 1,
+    ):
         super().__init__(params, obs_size, num_actions, fps, device, act_every=act_every)
         self.target = copy.deepcopy(self.model).eval()
         for weight in self.target.parameters():

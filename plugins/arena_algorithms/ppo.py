@@ -52,12 +52,18 @@ class ClipParams:
     """PPO's own hyperparameters, also rac's (whose ``clip`` turns them on): mixed into a params
     class beside :class:`ACParams`."""
 
-    clip: float = param(0.2, "clip range of the probability ratio: the surrogate is flat outside [1 - clip, 1 + clip]", short="cr")
+    clip: float = param(
+        0.2, "clip range of the probability ratio: the surrogate is flat outside [1 - clip, 1 + clip]", short="cr"
+    )
     value_clip: float = param(
-        0.0, "clip the critic's change from its pre-update values to this range (CleanRL's clip_vloss); 0 turns it off", short="vclip"
+        0.0,
+        "clip the critic's change from its pre-update values to this range (CleanRL's clip_vloss); 0 turns it off",
+        short="vclip",
     )
     target_kl: float = param(
-        0.0, "stop an update early once a minibatch's approximate KL from the behaviour policy exceeds this; 0 never stops", short="kl"
+        0.0,
+        "stop an update early once a minibatch's approximate KL from the behaviour policy exceeds this; 0 never stops",
+        short="kl",
     )
 
     def __post_init__(self):
@@ -77,21 +83,35 @@ class PPOParams(ClipParams, ACParams):
 
     # -- CleanRL / SB3 PPO's defaults, set here whether or not ac's are the same --
     reward_halflife: float = param(
-        2.3, "discount as a half-life in seconds of game time: gamma = 0.5 ** (1 / (halflife * fps / act_every)); 2.3 s is gamma 0.99 at 60 fps, act_every 2", short="hl"
+        2.3,
+        "discount as a half-life in seconds of game time: gamma = 0.5 ** (1 / (halflife * fps / act_every)); 2.3 s is gamma 0.99 at 60 fps, act_every 2",
+        short="hl",
     )
     learning_rate: float = param(3e-4, "optimiser step size (CleanRL / SB3: 3e-4)", short="lr")
     optimizer: Literal["adam", "rmsprop", "sgd"] = param("adam", "optimiser: adam (CleanRL / SB3), rmsprop or sgd", short="opt")
-    activation: Literal["elu", "relu", "tanh"] = param("tanh", "hidden-layer activation: elu, relu or tanh (CleanRL / SB3: tanh)", short="act")
-    embed_sizes: str = param("", "layer sizes of a trunk shared by the policy and value networks (none: separate networks)", short="embed")
+    activation: Literal["elu", "relu", "tanh"] = param(
+        "tanh", "hidden-layer activation: elu, relu or tanh (CleanRL / SB3: tanh)", short="act"
+    )
+    embed_sizes: str = param(
+        "", "layer sizes of a trunk shared by the policy and value networks (none: separate networks)", short="embed"
+    )
     actor_sizes: str = param("64,64", "policy network layer sizes, comma-separated", short="actor")
     critic_sizes: str = param("64,64", "value network layer sizes, comma-separated", short="critic")
     td_lambda: float = param(0.95, "GAE lambda: 1 is the discounted return to the trajectory's end, 0 one-step TD", short="lam")
     value_scale: float = param(0.5, "value coefficient: weight of the critic's loss beside the policy's", short="vs")
-    entropy_scale: float = param(0.01, "entropy coefficient: weight of the entropy bonus in the policy loss (CleanRL / SB3 Atari: 0.01)", short="ent")
-    max_grad_norm: float = param(0.5, "gradients are clipped to this global norm (CleanRL / SB3: 0.5); 0 turns clipping off", short="clip")
-    advantage_norm: bool = param(True, "normalise advantages in each minibatch (mean 0, std 1), as CleanRL / SB3 do", short="anorm")
+    entropy_scale: float = param(
+        0.01, "entropy coefficient: weight of the entropy bonus in the policy loss (CleanRL / SB3 Atari: 0.01)", short="ent"
+    )
+    max_grad_norm: float = param(
+        0.5, "gradients are clipped to this global norm (CleanRL / SB3: 0.5); 0 turns clipping off", short="clip"
+    )
+    advantage_norm: bool = param(
+        True, "normalise advantages in each minibatch (mean 0, std 1), as CleanRL / SB3 do", short="anorm"
+    )
     experience_length: int = param(64, "agent steps in each trajectory (an update is batches * batch_size of them)", short="xl")
-    min_collect: int = param(16, "fresh trajectories that must arrive before the next update (batches * batch_size uses them all)", short="mc")
+    min_collect: int = param(
+        16, "fresh trajectories that must arrive before the next update (batches * batch_size uses them all)", short="mc"
+    )
     sweeps: int = param(4, "epochs: passes over an update's trajectories")
     batches: int = param(4, "minibatches in one update: an update uses batches * batch_size trajectories")
     batch_size: int = param(4, "trajectories in one minibatch", short="bs")
@@ -110,9 +130,14 @@ class PPOBatch(Batch):
     returns: torch.Tensor
     old_values: torch.Tensor
 
-    def select(self, columns: torch.Tensor) -> "PPOBatch":
+    def select(self, columns: torch.Tensor) -> PPOBatch:
         """The trajectories ``columns`` (indices into B)."""
-        return PPOBatch(**{f.name: getattr(self, f.name)[columns] if f.name == "state" else getattr(self, f.name)[:, columns] for f in fields(self)})
+        return PPOBatch(
+            **{
+                f.name: getattr(self, f.name)[columns] if f.name == "state" else getattr(self, f.name)[:, columns]
+                for f in fields(self)
+            }
+        )
 
 
 class PPOLearner(ACLearner):
@@ -123,7 +148,12 @@ class PPOLearner(ACLearner):
         """``batch`` with its advantages, lambda-returns and values under the current critic."""
         values_all = self.evaluate(batch).values
         advantages, returns = self.advantages(batch, values_all)
-        return PPOBatch(**{f.name: getattr(batch, f.name) for f in fields(Batch)}, advantages=advantages, returns=returns, old_values=values_all[:-1])
+        return PPOBatch(
+            **{f.name: getattr(batch, f.name) for f in fields(Batch)},
+            advantages=advantages,
+            returns=returns,
+            old_values=values_all[:-1],
+        )
 
     def update(self, trajectories: list[dict]) -> dict[str, float]:
         """Advantages once with the pre-update critic, then ``sweeps`` x ``batches`` x ``batch_steps``

@@ -61,18 +61,26 @@ class RACParams(ClipParams, ACParams):
     PPO's usual learning rate for the 128-wide layers.
     """
 
-    gru_size: int = param(128, "width of the GRU core (its recurrent state); input is the embedding plus the one-hot previous action", short="gru")
+    gru_size: int = param(
+        128, "width of the GRU core (its recurrent state); input is the embedding plus the one-hot previous action", short="gru"
+    )
     shared_critic: bool = param(
-        False, "the value head reads the policy's embedding and GRU; false (phillip's) gives the critic its own network on the observation", short="shc"
+        False,
+        "the value head reads the policy's embedding and GRU; false (phillip's) gives the critic its own network on the observation",
+        short="shc",
     )
     clip: float = param(
-        0.2, "PPO's clip range of the probability ratio (the clipped surrogate, advantages fixed per update); 0 is phillip's plain policy-gradient step", short="cr"
+        0.2,
+        "PPO's clip range of the probability ratio (the clipped surrogate, advantages fixed per update); 0 is phillip's plain policy-gradient step",
+        short="cr",
     )
     learning_rate: float = param(1.5e-4, "optimiser step size", short="lr")
     entropy_scale: float = param(0.01, "weight of the entropy bonus in the policy loss", short="ent")
     sweeps: int = param(4, "passes over an update's trajectories (PPO's epochs)")
     batches: int = param(4, "minibatches in one update: an update uses batches * batch_size trajectories")
-    min_collect: int = param(32, "fresh trajectories that must arrive before the next update (batches * batch_size uses them all)", short="mc")
+    min_collect: int = param(
+        32, "fresh trajectories that must arrive before the next update (batches * batch_size uses them all)", short="mc"
+    )
 
     # What a snapshot or params.json written before a field existed was trained with.
     ABSENT_MEANS: ClassVar[dict[str, Any]] = {"shared_critic": True, "clip": 0.0}

@@ -43,15 +43,23 @@ class RDQNParams(DQNParams):
     ``gru_size`` defaults to 128 as in ``rac`` (phillip's rdqn ``q_rnn_layers=[128]``).
     """
 
-    gru_size: int = param(128, "width of the GRU core (its recurrent state); input is the embedding plus the one-hot previous action", short="gru")
-    burn_in: int = param(0, "steps at the start of each replayed sequence that only warm the stored state up (no loss; R2D2's burn-in)", short="burn")
+    gru_size: int = param(
+        128, "width of the GRU core (its recurrent state); input is the embedding plus the one-hot previous action", short="gru"
+    )
+    burn_in: int = param(
+        0,
+        "steps at the start of each replayed sequence that only warm the stored state up (no loss; R2D2's burn-in)",
+        short="burn",
+    )
 
     def __post_init__(self):
         super().__post_init__()
         if self.gru_size < 1:
             raise ValueError(f"gru_size must be positive, got {self.gru_size}")
         if not 0 <= self.burn_in < self.experience_length:
-            raise ValueError(f"burn_in must be at least 0 and below experience_length ({self.experience_length}), got {self.burn_in}")
+            raise ValueError(
+                f"burn_in must be at least 0 and below experience_length ({self.experience_length}), got {self.burn_in}"
+            )
 
 
 class RDQNLearner(DQNLearner):

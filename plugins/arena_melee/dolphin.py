@@ -92,16 +92,24 @@ def read_disc_header(path: Path) -> bytes:
 def check_iso(iso: str) -> Path:
     """The ISO path, or a one-line error if it is missing or not Melee NTSC 1.02."""
     if not iso:
-        raise ArenaError("no Melee ISO given: pass --iso PATH to an NTSC 1.02 disc image of Super Smash Bros. Melee (game id GALE01, revision 2)")
+        raise ArenaError(
+            "no Melee ISO given: pass --iso PATH to an NTSC 1.02 disc image of Super Smash Bros. Melee (game id GALE01, revision 2)"
+        )
     path = Path(iso).expanduser()
     if not path.is_file():
-        raise ArenaError(f"Melee ISO {path} does not exist" + (" (it is a folder)" if path.is_dir() else "") + "; pass --iso PATH to an NTSC 1.02 disc image")
+        raise ArenaError(
+            f"Melee ISO {path} does not exist"
+            + (" (it is a folder)" if path.is_dir() else "")
+            + "; pass --iso PATH to an NTSC 1.02 disc image"
+        )
     try:
         header = read_disc_header(path)
     except OSError as exc:
         raise ArenaError(f"cannot read Melee ISO {path}: {exc.strerror}") from None
     if len(header) < 0x20 or struct.unpack_from(">I", header, 0x1C)[0] != GAMECUBE_MAGIC:
-        raise ArenaError(f"{path} is not a GameCube disc image (no GameCube magic word in its header); pass an NTSC 1.02 Melee ISO")
+        raise ArenaError(
+            f"{path} is not a GameCube disc image (no GameCube magic word in its header); pass an NTSC 1.02 Melee ISO"
+        )
     game_id = header[:6]
     if game_id != GAME_ID:
         shown = game_id.decode("ascii", "replace")
@@ -290,7 +298,7 @@ class Dolphin:
 
     # -- running -------------------------------------------------------------------------------
 
-    def start(self) -> "Dolphin":
+    def start(self) -> Dolphin:
         if self.user_dir is None:
             self.prepare()
         bin_dir = self.run_dir / "bin"

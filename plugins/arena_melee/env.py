@@ -141,7 +141,11 @@ class MeleeEnv(ParallelEnv):
                 if all(p.present for p in state.players.values()):
                     break
             if time.monotonic() - scene_since > self._timeout:
-                waiting = "the players to appear in the game" if scene is Scene.IN_GAME and driver.settled else f"the {EXPECTED_NEXT[scene].value} screen"
+                waiting = (
+                    "the players to appear in the game"
+                    if scene is Scene.IN_GAME and driver.settled
+                    else f"the {EXPECTED_NEXT[scene].value} screen"
+                )
                 raise ArenaError(
                     f"Melee stayed on the {scene.value} screen for {self._timeout:g}s waiting for {waiting} "
                     f"({driver.describe(menu)}); is the ISO NTSC 1.02? raise -o timeout=SECONDS if Dolphin is slow"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import struct
 import time
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from arena.errors import ArenaError
 from arena_melee.state import GameState, MenuState, PlayerState
@@ -92,7 +92,7 @@ class MeleeMemory:
 
     # -- hooking -------------------------------------------------------------------------------
 
-    def hook(self, timeout: float) -> "MeleeMemory":
+    def hook(self, timeout: float) -> MeleeMemory:
         """Hook Dolphin, waiting up to ``timeout`` seconds for it to run a game."""
         global _hooked_name
         import dolphin_memory_engine as dme

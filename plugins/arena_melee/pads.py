@@ -13,8 +13,8 @@ from __future__ import annotations
 import errno
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from arena.errors import ArenaError
 
@@ -86,9 +86,7 @@ def _action_state(button: str, stick: tuple[float, float]) -> ControllerState:
     return ControllerState(frozenset({button}), main=stick)
 
 
-ACTIONS: tuple[ControllerState, ...] = tuple(
-    _action_state(button, stick) for button in BUTTON_CHOICES for _, stick in STICKS
-)
+ACTIONS: tuple[ControllerState, ...] = tuple(_action_state(button, stick) for button in BUTTON_CHOICES for _, stick in STICKS)
 
 
 def _meaning(button: str, stick: str) -> str:
@@ -109,7 +107,7 @@ class Pad:
         self.path = str(path)
         self.fd: int | None = None
 
-    def open(self, timeout: float, check: Callable[[], None] | None = None) -> "Pad":
+    def open(self, timeout: float, check: Callable[[], None] | None = None) -> Pad:
         """Open once Dolphin reads the FIFO; ``check()`` may raise if Dolphin died meanwhile."""
         deadline = time.monotonic() + timeout
         while True:

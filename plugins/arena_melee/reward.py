@@ -9,7 +9,7 @@ that missed frames) still counts each death once.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from arena_melee.state import GameState, PlayerState, Scene
 

@@ -8,7 +8,7 @@ from enum import Enum
 DEAD_ACTION_MAX = 0xA  # action states 0x0-0xA are the death animations (phillip, libmelee)
 
 
-class Scene(str, Enum):
+class Scene(str, Enum):  # noqa: UP042 (StrEnum would change str(), which messages use)
     """Where the game is, from the major and minor scene bytes."""
 
     MENU = "menu"  # title screen, main menu, memory-card prompts: anything outside VS mode

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from arena import hookimpl
-from arena.plugins.agents import OpponentKind, parse_level
-from arena.plugins.envs import EnvSpec
 from arena.errors import ArenaError
+from arena.plugins.agents import AgentKind, parse_level
+from arena.plugins.envs import EnvSpec
 
 NOOP, UP, DOWN = 0, 1, 2
 
@@ -161,9 +161,9 @@ def arena_register_envs(register):
 
 
 @hookimpl
-def arena_register_opponents(register):
+def arena_register_agents(register):
     register(
-        OpponentKind(
+        AgentKind(
             name="bot:tracker",
             build=build_tracker,
             usage="bot:tracker:LEVEL (1-9)",

@@ -219,7 +219,11 @@ class PongEnv(ParallelEnv):
     def _infos(self) -> dict:
         scores = self.scores()
         return {
-            seat: {"score": scores[seat], "opponent_score": scores["left" if seat == "right" else "right"], "frames": self._frames}
+            seat: {
+                "score": scores[seat],
+                "opponent_score": scores["left" if seat == "right" else "right"],
+                "frames": self._frames,
+            }
             for seat in self.possible_agents
         }
 
@@ -234,7 +238,9 @@ class PongEnv(ParallelEnv):
         self.agents = list(self.possible_agents)
         self._last_actions = {seat: NOOP for seat in SEATS}
         fresh = self._observe(None, 1)
-        self._history = {seat: deque([fresh[seat]] * (self.options.delay + 1), maxlen=self.options.delay + 1) for seat in self.agents}
+        self._history = {
+            seat: deque([fresh[seat]] * (self.options.delay + 1), maxlen=self.options.delay + 1) for seat in self.agents
+        }
         return self._seen(fresh), self._infos()
 
     def step(self, actions: dict[str, int]):

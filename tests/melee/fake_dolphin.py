@@ -31,8 +31,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from melee_image import SHM_SIZE, MemoryImage  # noqa: E402
-from menu_sim import Mem, MeleeSim, PipePads  # noqa: E402
+from melee_image import SHM_SIZE, MemoryImage
+from menu_sim import MeleeSim, Mem, PipePads
 
 stop = False
 terms = 0

@@ -22,15 +22,22 @@ class MemoryImage:
     def __init__(self):
         self.writes: dict[int, bytes] = {}
 
-    def write(self, address: int, data: bytes) -> "MemoryImage":
+    def write(self, address: int, data: bytes) -> MemoryImage:
         assert MEM1 <= address and address + len(data) <= MEM1 + MEM1_SIZE, hex(address)
         self.writes[address] = bytes(data)
         return self
 
-    def u8(self, a, v): return self.write(a, struct.pack(">B", v))  # noqa: E704
-    def u16(self, a, v): return self.write(a, struct.pack(">H", v))  # noqa: E704
-    def u32(self, a, v): return self.write(a, struct.pack(">I", v))  # noqa: E704
-    def f32(self, a, v): return self.write(a, struct.pack(">f", v))  # noqa: E704
+    def u8(self, a, v):
+        return self.write(a, struct.pack(">B", v))  # noqa: E704
+
+    def u16(self, a, v):
+        return self.write(a, struct.pack(">H", v))  # noqa: E704
+
+    def u32(self, a, v):
+        return self.write(a, struct.pack(">I", v))  # noqa: E704
+
+    def f32(self, a, v):
+        return self.write(a, struct.pack(">f", v))  # noqa: E704
 
     def regions(self, gap: int = 0x1000, align: int = 32) -> list[tuple[int, bytes]]:
         """Contiguous (address, bytes) spans covering every write, zero-filled between writes."""
@@ -63,7 +70,7 @@ class MemoryImage:
             pickle.dump(self.writes, f)
 
     @classmethod
-    def load(cls, path) -> "MemoryImage":
+    def load(cls, path) -> MemoryImage:
         image = cls()
         with open(path, "rb") as f:
             image.writes = pickle.load(f)
@@ -144,12 +151,28 @@ SPIN = 0x48000000  # b . (branch to self)
 PAD_ECHO_AT = 0x80001000  # where the pad-echo program copies SI's input buffers, and its counter
 
 
-def _lis(rd, imm): return (15 << 26) | (rd << 21) | (imm & 0xFFFF)  # noqa: E704
-def _ori(ra, rs, imm): return (24 << 26) | (rs << 21) | (ra << 16) | (imm & 0xFFFF)  # noqa: E704
-def _stw(rs, d, ra): return (36 << 26) | (rs << 21) | (ra << 16) | (d & 0xFFFF)  # noqa: E704
-def _lwz(rd, d, ra): return (32 << 26) | (rd << 21) | (ra << 16) | (d & 0xFFFF)  # noqa: E704
-def _addi(rd, ra, imm): return (14 << 26) | (rd << 21) | (ra << 16) | (imm & 0xFFFF)  # noqa: E704
-def _b(offset): return (18 << 26) | (offset & 0x3FFFFFC)  # noqa: E704
+def _lis(rd, imm):
+    return (15 << 26) | (rd << 21) | (imm & 0xFFFF)  # noqa: E704
+
+
+def _ori(ra, rs, imm):
+    return (24 << 26) | (rs << 21) | (ra << 16) | (imm & 0xFFFF)  # noqa: E704
+
+
+def _stw(rs, d, ra):
+    return (36 << 26) | (rs << 21) | (ra << 16) | (d & 0xFFFF)  # noqa: E704
+
+
+def _lwz(rd, d, ra):
+    return (32 << 26) | (rd << 21) | (ra << 16) | (d & 0xFFFF)  # noqa: E704
+
+
+def _addi(rd, ra, imm):
+    return (14 << 26) | (rd << 21) | (ra << 16) | (imm & 0xFFFF)  # noqa: E704
+
+
+def _b(offset):
+    return (18 << 26) | (offset & 0x3FFFFFC)  # noqa: E704
 
 
 def pad_echo_code() -> list[int]:

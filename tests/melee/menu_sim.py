@@ -52,7 +52,7 @@ class PadInput:
             setattr(self, parts[1].lower(), float(parts[2]))
         # anything else is ignored, as Dolphin does
 
-    def copy(self) -> "PadInput":
+    def copy(self) -> PadInput:
         other = PadInput()
         other.buttons, other.main, other.c, other.l, other.r = set(self.buttons), self.main, self.c, self.l, self.r
         return other

@@ -23,7 +23,16 @@ import time
 from pathlib import Path
 
 import pytest
-from melee_image import PAD_ECHO_AT, MemoryImage, build_dol, pad_echo_code, write_menu, write_player, write_scene, write_stage_cursor
+from melee_image import (
+    PAD_ECHO_AT,
+    MemoryImage,
+    build_dol,
+    pad_echo_code,
+    write_menu,
+    write_player,
+    write_scene,
+    write_stage_cursor,
+)
 from test_melee_reader import P1, P2, expected
 
 from arena.errors import ArenaError
@@ -249,8 +258,12 @@ finally:
 def test_two_real_dolphins_each_hooked_by_their_own_process(real_dolphin, tmp_path):
     here = str(Path(__file__).parent)
     procs = [
-        subprocess.Popen([sys.executable, "-c", TWIN, here, str(frame), str(tmp_path / f"{frame}.dol"), real_dolphin],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        subprocess.Popen(
+            [sys.executable, "-c", TWIN, here, str(frame), str(tmp_path / f"{frame}.dol"), real_dolphin],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
         for frame in (1001, 2002)
     ]
     results = [p.communicate(timeout=120) for p in procs]
@@ -292,4 +305,6 @@ def test_arena_match_on_real_dolphin_reports_a_disc_it_cannot_boot(real_dolphin,
     assert result.returncode == 1, result.stdout + result.stderr  # a game error, not a crash
     assert "Traceback" not in result.stdout + result.stderr
     (record,) = [json.loads(line) for line in log.read_text().splitlines()]
-    assert record["status"] == "error" and record["error"].startswith("Dolphin exited with status 0 (it does that when it cannot boot")
+    assert record["status"] == "error" and record["error"].startswith(
+        "Dolphin exited with status 0 (it does that when it cannot boot"
+    )

@@ -8,11 +8,11 @@ import time
 import warnings
 from pathlib import Path
 
+import melee_layout as L
 import numpy as np
 import pytest
 from conftest import fake_memory
 
-import melee_layout as L
 from arena.errors import ArenaError
 from arena_melee.embed import ACTION_OFFSET, CHARACTER_OFFSET, OBS_SIZE, PLAYER_SIZE, STAGE_OFFSET
 from arena_melee.pads import ACTION_MEANINGS, NUM_ACTIONS

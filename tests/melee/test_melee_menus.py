@@ -3,11 +3,11 @@ menu simulator in a fake Dolphin (tests/melee/menu_sim.py), checked by reading t
 
 from __future__ import annotations
 
+import melee_layout as L
 import pytest
 from conftest import fake_memory
 from melee_image import MemoryImage, write_menu, write_scene
 
-import melee_layout as L
 from arena.errors import ArenaError
 from arena_melee.menus import (
     ARRIVED,
@@ -121,7 +121,9 @@ def test_a_game_we_did_not_start_is_quit_and_post_game_skipped():
 
 def test_describe_names_what_is_missing():
     d = driver(cpu_level=9)
-    text = d.describe(menu(chars={1: FALCON.css_id, 2: 0x21}, types={1: 1, 2: 0}, levels={1: 4, 2: 1}, cursors={1: (1.0, 2.0), 2: None}))
+    text = d.describe(
+        menu(chars={1: FALCON.css_id, 2: 0x21}, types={1: 1, 2: 0}, levels={1: 4, 2: 1}, cursors={1: (1.0, 2.0), 2: None})
+    )
     assert "port 1 is falcon, CPU level 4 (want falcon, CPU level 9)" in text
     assert "hand at unknown" in text and "ready banner not shown" in text
 
@@ -180,7 +182,10 @@ def test_a_menu_the_driver_cannot_leave_times_out(make_env, melee_iso):
     write_scene(image, 1, 0, 0)  # the main menu: only the Boot to CSS code gets past it
     image.save(melee_iso + ".pkl")
     env = make_env(sim=None, timeout=1.0, fake_env={"FAKE_DOLPHIN_IMAGE": melee_iso + ".pkl", "FAKE_DOLPHIN_TICK": 1})
-    with pytest.raises(ArenaError, match=r"stayed on the menu screen for 1s waiting for the character select screen \(major scene 1, minor scene 0\)"):
+    with pytest.raises(
+        ArenaError,
+        match=r"stayed on the menu screen for 1s waiting for the character select screen \(major scene 1, minor scene 0\)",
+    ):
         env.reset()
 
 

@@ -14,8 +14,8 @@ import tempfile
 import pytest
 from melee_image import melee_iso_header
 
-from arena.plugins.agents import spec_from_entry
 from arena.errors import ArenaError
+from arena.plugins.agents import spec_from_entry
 from arena_melee import MELEE, MeleeOptions
 from arena_melee import dolphin as launcher
 from arena_melee.dolphin import check_iso, find_dolphin
@@ -138,7 +138,9 @@ def test_find_dolphin(tmp_path, monkeypatch):
     assert find_dolphin() == str(binary)  # on PATH
     monkeypatch.setenv("PATH", "/nonexistent")
     monkeypatch.setattr(launcher, "SEARCH_DIRS", (str(tmp_path / "nowhere"),))
-    with pytest.raises(ArenaError, match=r"no Dolphin found .*apt-get install dolphin-emu, or run .ci/install-dolphin\) or give --dolphin PATH"):
+    with pytest.raises(
+        ArenaError, match=r"no Dolphin found .*apt-get install dolphin-emu, or run .ci/install-dolphin\) or give --dolphin PATH"
+    ):
         find_dolphin()
 
 
@@ -182,18 +184,21 @@ def test_bad_options_are_one_line_errors_exit_2(tmp_path, melee_iso, fake_dolphi
 
 
 def test_a_cpu_level_melee_does_not_have(tmp_path, melee_iso, fake_dolphin_bin):
-    result = run_cli(tmp_path, "match", "random", "cpu:10", "--env", "melee", "-o", f"iso={melee_iso}", "-o", f"dolphin={fake_dolphin_bin}")
+    result = run_cli(
+        tmp_path, "match", "random", "cpu:10", "--env", "melee", "-o", f"iso={melee_iso}", "-o", f"dolphin={fake_dolphin_bin}"
+    )
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        "arena: error: CPU level 10 does not exist in env 'melee'; valid: cpu, "
-        + ", ".join(f"cpu:{i}" for i in range(1, 10))
+        "arena: error: CPU level 10 does not exist in env 'melee'; valid: cpu, " + ", ".join(f"cpu:{i}" for i in range(1, 10))
     )
 
 
 def test_a_wrong_iso_fails_before_any_game(tmp_path, fake_dolphin_bin):
     iso = tmp_path / "pal.iso"
     iso.write_bytes(melee_iso_header(game_id=b"GALP01"))
-    result = run_cli(tmp_path, "match", "random", "cpu:9", "--env", "melee", "-o", f"iso={iso}", "-o", f"dolphin={fake_dolphin_bin}")
+    result = run_cli(
+        tmp_path, "match", "random", "cpu:9", "--env", "melee", "-o", f"iso={iso}", "-o", f"dolphin={fake_dolphin_bin}"
+    )
     assert result.returncode == 2 and "is game GALP01 (a PAL Melee" in result.stderr
     assert "Traceback" not in result.stderr
 

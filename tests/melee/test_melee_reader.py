@@ -212,7 +212,9 @@ def test_two_processes_hook_their_own_fake_dolphins_at_once(start_fake, fake_dol
             tmp = tmp_path / f"twin{index}"
             tmp.mkdir()
             image.save(tmp / "image.pkl")
-            fakes.append(FakeDolphin(fake_dolphin_bin, tmp, {"FAKE_DOLPHIN_IMAGE": str(tmp / "image.pkl")}, f"dolphin-twin{index}"))
+            fakes.append(
+                FakeDolphin(fake_dolphin_bin, tmp, {"FAKE_DOLPHIN_IMAGE": str(tmp / "image.pkl")}, f"dolphin-twin{index}")
+            )
         readers = [
             subprocess.Popen([sys.executable, "-c", READ_ONE, f"dolphin-twin{i}"], stdout=subprocess.PIPE, text=True)
             for i in range(2)

@@ -2,7 +2,7 @@
 
 It adds two things, each through one hook:
 
-* the opponent kind ``bot:lazy:LEVEL`` (LEVEL 1-9): a Pong paddle that only moves while the ball
+* the agent kind ``bot:lazy:LEVEL`` (LEVEL 1-9): a Pong paddle that only moves while the ball
   is coming toward it, and otherwise stays where it is;
 * the command ``arena lazy-levels``, which prints the aim noise of each level.
 
@@ -16,8 +16,8 @@ from __future__ import annotations
 import random
 
 import arena
-from arena.plugins.agents import OpponentKind, parse_level
 from arena.errors import ArenaError
+from arena.plugins.agents import AgentKind, parse_level
 
 # Pong's observation layout and actions, published by the built-in pong plugin. Importing this
 # module is cheap: the emulator lives in arena_pong.env and loads only when a game starts.
@@ -91,10 +91,10 @@ def build_lazy(args: str | None, env_spec, env_options) -> LazyBot:
 
 
 @arena.hookimpl
-def arena_register_opponents(register):
+def arena_register_agents(register):
     # Called once per process when plugins load. Register a factory, not a live bot.
     register(
-        OpponentKind(
+        AgentKind(
             name=KIND,
             build=build_lazy,
             usage=f"{KIND}:LEVEL (1-9)",
