@@ -252,6 +252,14 @@ def main(argv=None) -> int:
     parser.add_argument("--runs", type=int, default=None, help="timed runs per command [20; quick 5]")
     parser.add_argument("--importtime-runs", type=int, default=None, help="-X importtime runs [5; quick 2]")
     parser.add_argument("--strict", action="store_true", help="exit 1 when an arena command imports torch, stable_retro or numpy")
+    parser.add_argument(
+        "--against",
+        type=Path,
+        default=None,
+        metavar="PYTHON",
+        help="the python of another environment with another Arena (say, a venv with the previous release): "
+        "its arena commands run in the same rounds, and a table gives the ratio this / that",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "cli_startup.json")
     args = parser.parse_args(argv)
     runs = args.runs or (5 if args.quick else 20)
@@ -269,6 +277,12 @@ def main(argv=None) -> int:
             pyc_env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
             pyc_env["PYTHONPYCACHEPREFIX"] = pyc_dir
         commands = build_commands(script, pyc_env)
+        if args.against is not None:
+            other = args.against.parent / "arena"
+            if not other.is_file():
+                print(f"cli_startup: no 'arena' console script next to {args.against}", file=sys.stderr)
+                return 2
+            commands += [(f"{label} [against]", [str(args.against), str(other), *cmd], None) for label, cmd in ARENA_COMMANDS]
         print(f"cli_startup ({'quick' if args.quick else 'full'}): {len(commands)} commands x {runs} runs, python {info['python']}, "
               f"script {script}, load {info['load_average']}", flush=True)  # fmt: skip
         times = time_commands(commands, runs)
@@ -299,6 +313,18 @@ def main(argv=None) -> int:
     ))  # fmt: skip
     if pyc_env is not None:
         print("([pyc cache] rows are relative to 'python -c pass [pyc cache]')")
+    against = []
+    if args.against is not None:
+        for label, _ in ARENA_COMMANDS:
+            ratios = [a / b for a, b in zip(times[label], times[f"{label} [against]"])]
+            against.append(
+                {"command": label, "ratio_median": statistics.median(ratios), "ratio_min": min(ratios), "ratio_max": max(ratios)}
+            )
+        print(f"\nthis Arena / the one under {args.against} (run by run, the same rounds):")
+        print(_table(
+            ("command", "median ratio", "min", "max"),
+            [(r["command"], f"{r['ratio_median']:.2f}", f"{r['ratio_min']:.2f}", f"{r['ratio_max']:.2f}") for r in against],
+        ))  # fmt: skip
 
     print(
         f"\npython -X importtime {script.name} plugins: median of {it_runs} runs, modules the bare interpreter imports left out",
@@ -352,6 +378,7 @@ def main(argv=None) -> int:
         "machine": info,
         "script": str(script),
         "rows": rows,
+        "against": {"python": str(args.against), "ratios": against} if args.against is not None else None,
         "importtime": {
             "command": f"python -X importtime {script} plugins",
             "runs": it_runs,

@@ -23,7 +23,8 @@ import html
 import json
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import pairwise
 from pathlib import Path
@@ -547,15 +548,33 @@ def _model_line(model: RatingModel) -> str:
     return _e(repr(model))
 
 
+_SECTIONS = (
+    ("standings", "Standings"),
+    ("history", "Rating history"),
+    ("matrices", "Win matrices"),
+    ("bradley-terry", "Bradley-Terry"),
+    ("errors", "Errored games"),
+    ("games", "Games"),
+)
+"""The page's sections, as the navigation bar links them: (anchor, label)."""
+
+
+def _who(labels: dict[str, str]) -> Callable[..., str]:
+    """``who(spec, cls="spec")``: an entrant's short label, its full spec on hover."""
+
+    def who(spec, cls: str = "spec") -> str:
+        spec = str(spec)
+        label = labels.get(spec) or spec
+        title = f' title="{_e(spec)}"' if label != spec else ""
+        return f'<span class="{cls}"{title}>{_e(label).replace("/", "/<wbr>")}</span>'
+
+    return who
+
+
 def _page(
+    numbers: _Numbers,
     *,
     name: str,
-    games: list[GameRecord],
-    log: RatedLog,
-    rows: list[Standing],
-    fit: BradleyTerry,
-    colours: dict[str, str],
-    labels: dict[str, str],
     model: RatingModel,
     pinned: Mapping | None,
     out_dir: Path,
@@ -563,287 +582,319 @@ def _page(
     max_games_listed: int,
     images: dict[str, tuple[int, int]],
 ) -> str:
-    envs = sorted({str(g.env) for g in games if g.env})
-    draws = int(np.sum(log.outcome == 0))
+    """The HTML of ``index.html``, one section after another."""
+    games, log, fit, colours = numbers.records, numbers.log, numbers.fit, numbers.colours
     errored = [g for g in games if g.status != "ok"]
+    who = _who(numbers.labels)
+    lines = [
+        *_head(name),
+        "<body>",
+        *_banner(name, games, log, errored),
+        *_nav(),
+        '<main class="wrap">',
+        *_standings_section(numbers.rows, colours, model, pinned, who),
+        *_history_section(images["history.svg"]),
+        *_matrices_section(images["win_probability.svg"], images["observed.svg"]),
+        *_bradley_terry_section(fit, colours, images["bradley_terry.svg"], who),
+        *_errors_section(errored, out_dir, max_games_listed, who),
+        *_games_section(games, out_dir, max_games_listed, who),
+        "</main>",
+        *_footer(generated, len(games)),
+        "</body>",
+        "</html>",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _head(name: str) -> list[str]:
+    return [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        '<link rel="icon" href="data:,">',
+        f"<title>{_e(name)} · Arena leaderboard</title>",
+        f"<style>{_CSS % {'mono': _MONO, 'sans': _SANS}}</style>",
+        "</head>",
+    ]
+
+
+def _banner(name: str, games: list[GameRecord], log: RatedLog, errored: list[GameRecord]) -> list[str]:
+    """The header: the title, the envs and the time span, and the tiles with the counts."""
+    envs = sorted({str(g.env) for g in games if g.env})
+    env_text = ", ".join(f"<code>{_e(x)}</code>" for x in envs) or "no env yet"
     times = [t for t in log.finished_at if t]
     span = f"{_when(min(times))} – {_when(max(times))}" if times else "no games yet"
-    e = _e
-
-    def who(spec, cls: str = "spec") -> str:
-        """An entrant's short label, its full spec on hover."""
-        spec = str(spec)
-        label = labels.get(spec) or spec
-        title = f' title="{e(spec)}"' if label != spec else ""
-        return f'<span class="{cls}"{title}>{e(label).replace("/", "/<wbr>")}</span>'
-
-    out: list[str] = []
-    w = out.append
-    w("<!DOCTYPE html>")
-    w('<html lang="en">')
-    w("<head>")
-    w('<meta charset="utf-8">')
-    w('<meta name="viewport" content="width=device-width, initial-scale=1">')
-    w('<link rel="icon" href="data:,">')
-    w(f"<title>{e(name)} · Arena leaderboard</title>")
-    w(f"<style>{_CSS % {'mono': _MONO, 'sans': _SANS}}</style>")
-    w("</head>")
-    w("<body>")
-    w('<header><div class="wrap">')
-    w('<p class="kicker">Arena leaderboard</p>')
-    w(f"<h1>{e(name)}</h1>")
-    env_text = ", ".join(f"<code>{e(x)}</code>" for x in envs) or "no env yet"
-    w(f'<p class="sub">{env_text} · {e(span)}</p>')
-    w('<div class="tiles">')
     tiles = [
         (len(log.names), "entrants", ""),
         (len(log), "rated games", ""),
-        (draws, "draws", ""),
+        (int(np.sum(log.outcome == 0)), "draws", ""),
         (len(errored), "errored games", " warn" if errored else ""),
     ]
     if log.n_left_out:
         tiles.append((log.n_left_out, "left out", ""))
-    for value, label, cls in tiles:
-        w(f'<div class="tile{cls}"><b>{value:,}</b><span>{e(label)}</span></div>')
-    w("</div></div></header>")
-    w('<nav><div class="wrap">')
-    for anchor, label in (
-        ("standings", "Standings"),
-        ("history", "Rating history"),
-        ("matrices", "Win matrices"),
-        ("bradley-terry", "Bradley-Terry"),
-        ("errors", "Errored games"),
-        ("games", "Games"),
-    ):
-        w(f'<a href="#{anchor}">{label}</a>')
-    w("</div></nav>")
-    w('<main class="wrap">')
+    return [
+        '<header><div class="wrap">',
+        '<p class="kicker">Arena leaderboard</p>',
+        f"<h1>{_e(name)}</h1>",
+        f'<p class="sub">{env_text} · {_e(span)}</p>',
+        '<div class="tiles">',
+        *(f'<div class="tile{cls}"><b>{value:,}</b><span>{_e(label)}</span></div>' for value, label, cls in tiles),
+        "</div></div></header>",
+    ]
 
-    # ---- standings
-    w('<section id="standings">')
-    w("<h2>Standings <small>TrueSkill, online</small></h2>")
-    w(
-        '<p class="lead">Ranks tie where the 95% '
-        f"intervals μ ± {INTERVAL_Z}σ overlap: an entrant's rank is one plus the number of "
-        "entrants whose whole interval lies above its own, so a new or rarely played entrant (wide "
-        "interval) shares a high rank until its games place it. Within a rank, rows sort by the "
-        "conservative score μ − 3σ. Win rate counts a draw as half a win. Errored games are never rated.</p>"
-    )
+
+def _nav() -> list[str]:
+    return [
+        '<nav><div class="wrap">',
+        *(f'<a href="#{anchor}">{label}</a>' for anchor, label in _SECTIONS),
+        "</div></nav>",
+    ]
+
+
+def _standings_section(
+    rows: list[Standing], colours: dict[str, str], model: RatingModel, pinned: Mapping | None, who
+) -> list[str]:
     span_lo = min([r.low for r in rows] + [r.conservative for r in rows] or [0.0])
     span_hi = max([r.high for r in rows] or [1.0])
     if span_hi <= span_lo:
         span_hi = span_lo + 1.0
     ranks = [r.rank for r in rows]
-    w('<div class="scroll"><table class="standings">')
-    w(
-        '<thead><tr><th>Rank</th><th>Entrant</th><th class="num">μ</th>'
-        '<th class="num">σ</th><th class="num">μ − 3σ</th><th>95% interval</th>'
-        '<th class="num">Games</th><th class="num">W–D–L</th><th class="num">Win rate</th>'
-        "<th>Last played (UTC)</th></tr></thead><tbody>"
-    )
-    for r in rows:
-        tie = '<span class="tie">=</span>' if ranks.count(r.rank) > 1 else ""
-        badges = ""
-        if r.pinned:
-            badges += '<span class="badge" title="rating held fixed">pinned</span>'
-        if r.errors:
-            badges += (
-                f'<span class="badge warn" title="errored games, not rated">{r.errors} error{"s" if r.errors != 1 else ""}</span>'
-            )
-        colour = colours[r.name]
-        bar = _bar(r.low, r.high, r.mu, r.conservative, colour, (span_lo, span_hi))
-        w(
-            f'<tr><td class="rank">{r.rank}{tie}</td>'
-            f'<td class="who"><span class="swatch" style="background:{colour}"></span>'
-            f"{who(r.name)}{badges}</td>"
-            f'<td class="num">{_num(r.mu)}</td><td class="num">{_num(r.sigma)}</td>'
-            f'<td class="num cons">{_num(r.conservative)}</td>'
-            f'<td class="bar">{bar}</td>'
-            f'<td class="num">{r.games:,}</td>'
-            f'<td class="num wdl"><span class="w">{r.wins}</span>–'
-            f'<span class="d">{r.draws}</span>–<span class="l">{r.losses}</span></td>'
-            f'<td class="num">{_pct(r.win_rate)}</td>'
-            f'<td class="when"><span class="nw">{e(_when(r.last_played, suffix=False))}</span>'
-            + (f'<span class="age">{e(humanize_age(r.last_played_age_s))}</span>' if r.last_played else "")
-            + "</td></tr>"
+    return [
+        '<section id="standings">',
+        "<h2>Standings <small>TrueSkill, online</small></h2>",
+        (
+            '<p class="lead">Ranks tie where the 95% '
+            f"intervals μ ± {INTERVAL_Z}σ overlap: an entrant's rank is one plus the number of "
+            "entrants whose whole interval lies above its own, so a new or rarely played entrant (wide "
+            "interval) shares a high rank until its games place it. Within a rank, rows sort by the "
+            "conservative score μ − 3σ. Win rate counts a draw as half a win. Errored games are never rated.</p>"
+        ),
+        '<div class="scroll"><table class="standings">',
+        (
+            '<thead><tr><th>Rank</th><th>Entrant</th><th class="num">μ</th>'
+            '<th class="num">σ</th><th class="num">μ − 3σ</th><th>95% interval</th>'
+            '<th class="num">Games</th><th class="num">W–D–L</th><th class="num">Win rate</th>'
+            "<th>Last played (UTC)</th></tr></thead><tbody>"
+        ),
+        *(_standings_row(r, ranks.count(r.rank) > 1, colours[r.name], (span_lo, span_hi), who) for r in rows),
+        "</tbody></table></div>",
+        _model_note(model, pinned, who),
+        "</section>",
+    ]
+
+
+def _standings_row(r: Standing, tied: bool, colour: str, span: tuple[float, float], who) -> str:
+    tie = '<span class="tie">=</span>' if tied else ""
+    badges = ""
+    if r.pinned:
+        badges += '<span class="badge" title="rating held fixed">pinned</span>'
+    if r.errors:
+        badges += (
+            f'<span class="badge warn" title="errored games, not rated">{r.errors} error{"s" if r.errors != 1 else ""}</span>'
         )
-    w("</tbody></table></div>")
+    bar = _bar(r.low, r.high, r.mu, r.conservative, colour, span)
+    return (
+        f'<tr><td class="rank">{r.rank}{tie}</td>'
+        f'<td class="who"><span class="swatch" style="background:{colour}"></span>'
+        f"{who(r.name)}{badges}</td>"
+        f'<td class="num">{_num(r.mu)}</td><td class="num">{_num(r.sigma)}</td>'
+        f'<td class="num cons">{_num(r.conservative)}</td>'
+        f'<td class="bar">{bar}</td>'
+        f'<td class="num">{r.games:,}</td>'
+        f'<td class="num wdl"><span class="w">{r.wins}</span>–'
+        f'<span class="d">{r.draws}</span>–<span class="l">{r.losses}</span></td>'
+        f'<td class="num">{_pct(r.win_rate)}</td>'
+        f'<td class="when"><span class="nw">{_e(_when(r.last_played, suffix=False))}</span>'
+        + (f'<span class="age">{_e(humanize_age(r.last_played_age_s))}</span>' if r.last_played else "")
+        + "</td></tr>"
+    )
+
+
+def _model_note(model: RatingModel, pinned: Mapping | None, who) -> str:
+    """The note under the standings: the model, the pinned entrants, how to read the bars."""
     pins = ", ".join(
         f"<code>{who(k, 'pin')}</code> at μ = {r.mu:g}, σ = {r.sigma:g}"
         for k, r in ((k, _as_rating(v)) for k, v in (pinned or {}).items())
     )
-    w(
+    return (
         f'<p class="note">Model: {_model_line(model)}. Games are rated one by one in the order '
         "they were recorded, so these numbers depend on that order; the Bradley-Terry fit below "
         "does not."
         + (f" Pinned (held fixed, the reference of the scale): {pins}." if pins else "")
         + " In the interval column the dot is μ, the bar μ ± 1.96σ and the tick μ − 3σ.</p>"
     )
-    w("</section>")
 
-    # ---- history
-    iw, ih = images["history.svg"]
-    w('<section id="history">')
-    w("<h2>Rating history <small>μ ± 2σ per entrant</small></h2>")
-    w(
-        '<p class="lead">Each line is an entrant\'s TrueSkill μ after every rated game, the band '
-        "μ ± 2σ. The x axis counts rated games in the whole leaderboard; a line only moves when "
-        "its entrant plays.</p>"
-    )
-    w(
-        f'<figure><img src="history.svg" width="{iw}" height="{ih}" '
-        'alt="Rating history: TrueSkill mu plus or minus 2 sigma per entrant over rated games">'
-        "</figure>"
-    )
-    w("</section>")
 
-    # ---- matrices
-    w('<section id="matrices">')
-    w("<h2>Win matrices <small>row against column</small></h2>")
-    # side by side while both fit at their own size; one above the other when they are larger
-    wide = max(images["win_probability.svg"][0], images["observed.svg"][0]) > 520
-    w(f'<div class="grid2{" wide" if wide else ""}">')
-    pw_, ph_ = images["win_probability.svg"]
-    w(
-        "<div><h3>Predicted win probability</h3>"
-        "<p>P(row beats column) = Φ((μ<sub>row</sub> − μ<sub>col</sub>) / "
-        "√(2β² + σ<sub>row</sub>² + σ<sub>col</sub>²)), from the current TrueSkill "
-        "ratings.</p>"
-        f'<figure><img src="win_probability.svg" width="{pw_}" height="{ph_}" '
-        'alt="Predicted win-probability matrix"></figure></div>'
-    )
-    ow, oh = images["observed.svg"]
-    w(
-        "<div><h3>Observed win rate</h3>"
-        "<p>What the row entrant scored against the column entrant (a draw counts half), and "
-        "the number of rated games <i>n</i>; grey cells have no games.</p>"
-        f'<figure><img src="observed.svg" width="{ow}" height="{oh}" '
-        'alt="Observed win-rate matrix with game counts"></figure></div>'
-    )
-    w("</div></section>")
+def _history_section(size: tuple[int, int]) -> list[str]:
+    iw, ih = size
+    return [
+        '<section id="history">',
+        "<h2>Rating history <small>μ ± 2σ per entrant</small></h2>",
+        (
+            '<p class="lead">Each line is an entrant\'s TrueSkill μ after every rated game, the band '
+            "μ ± 2σ. The x axis counts rated games in the whole leaderboard; a line only moves when "
+            "its entrant plays.</p>"
+        ),
+        (
+            f'<figure><img src="history.svg" width="{iw}" height="{ih}" '
+            'alt="Rating history: TrueSkill mu plus or minus 2 sigma per entrant over rated games">'
+            "</figure>"
+        ),
+        "</section>",
+    ]
 
-    # ---- Bradley-Terry
-    bw, bh = images["bradley_terry.svg"]
-    w('<section id="bradley-terry">')
-    w("<h2>Bradley-Terry <small>order-independent fit, bootstrap 95% intervals</small></h2>")
+
+def _matrices_section(predicted: tuple[int, int], observed: tuple[int, int]) -> list[str]:
+    """The predicted and the observed win-rate matrices: side by side while both fit at their
+    own size, one above the other when they are larger."""
+    pw, ph = predicted
+    ow, oh = observed
+    wide = max(pw, ow) > 520
+    return [
+        '<section id="matrices">',
+        "<h2>Win matrices <small>row against column</small></h2>",
+        f'<div class="grid2{" wide" if wide else ""}">',
+        (
+            "<div><h3>Predicted win probability</h3>"
+            "<p>P(row beats column) = Φ((μ<sub>row</sub> − μ<sub>col</sub>) / "
+            "√(2β² + σ<sub>row</sub>² + σ<sub>col</sub>²)), from the current TrueSkill "
+            "ratings.</p>"
+            f'<figure><img src="win_probability.svg" width="{pw}" height="{ph}" '
+            'alt="Predicted win-probability matrix"></figure></div>'
+        ),
+        (
+            "<div><h3>Observed win rate</h3>"
+            "<p>What the row entrant scored against the column entrant (a draw counts half), and "
+            "the number of rated games <i>n</i>; grey cells have no games.</p>"
+            f'<figure><img src="observed.svg" width="{ow}" height="{oh}" '
+            'alt="Observed win-rate matrix with game counts"></figure></div>'
+        ),
+        "</div></section>",
+    ]
+
+
+def _bradley_terry_section(fit: BradleyTerry, colours: dict[str, str], size: tuple[int, int], who) -> list[str]:
+    bw, bh = size
     ref = f"<code>{who(fit.anchor, 'pin')}</code> (pinned) at 0" if fit.anchor else "the mean at 0"
-    w(
-        '<p class="lead">The table above is <b>online TrueSkill</b>, which depends on the order '
-        "of the games. This is a <b>Bradley-Terry</b> model fitted to all rated games at once, "
-        "so the order does not matter: P(i beats j) = 1 / (1 + 10<sup>−(R<sub>i</sub> − "
-        "R<sub>j</sub>)/400</sup>), on the Elo scale (400 points = 10:1 odds), with "
-        f"{ref}. A draw counts as half a win for each side; a weak N(0, "
-        f"{fit.prior_sd * ELO_PER_LOGIT:.0f}²) prior keeps undefeated entrants finite. "
-        f"Intervals are the 2.5th and 97.5th percentiles over {fit.n_bootstrap} bootstrap "
-        f"resamplings of the games (seed {fit.seed}).</p>"
-    )
-    w('<div class="bt"><div class="scroll"><table>')
-    w(
-        '<thead><tr><th>#</th><th>Entrant</th><th class="num">Rating</th>'
-        '<th class="num">95% interval</th><th class="num">Games</th></tr></thead><tbody>'
-    )
-    for k, i in enumerate(fit.order(), 1):
-        nm = fit.names[i]
-        played = fit.games[i] > 0
-        interval = f"{_num(fit.low[i], 0)} … {_num(fit.high[i], 0)}" if played else "—"
-        rating = _num(fit.elo[i], 0) if played else "—"
-        w(
-            f'<tr><td class="muted">{k}</td><td class="who"><span class="swatch" '
-            f'style="background:{colours[nm]}"></span>{who(nm)}</td>'
-            f'<td class="num strong">{rating}</td><td class="num">{interval}</td>'
-            f'<td class="num">{int(fit.games[i]):,}</td></tr>'
-        )
-    w("</tbody></table></div>")
-    w(
-        f'<figure><img src="bradley_terry.svg" width="{bw}" height="{bh}" '
-        'alt="Bradley-Terry ratings with bootstrap 95% intervals"></figure></div>'
-    )
-    w("</section>")
+    return [
+        '<section id="bradley-terry">',
+        "<h2>Bradley-Terry <small>order-independent fit, bootstrap 95% intervals</small></h2>",
+        (
+            '<p class="lead">The table above is <b>online TrueSkill</b>, which depends on the order '
+            "of the games. This is a <b>Bradley-Terry</b> model fitted to all rated games at once, "
+            "so the order does not matter: P(i beats j) = 1 / (1 + 10<sup>−(R<sub>i</sub> − "
+            "R<sub>j</sub>)/400</sup>), on the Elo scale (400 points = 10:1 odds), with "
+            f"{ref}. A draw counts as half a win for each side; a weak N(0, "
+            f"{fit.prior_sd * ELO_PER_LOGIT:.0f}²) prior keeps undefeated entrants finite. "
+            f"Intervals are the 2.5th and 97.5th percentiles over {fit.n_bootstrap} bootstrap "
+            f"resamplings of the games (seed {fit.seed}).</p>"
+        ),
+        '<div class="bt"><div class="scroll"><table>',
+        (
+            '<thead><tr><th>#</th><th>Entrant</th><th class="num">Rating</th>'
+            '<th class="num">95% interval</th><th class="num">Games</th></tr></thead><tbody>'
+        ),
+        *(_bradley_terry_row(fit, k, i, colours[fit.names[i]], who) for k, i in enumerate(fit.order(), 1)),
+        "</tbody></table></div>",
+        (
+            f'<figure><img src="bradley_terry.svg" width="{bw}" height="{bh}" '
+            'alt="Bradley-Terry ratings with bootstrap 95% intervals"></figure></div>'
+        ),
+        "</section>",
+    ]
 
-    # ---- errors
-    w('<section id="errors">')
-    w(f"<h2>Errored games <small>{len(errored):,}, never rated</small></h2>")
-    if errored:
-        w(
+
+def _bradley_terry_row(fit: BradleyTerry, rank: int, i: int, colour: str, who) -> str:
+    played = fit.games[i] > 0
+    interval = f"{_num(fit.low[i], 0)} … {_num(fit.high[i], 0)}" if played else "—"
+    rating = _num(fit.elo[i], 0) if played else "—"
+    return (
+        f'<tr><td class="muted">{rank}</td><td class="who"><span class="swatch" '
+        f'style="background:{colour}"></span>{who(fit.names[i])}</td>'
+        f'<td class="num strong">{rating}</td><td class="num">{interval}</td>'
+        f'<td class="num">{int(fit.games[i]):,}</td></tr>'
+    )
+
+
+def _errors_section(errored: list[GameRecord], out_dir: Path, max_games_listed: int, who) -> list[str]:
+    lines = ['<section id="errors">', f"<h2>Errored games <small>{len(errored):,}, never rated</small></h2>"]
+    if not errored:
+        return [*lines, '<p class="lead">None: every game finished.</p>', "</section>"]
+    lines += [
+        (
             '<p class="lead">Games that failed (emulator crash, agent exception, timeout). They '
             "count for nobody: not as wins, not as losses, not in any rating.</p>"
-        )
-        w(
+        ),
+        (
             '<div class="scroll"><table><thead><tr><th class="num">Id</th>'
             "<th>Finished (UTC)</th><th>A</th><th>B</th><th>Error</th><th>Log</th></tr></thead>"
             "<tbody>"
+        ),
+        *(_error_row(g, out_dir, who) for g in errored[-max_games_listed:][::-1]),
+        "</tbody></table></div>",
+    ]
+    if len(errored) > max_games_listed:
+        lines.append(
+            f'<p class="muted small">The latest {max_games_listed:,} are listed here; '
+            '<a href="games.csv">games.csv</a> has all of them.</p>'
         )
-        for g in errored[-max_games_listed:][::-1]:
-            msg = str(g.error or "")
-            short = msg if len(msg) <= 240 else msg[:239] + "…"
-            w(
-                f'<tr><td class="num">{e(_blank(g.id))}</td>'
-                f"<td>{e(_when(g.finished_at, suffix=False))}</td>"
-                f'<td class="who">{who(g.a)}</td><td class="who">{who(g.b)}</td>'
-                f'<td class="err" title="{e(msg)}">{e(short)}</td>'
-                f'<td class="log">{_link(g.log_path, out_dir)}</td></tr>'
-            )
-        w("</tbody></table></div>")
-        if len(errored) > max_games_listed:
-            w(
-                f'<p class="muted small">The latest {max_games_listed:,} are listed here; '
-                '<a href="games.csv">games.csv</a> has all of them.</p>'
-            )
-    else:
-        w('<p class="lead">None: every game finished.</p>')
-    w("</section>")
+    return [*lines, "</section>"]
 
-    # ---- games
+
+def _error_row(g: GameRecord, out_dir: Path, who) -> str:
+    msg = str(g.error or "")
+    short = msg if len(msg) <= 240 else msg[:239] + "…"
+    return (
+        f'<tr><td class="num">{_e(_blank(g.id))}</td>'
+        f"<td>{_e(_when(g.finished_at, suffix=False))}</td>"
+        f'<td class="who">{who(g.a)}</td><td class="who">{who(g.b)}</td>'
+        f'<td class="err" title="{_e(msg)}">{_e(short)}</td>'
+        f'<td class="log">{_link(g.log_path, out_dir)}</td></tr>'
+    )
+
+
+_GAMES_OPEN = 12  # games listed before "show older games"
+_GAMES_HEAD = (
+    '<div class="scroll"><table class="games"><thead><tr><th class="num">Id</th>'
+    '<th>Finished (UTC)</th><th class="num">A</th><th class="score">Score</th><th>B</th>'
+    '<th class="num">Seed</th><th class="num">Frames</th><th class="num">Wall</th>'
+    "<th>Log</th></tr></thead><tbody>"
+)
+
+
+def _games_section(games: list[GameRecord], out_dir: Path, max_games_listed: int, who) -> list[str]:
+    """The newest finished games: the first few in a table, the older ones folded away."""
     ok = [g for g in games if g.status == "ok"]
     shown = ok[-max_games_listed:][::-1]
-    w('<section id="games">')
-    w(f"<h2>Games <small>{len(ok):,} finished, newest first</small></h2>")
-    w(
-        '<p class="lead">Every finished game with its score (the winner in bold) and a link to '
-        'its log. <a href="games.csv">games.csv</a> holds all games, errored ones included, and '
-        '<a href="entrants.csv">entrants.csv</a> the standings.</p>'
-    )
-    head = (
-        '<div class="scroll"><table class="games"><thead><tr><th class="num">Id</th>'
-        '<th>Finished (UTC)</th><th class="num">A</th><th class="score">Score</th><th>B</th>'
-        '<th class="num">Seed</th><th class="num">Frames</th><th class="num">Wall</th>'
-        "<th>Log</th></tr></thead><tbody>"
-    )
+    lines = [
+        '<section id="games">',
+        f"<h2>Games <small>{len(ok):,} finished, newest first</small></h2>",
+        (
+            '<p class="lead">Every finished game with its score (the winner in bold) and a link to '
+            'its log. <a href="games.csv">games.csv</a> holds all games, errored ones included, and '
+            '<a href="entrants.csv">entrants.csv</a> the standings.</p>'
+        ),
+    ]
     first, rest = shown[:_GAMES_OPEN], shown[_GAMES_OPEN:]
     if first:
-        w(head)
-        for g in first:
-            w(_game_row(g, out_dir, who))
-        w("</tbody></table></div>")
+        lines += [_GAMES_HEAD, *(_game_row(g, out_dir, who) for g in first), "</tbody></table></div>"]
     if rest:
         older = f"{len(rest):,} older game{'s' if len(rest) != 1 else ''}"
-        w(f"<details><summary>Show {older}</summary>{head}")
-        for g in rest:
-            w(_game_row(g, out_dir, who))
-        w("</tbody></table></div></details>")
+        lines += [
+            f"<details><summary>Show {older}</summary>{_GAMES_HEAD}",
+            *(_game_row(g, out_dir, who) for g in rest),
+            "</tbody></table></div></details>",
+        ]
     if len(shown) < len(ok):
-        w(
+        lines.append(
             f'<p class="muted small">The latest {len(shown):,} games are listed here; '
             '<a href="games.csv">games.csv</a> has all of them.</p>'
         )
     if not ok:
-        w('<p class="muted">No finished games yet.</p>')
-    w("</section>")
-    w("</main>")
-    w('<footer><div class="wrap">')
-    w(
-        f"<p>Generated by Arena on {e(generated.strftime('%Y-%m-%d %H:%M'))} UTC from "
-        f'{len(games):,} recorded games. Files: <a href="entrants.csv">entrants.csv</a>, '
-        '<a href="games.csv">games.csv</a>.</p>'
-    )
-    w(f"<p>{e(TRADEMARK)}</p>")
-    w("</div></footer>")
-    w("</body>")
-    w("</html>")
-    return "\n".join(out) + "\n"
-
-
-_GAMES_OPEN = 12  # games listed before "show older games"
+        lines.append('<p class="muted">No finished games yet.</p>')
+    return [*lines, "</section>"]
 
 
 def _blank(value) -> str:
@@ -877,6 +928,19 @@ def _game_row(g: GameRecord, out_dir: Path, who) -> str:
     )
 
 
+def _footer(generated: datetime, n_games: int) -> list[str]:
+    return [
+        '<footer><div class="wrap">',
+        (
+            f"<p>Generated by Arena on {_e(generated.strftime('%Y-%m-%d %H:%M'))} UTC from "
+            f'{n_games:,} recorded games. Files: <a href="entrants.csv">entrants.csv</a>, '
+            '<a href="games.csv">games.csv</a>.</p>'
+        ),
+        f"<p>{_e(TRADEMARK)}</p>",
+        "</div></footer>",
+    ]
+
+
 def write_report(
     out_dir: str | os.PathLike,
     name: str,
@@ -900,75 +964,16 @@ def write_report(
     """
     import pandas as pd  # noqa: F401  (fail early if pandas is missing)
 
-    from arena import plotting
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model = model or TrueSkill()
-    log = rated_log(games, entrants)
-    records = _by_id([as_record(g) for g in games])
-    if now is None:
-        generated = datetime.now(UTC)
-    elif isinstance(now, str):
-        generated = datetime.fromisoformat(now)
-    elif isinstance(now, (int, float)):
-        generated = datetime.fromtimestamp(now, UTC)
-    else:
-        generated = now
-    if generated.tzinfo is None:
-        generated = generated.replace(tzinfo=UTC)
-    generated = generated.astimezone(UTC)
-
-    rows = standings(log, pinned=pinned, model=model, now=generated)
-    order = [log.names.index(r.name) for r in rows]
-    palette = plotting.colours(len(rows))
-    colours = {r.name: c for r, c in zip(rows, palette)}
-    labels = entrant_labels([*log.names, *(s for g in records for s in (g.a, g.b)), *(pinned or {})])
-    ratings = _ratings(log, pinned, model)
-    prob = np.asarray(model.win_probability_matrix(ratings.mu, ratings.sigma))
-    wins, counts = _pair_matrices(len(log.names), log.a, log.b, log.outcome)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rate = np.where(counts > 0, wins / np.maximum(counts, 1), np.nan)
-    history = rating_history(log, pinned=pinned, model=model)
-    fit = bradley_terry(log, pinned=pinned, n_bootstrap=n_bootstrap, seed=seed)
-
-    ix = np.ix_(order, order)
-    ordered = [log.names[i] for i in order]
-    ordered_labels = [labels[n] for n in ordered]
-    images = {
-        "history.svg": plotting.write_svg(
-            history_figure([history[n] for n in ordered], palette, ordered_labels, len(log)),
-            out / "history.svg",
-            "Rating history: TrueSkill mu ± 2 sigma per entrant",
-        ),
-        "win_probability.svg": plotting.write_svg(
-            matrix_figure(ordered_labels, prob[ix]),
-            out / "win_probability.svg",
-            "Predicted probability that the row beats the column",
-            tight=True,
-        ),
-        "observed.svg": plotting.write_svg(
-            matrix_figure(ordered_labels, rate[ix], counts[ix].astype(np.int64)),
-            out / "observed.svg",
-            "Observed win rate of the row against the column, with game counts",
-            tight=True,
-        ),
-        "bradley_terry.svg": plotting.write_svg(
-            bradley_terry_figure(fit, colours, labels),
-            out / "bradley_terry.svg",
-            "Bradley-Terry ratings with bootstrap 95% intervals",
-        ),
-    }
-    _games_frame(records, log).to_csv(out / "games.csv", index=False)
-    _entrants_frame(rows, fit).to_csv(out / "entrants.csv", index=False)
+    generated = _utc(now)
+    numbers = _compute(games, entrants, pinned, model, generated, n_bootstrap=n_bootstrap, seed=seed)
+    images = _draw_figures(numbers, out)
+    _write_csvs(numbers, out)
     page = _page(
+        numbers,
         name=name,
-        games=records,
-        log=log,
-        rows=rows,
-        fit=fit,
-        colours=colours,
-        labels=labels,
         model=model,
         pinned=pinned,
         out_dir=out,
@@ -981,6 +986,104 @@ def write_report(
     tmp.write_text(page, encoding="utf-8")
     os.replace(tmp, index)
     return index
+
+
+def _utc(now) -> datetime:
+    """``now`` (None: the current time; an ISO string; a Unix time; a datetime, naive read as UTC)
+    as an aware UTC datetime."""
+    if now is None:
+        generated = datetime.now(UTC)
+    elif isinstance(now, str):
+        generated = datetime.fromisoformat(now)
+    elif isinstance(now, (int, float)):
+        generated = datetime.fromtimestamp(now, UTC)
+    else:
+        generated = now
+    if generated.tzinfo is None:
+        generated = generated.replace(tzinfo=UTC)
+    return generated.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class _Numbers:
+    """What the report shows, computed once from the game log."""
+
+    log: RatedLog
+    records: list[GameRecord]  # every game, errored ones included, in id order
+    rows: list[Standing]  # the standings, in table order
+    order: list[int]  # indices into log.names, in table order
+    colours: dict[str, str]  # entrant -> colour, by table order
+    labels: dict[str, str]  # spec -> short label
+    prob: np.ndarray  # predicted P(row beats column), in log.names order
+    rate: np.ndarray  # observed win rate (NaN without games)
+    counts: np.ndarray  # rated games per pair
+    history: dict[str, RatingHistory]
+    fit: BradleyTerry
+
+
+def _compute(games, entrants, pinned, model: RatingModel, generated: datetime, *, n_bootstrap: int, seed: int) -> _Numbers:
+    from arena import plotting
+
+    log = rated_log(games, entrants)
+    records = _by_id([as_record(g) for g in games])
+    rows = standings(log, pinned=pinned, model=model, now=generated)
+    ratings = _ratings(log, pinned, model)
+    wins, counts = _pair_matrices(len(log.names), log.a, log.b, log.outcome)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = np.where(counts > 0, wins / np.maximum(counts, 1), np.nan)
+    return _Numbers(
+        log=log,
+        records=records,
+        rows=rows,
+        order=[log.names.index(r.name) for r in rows],
+        colours={r.name: c for r, c in zip(rows, plotting.colours(len(rows)))},
+        labels=entrant_labels([*log.names, *(s for g in records for s in (g.a, g.b)), *(pinned or {})]),
+        prob=np.asarray(model.win_probability_matrix(ratings.mu, ratings.sigma)),
+        rate=rate,
+        counts=counts,
+        history=rating_history(log, pinned=pinned, model=model),
+        fit=bradley_terry(log, pinned=pinned, n_bootstrap=n_bootstrap, seed=seed),
+    )
+
+
+def _draw_figures(numbers: _Numbers, out: Path) -> dict[str, tuple[int, int]]:
+    """Write the four SVG plots; return each file's size in CSS pixels."""
+    from arena import plotting
+
+    ix = np.ix_(numbers.order, numbers.order)
+    ordered = [numbers.log.names[i] for i in numbers.order]
+    ordered_labels = [numbers.labels[n] for n in ordered]
+    history = [numbers.history[n] for n in ordered]
+    palette = [numbers.colours[n] for n in ordered]
+    return {
+        "history.svg": plotting.write_svg(
+            history_figure(history, palette, ordered_labels, len(numbers.log)),
+            out / "history.svg",
+            "Rating history: TrueSkill mu ± 2 sigma per entrant",
+        ),
+        "win_probability.svg": plotting.write_svg(
+            matrix_figure(ordered_labels, numbers.prob[ix]),
+            out / "win_probability.svg",
+            "Predicted probability that the row beats the column",
+            tight=True,
+        ),
+        "observed.svg": plotting.write_svg(
+            matrix_figure(ordered_labels, numbers.rate[ix], numbers.counts[ix].astype(np.int64)),
+            out / "observed.svg",
+            "Observed win rate of the row against the column, with game counts",
+            tight=True,
+        ),
+        "bradley_terry.svg": plotting.write_svg(
+            bradley_terry_figure(numbers.fit, numbers.colours, numbers.labels),
+            out / "bradley_terry.svg",
+            "Bradley-Terry ratings with bootstrap 95% intervals",
+        ),
+    }
+
+
+def _write_csvs(numbers: _Numbers, out: Path) -> None:
+    _games_frame(numbers.records, numbers.log).to_csv(out / "games.csv", index=False)
+    _entrants_frame(numbers.rows, numbers.fit).to_csv(out / "entrants.csv", index=False)
 
 
 def _by_id(games: list[GameRecord]) -> list[GameRecord]:

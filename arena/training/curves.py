@@ -263,10 +263,25 @@ def write_curves(experiment_dir: str | os.PathLike, *, x: str = "frames", smooth
     records = load_metrics(exp / "metrics.jsonl")
     name = exp.resolve().name
     window = max(1, len(records) // 100) if smooth is None else max(1, smooth)
+    charts = _charts(name, records, x=x, window=window)
+
+    out = exp / "curves"
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for file, _, svg in charts:
+        _write_atomic(out / file, svg)
+        written.append(out / file)
+    index = out / "index.html"
+    _write_atomic(index, _page(name, records, charts, window))
+    written.append(index)
+    return written
+
+
+def _charts(name: str, records: Sequence[Mapping], *, x: str, window: int) -> list[tuple[str, str, str]]:
+    """(file, heading, svg) of each chart whose metrics have values, in :data:`CURVES` order."""
     keys = _keys(records)
     common = {"x": x, "smooth": window}
-
-    charts: list[tuple[str, str, str]] = []  # file, heading, svg
+    charts: list[tuple[str, str, str]] = []
     if "reward" in keys:
         charts.append((
             "reward.svg",
@@ -316,17 +331,7 @@ def write_curves(experiment_dir: str | os.PathLike, *, x: str = "frames", smooth
                 y_label="entropy (nats)", **common,
             ),
         ))  # fmt: skip
-
-    out = exp / "curves"
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for file, _, svg in charts:
-        _write_atomic(out / file, svg)
-        written.append(out / file)
-    index = out / "index.html"
-    _write_atomic(index, _page(name, records, charts, window))
-    written.append(index)
-    return written
+    return charts
 
 
 def _page(name: str, records: Sequence[Mapping], charts, window: int) -> str:

@@ -271,8 +271,8 @@ class Learner:
 
         Policy gradients use this, not the bare softmax: an action taken by the epsilon floor has
         softmax probability near 0 once the policy is sharp, and its bare log-probability would
-        give a huge, noisy gradient (measured on Pong: gradient norms of 20-30 right before the
-        policy collapsed to one action). Under the mixture that action has probability
+        give a huge, noisy gradient that can collapse the policy to one action. Under the mixture
+        that action has probability
         >= epsilon / A and almost no gradient.
         """
         log_probs = torch.log_softmax(logits, -1).gather(-1, actions.unsqueeze(-1)).squeeze(-1)

@@ -35,12 +35,8 @@ class CommonParams:
     Times are in agent steps unless said otherwise: one step is the env's ``act_every`` emulator
     frames. Action repeat (``act_every``) and observation delay (``delay``) are the env's options
     (``-o``), not parameters: see :func:`arena.plugins.envs.timing` and :data:`MOVED_TO_ENV`.
-    The defaults are what made phillip's one-pass update (``ac``'s; ``rac``'s before it took PPO's
-    clipped update, which has its own) learn Pong against the cartridge's CPU fastest among the
-    settings tried (bench/README.md): updates every 8 x 32 = 256 steps, learning rate 3e-4 and
-    entropy 0.02. 1e-3 with entropy 0.01 collapsed the policy to one action within 200k frames;
-    5e-4 learned fastest but collapsed the same way after 500k frames; 7e-4 with 0.03 stayed
-    random for 200k frames.
+    The defaults suit phillip's one-pass update (``ac``'s): updates every 8 x 32 = 256 steps,
+    learning rate 3e-4, entropy 0.02. How they were chosen is in bench/README.md.
     """
 
     # -- the discount and exploration ------------------------------------------------------------

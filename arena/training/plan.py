@@ -14,9 +14,12 @@ from typing import Any
 
 from arena import paths
 from arena.errors import ArenaError
-from arena.plugins.envs import Timing, timing
+from arena.plugins.algorithms import AlgorithmSpec
+from arena.plugins.envs import EnvSpec, Timing, timing
+from arena.training.enemies import PoolConfig
 from arena.training.params import (
     MOVED_TO_ENV,
+    CommonParams,
     experiment_name,
     parse_params,
     suggest,
@@ -35,12 +38,14 @@ DEFAULT_ENEMIES = "default.json"
 
 @dataclass(frozen=True)
 class TrainPlan:
-    algorithm: Any  # AlgorithmSpec
-    params: Any
+    """A checked ``arena train`` command: everything a run needs, decided before it starts."""
+
+    algorithm: AlgorithmSpec
+    params: CommonParams
     env: str
-    env_options: Any
+    env_options: Any  # the env's options dataclass
     enemies: Path
-    pool: Any  # arena.training.pool.PoolConfig
+    pool: PoolConfig
     name: str
     folder: Path
     workers: int
@@ -88,35 +93,17 @@ def plan_training(
     arena: Any = None,
 ) -> TrainPlan:
     """Validate the command and lay out the experiment; writes nothing."""
-    from arena.plugins.agents import resolve
     from arena.plugins.manager import get_arena
     from arena.training.pool import load_pool_file
     from arena.training.snapshot import list_snapshots
 
     arena = arena or get_arena()
-    if plugin not in arena.algorithms:
-        raise ArenaError(
-            f"unknown algorithm '{plugin}'{suggest(plugin, arena.algorithms.names())}; installed: {arena.algorithms.choices()}"
-        )
-    spec = arena.algorithms.get(plugin)
+    spec = _algorithm(arena, plugin)
     env_spec = arena.envs.get(env)
     params = parse_params(spec.params_class(), sets, owner=f"algorithm '{plugin}'")
     options = env_spec.parse_options(list(env_pairs))
-    shape = tuple(env_spec.observation_shape(options)) if env_spec.observation_shape else None
-    if shape is None or len(shape) != 1:
-        raise ArenaError(
-            f"env '{env}' with these options gives observations of shape {shape}; training needs a flat vector (Pong: drop -o obs=pixels)"
-        )
-    for label, value, low in (
-        ("--steps", steps, 1),
-        ("--workers", workers, 1),
-        ("--eval-every", eval_every, 0),
-        ("--eval-games", eval_games, 0),
-        ("--snapshot-every", snapshot_every, 1),
-    ):
-        if value is not None and value < low:
-            raise ArenaError(f"{label} must be at least {low}, got {value}")
-
+    shape = _flat_observations(env_spec, options)
+    _check_counts(steps=steps, workers=workers, eval_every=eval_every, eval_games=eval_games, snapshot_every=snapshot_every)
     if eval_every is None:
         # Evaluation rounds at a steady pace in agent steps, whatever an update's size (ac's is 256
         # steps, so every 100 updates; rac's 1,024, so every 25).
@@ -124,33 +111,8 @@ def plan_training(
     enemies_path = _find_enemies(enemies or DEFAULT_ENEMIES)
     pool = load_pool_file(enemies_path)
     options = _apply_cpu_char(enemies_path, env_spec, options, list(env_pairs))
-    for index, entry in enumerate(pool.entries):
-        if entry.spec == "self":
-            continue
-        try:
-            if _looks_like_path(entry.spec) and not os.path.exists(entry.spec):
-                raise ArenaError(
-                    f"no snapshot at {entry.spec}: the path does not exist (paths are relative to the current folder, {Path.cwd()})"
-                )
-            resolve(entry.spec, arena.agents, env_spec, options)
-        except ArenaError as exc:
-            raise ArenaError(f"enemies file {enemies_path}, entry {index} ('{entry.label}'): {exc}") from None
-
-    extra = {}
-    if env != "pong":
-        extra["env"] = env
-    if enemies_path.name != DEFAULT_ENEMIES:
-        extra["enemies"] = enemies_path.stem
-    if name is not None:
-        if not _NAME_OK.match(name):
-            raise ArenaError(
-                f"bad --name '{name}': use letters, digits, '-', '_', '=', '.' and '+', starting with a letter or digit"
-            )
-        exp_name = name
-    else:
-        exp_name = experiment_name(plugin, params, extra, timing=_timing_names(env_spec, options))
-        if tag:
-            exp_name += "_" + secrets.token_hex(3)
+    _check_enemies(arena, env_spec, options, enemies_path, pool)
+    exp_name = _experiment_name(plugin, params, env, env_spec, options, enemies_path, name, tag)
     folder = paths.experiments_dir() / exp_name
     snapshots = list_snapshots(folder)
     resume_from = None
@@ -183,6 +145,66 @@ def plan_training(
         eval_games=eval_games,
         existing_snapshots=len(snapshots),
     )
+
+
+def _algorithm(arena: Any, plugin: str) -> AlgorithmSpec:
+    if plugin not in arena.algorithms:
+        raise ArenaError(
+            f"unknown algorithm '{plugin}'{suggest(plugin, arena.algorithms.names())}; installed: {arena.algorithms.choices()}"
+        )
+    return arena.algorithms.get(plugin)
+
+
+def _flat_observations(env_spec: EnvSpec, options: Any) -> tuple[int]:
+    shape = tuple(env_spec.observation_shape(options)) if env_spec.observation_shape else None
+    if shape is None or len(shape) != 1:
+        raise ArenaError(
+            f"env '{env_spec.name}' with these options gives observations of shape {shape}; training needs a flat vector (Pong: drop -o obs=pixels)"
+        )
+    return shape
+
+
+def _check_counts(**given: int | None) -> None:
+    lowest = {"steps": 1, "workers": 1, "eval_every": 0, "eval_games": 0, "snapshot_every": 1}
+    for key, value in given.items():
+        if value is not None and value < lowest[key]:
+            raise ArenaError(f"--{key.replace('_', '-')} must be at least {lowest[key]}, got {value}")
+
+
+def _check_enemies(arena: Any, env_spec: EnvSpec, options: Any, enemies_path: Path, pool: PoolConfig) -> None:
+    """Every enemy plays in this env (one-line errors naming the file and the entry)."""
+    from arena.plugins.agents import resolve
+
+    for index, entry in enumerate(pool.entries):
+        if entry.spec == "self":
+            continue
+        try:
+            if _looks_like_path(entry.spec) and not os.path.exists(entry.spec):
+                raise ArenaError(
+                    f"no snapshot at {entry.spec}: the path does not exist (paths are relative to the current folder, {Path.cwd()})"
+                )
+            resolve(entry.spec, arena.agents, env_spec, options)
+        except ArenaError as exc:
+            raise ArenaError(f"enemies file {enemies_path}, entry {index} ('{entry.label}'): {exc}") from None
+
+
+def _experiment_name(
+    plugin: str, params: Any, env: str, env_spec: EnvSpec, options: Any, enemies_path: Path, name: str | None, tag: bool
+) -> str:
+    """``--name``, or the algorithm plus what differs from the defaults (``rac_lr=0.001_env=melee``)."""
+    if name is not None:
+        if not _NAME_OK.match(name):
+            raise ArenaError(
+                f"bad --name '{name}': use letters, digits, '-', '_', '=', '.' and '+', starting with a letter or digit"
+            )
+        return name
+    extra = {}
+    if env != "pong":
+        extra["env"] = env
+    if enemies_path.name != DEFAULT_ENEMIES:
+        extra["enemies"] = enemies_path.stem
+    exp_name = experiment_name(plugin, params, extra, timing=_timing_names(env_spec, options))
+    return exp_name + "_" + secrets.token_hex(3) if tag else exp_name
 
 
 _NAME_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=+-]*$")

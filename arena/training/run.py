@@ -1,12 +1,13 @@
 """``arena train``: experiments that train an algorithm by self-play against an enemy pool.
 
-:func:`plan_training` checks everything the user gave and decides the experiment's name and
-folder without writing anything (``--dry-run`` prints the plan). :func:`run_training` runs it:
+:func:`arena.training.plan.plan_training` checks everything the user gave and decides the
+experiment's name and folder without writing anything (``--dry-run`` prints the plan).
+:func:`run_training` runs it:
 
 * the experiment folder ``experiments/NAME/`` holds ``params.json``, ``snapshots/``,
   ``metrics.jsonl``, TensorBoard event files in ``tb/`` and ``logs/``;
-* rollout workers (:mod:`arena.training.rollout`) play against opponents drawn from the pool and send
-  trajectories; the learner updates, broadcasts new weights and the opponent distribution;
+* rollout workers (:mod:`arena.training.rollout`) play against enemies drawn from the pool and send
+  trajectories; the learner updates, broadcasts new weights and the enemies' distribution;
 * every ``snapshot_every`` updates a snapshot is written (rerunning the same command resumes from
   the newest); every ``eval_every`` updates the snapshot plays evaluation games against the game's
   own CPU and the pool, recorded in the leaderboard named after the experiment.
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from arena.errors import ArenaError, one_line
+from arena.games.record import GameRecord
 from arena.training.evaluation import Evaluator, _display_path
 from arena.training.experiment import Experiment
 from arena.training.plan import TrainPlan
@@ -62,7 +64,7 @@ class TrainResult:
     wall_s: float
     final_snapshot: Path | None
     resumed_from: Path | None
-    evaluations: list[dict]
+    evaluations: list[GameRecord]
 
 
 def make_executor(plan: TrainPlan, config: Any):
@@ -83,176 +85,235 @@ def run_training(
     arena: Any = None,
     executor_factory: Callable[[TrainPlan, Any], Any] = make_executor,
 ) -> TrainResult:
-    import torch
-
+    """Run the planned experiment to ``plan.steps`` agent steps (resuming from its newest
+    snapshot if the plan says so), then play the final evaluation and draw the learning curves."""
     from arena.plugins.manager import get_arena
-    from arena.training.learner import count_parameters
-    from arena.training.pool import EnemyPool
-    from arena.training.rollout import ArenaEnvMaker, WorkerConfig
-    from arena.training.snapshot import (
-        list_snapshots,
-        load_snapshot,
-        save_snapshot,
-        snapshot_name,
-    )
-    from arena.training.tensorboard import EventWriter
 
-    arena = arena or get_arena()
-    experiment = Experiment(plan)
-    experiment.prepare()
-    log_file = open(experiment.logs / "train.log", "a", encoding="utf-8")
-
-    def say(message: str) -> None:
-        stamp = datetime.now(UTC).isoformat(timespec="seconds")
-        log_file.write(f"{stamp} {message}\n")
-        log_file.flush()
-        if log is not None:
-            log(message)
-
-    learner_cls = plan.algorithm.learner_class()
-    learner = learner_cls(plan.params, plan.obs_size, plan.num_actions, plan.fps, act_every=plan.timing.act_every)
-    pool = EnemyPool(plan.pool)
-    counters = {"steps": 0, "frames": 0, "games": 0, "wall_s": 0.0}
-    if plan.resume_from is not None:
-        snapshot = load_snapshot(plan.resume_from)
-        learner.load_state_dict(snapshot.learner)
-        counters.update({k: snapshot.meta.get("counters", {}).get(k, v) for k, v in counters.items()})
-        if snapshot.meta.get("pool"):
-            pool.load_state_dict(snapshot.meta["pool"])
-        experiment.trim_metrics(counters["steps"])
-        say(
-            f"resumed {plan.name} from {plan.resume_from.name}: {counters['steps']:,} steps, {counters['frames']:,} frames, {learner.updates} updates"
-        )
-    else:
-        say(
-            f"started {plan.name}: {plan.algorithm.name}, {count_parameters(learner.model):,} weights on {learner.device}, {plan.workers} workers"
-        )
-    torch.set_num_threads(1 if plan.workers >= (os.cpu_count() or 1) else max(1, (os.cpu_count() or 1) - plan.workers))
-
-    def distribution():
-        return pool.distribution([str(p) for p in list_snapshots(experiment.snapshots)])
-
-    def save() -> Path:
-        meta = experiment.meta(dict(counters, updates=learner.updates))
-        meta["pool"] = pool.state_dict()
-        return save_snapshot(experiment.snapshots / snapshot_name(counters["steps"]), meta, learner.state_dict())
-
-    config = WorkerConfig(
-        learner=plan.algorithm.learner,
-        params=plan.params,
-        obs_size=plan.obs_size,
-        num_actions=plan.num_actions,
-        gamma=learner.gamma,
-        make_env=ArenaEnvMaker(plan.env, plan.env_options),
-        seed=plan.params.seed + learner.updates,  # a resumed run plays new games
-        log_dir=str(experiment.logs),
-    )
-    evaluator = Evaluator(plan, arena, say)
-    recent = deque(maxlen=RECENT_GAMES)
-    final: Path | None = None
-    started = time.perf_counter()
-    wall_before = counters["wall_s"]
-    if counters["steps"] >= plan.steps:
-        say(f"{plan.name} already trained {counters['steps']:,} of {plan.steps:,} steps; pass a larger --steps to go on")
-        log_file.close()
-        return _result(plan, counters, learner, plan.resume_from, evaluator, wall_before)
-    executor = executor_factory(plan, config)
-    # resumed: TensorBoard drops what earlier event files logged past the snapshot
-    tb = EventWriter(experiment.folder / "tb", purge_step=counters["steps"] + 1 if plan.resume_from is not None else None)
+    run = _Run(plan, arena or get_arena(), log)
     try:
-        if plan.resume_from is None:
-            save()  # step 0: "self" has a past from the start, and a crash before the first snapshot resumes
-        executor.start(learner.policy_weights(), learner.updates, distribution())
-        with open(experiment.metrics_path, "a", encoding="utf-8") as metrics_file:
-            window_start, window_frames = time.perf_counter(), 0
-            while counters["steps"] < plan.steps:
-                results = executor.gather(learner.wants())
-                for result in results:
-                    counters["steps"] += result.steps
-                    counters["frames"] += result.frames
-                    window_frames += result.frames
-                    for game in result.games:
-                        counters["games"] += 1
-                        recent.append(game["reward"])
-                        if game.get("outcome") is not None:
-                            pool.record(game["enemy"], game["outcome"])
-                learner.set_progress(counters["steps"] / plan.steps)
-                metrics = learner.update([r.trajectory for r in results])
-                metrics["lr"] = learner.optimizer.param_groups[0]["lr"]
-                executor.broadcast(learner.policy_weights(), learner.updates, distribution())
-                now = time.perf_counter()
-                counters["wall_s"] = wall_before + now - started
-                fps = window_frames / max(now - window_start, 1e-9)
-                window_start, window_frames = now, 0
-                progress = Progress(
-                    updates=learner.updates,
-                    steps=counters["steps"],
-                    frames=counters["frames"],
-                    games=counters["games"],
-                    wall_s=counters["wall_s"],
-                    fps=fps,
-                    reward=sum(recent) / len(recent) if recent else None,
-                    win_rates=pool.win_rates(),
-                    metrics=metrics,
-                )
-                row = {
-                    "updates": progress.updates, "steps": progress.steps, "frames": progress.frames, "games": progress.games,
-                    "wall_s": round(progress.wall_s, 3), "fps": round(fps, 1), "reward": progress.reward,
-                    "lag": learner.updates - 1 - min(r.version for r in results),
-                    **{f"win_rate/{label}": rate for label, (rate, _) in progress.win_rates.items()},
-                    **{key: round(value, 6) for key, value in metrics.items()},
-                }  # fmt: skip
-                metrics_file.write(json.dumps(row) + "\n")
-                metrics_file.flush()
-                tb.add_scalars(
-                    progress.steps, {k: v for k, v in row.items() if isinstance(v, (int, float)) and k not in ("steps",)}
-                )
-                evaluate = bool(plan.eval_every) and learner.updates % plan.eval_every == 0
-                if learner.updates % plan.snapshot_every == 0 or evaluate:
-                    path = save()
-                    if evaluate:
-                        evaluator.submit(path)
-                if on_progress is not None:
-                    on_progress(progress)
-        final = save()
-        say(
-            f"finished {plan.name}: {counters['steps']:,} steps, {counters['frames']:,} frames, {counters['games']} games; snapshot {final}"
-        )
-    except ArenaError as exc:
-        say(f"stopped: {one_line(exc)}")
-        raise
-    except KeyboardInterrupt:
-        executor.close()
-        path = save()
-        say(f"interrupted: saved {path}; rerun the same command to resume")
-        raise
+        if run.counters["steps"] >= plan.steps:
+            run.say(
+                f"{plan.name} already trained {run.counters['steps']:,} of {plan.steps:,} steps; pass a larger --steps to go on"
+            )
+            return run.result(plan.resume_from)
+        final = run.train(executor_factory(plan, run.worker_config()), on_progress)
+        run.evaluate_last(final)
+        run.draw_curves()
+        return run.result(final)
     finally:
-        executor.close()
-        tb.close()
-    if plan.eval_every and _display_path(final) != evaluator.previous:
-        say("final evaluation: " + ", ".join(evaluator.opponents() + ([evaluator.previous] if evaluator.previous else [])))
-        evaluator.submit(final, wait=True)
-    evaluator.wait()
-    try:
-        from arena.training.curves import write_curves
-
-        write_curves(experiment.folder)
-    except Exception as exc:  # a plot must never fail a finished run
-        say(f"could not draw learning curves: {one_line(exc)}")
-    log_file.close()
-    return _result(plan, counters, learner, final, evaluator, wall_before)
+        run.close()
 
 
-def _result(plan, counters, learner, final, evaluator, wall_before) -> TrainResult:
-    return TrainResult(
-        name=plan.name,
-        folder=plan.folder,
-        steps=counters["steps"],
-        frames=counters["frames"],
-        updates=learner.updates,
-        games=counters["games"],
-        wall_s=counters["wall_s"] - wall_before,
-        final_snapshot=final,
-        resumed_from=plan.resume_from,
-        evaluations=list(evaluator.results),
-    )
+class _Run:
+    """One run of an experiment: its learner, enemy pool and counters, and what it writes."""
+
+    def __init__(self, plan: TrainPlan, arena: Any, log: Callable[[str], None] | None):
+        import torch
+
+        from arena.training.learner import count_parameters
+        from arena.training.pool import EnemyPool
+
+        self.plan, self.arena, self.log = plan, arena, log
+        self.experiment = Experiment(plan)
+        self.experiment.prepare()
+        self.log_file = open(self.experiment.logs / "train.log", "a", encoding="utf-8")
+        learner_cls = plan.algorithm.learner_class()
+        self.learner = learner_cls(plan.params, plan.obs_size, plan.num_actions, plan.fps, act_every=plan.timing.act_every)
+        self.pool = EnemyPool(plan.pool)
+        self.counters = {"steps": 0, "frames": 0, "games": 0, "wall_s": 0.0}
+        if plan.resume_from is not None:
+            self._resume()
+        else:
+            weights = count_parameters(self.learner.model)
+            self.say(
+                f"started {plan.name}: {plan.algorithm.name}, {weights:,} weights on {self.learner.device}, {plan.workers} workers"
+            )
+        cores = os.cpu_count() or 1
+        torch.set_num_threads(1 if plan.workers >= cores else max(1, cores - plan.workers))
+        self.evaluator = Evaluator(plan, arena, self.say)
+        self.recent: deque[float] = deque(maxlen=RECENT_GAMES)
+        self.wall_before = self.counters["wall_s"]
+
+    def _resume(self) -> None:
+        from arena.training.snapshot import load_snapshot
+
+        plan = self.plan
+        snapshot = load_snapshot(plan.resume_from)
+        self.learner.load_state_dict(snapshot.learner)
+        self.counters.update({k: snapshot.meta.get("counters", {}).get(k, v) for k, v in self.counters.items()})
+        if snapshot.meta.get("pool"):
+            self.pool.load_state_dict(snapshot.meta["pool"])
+        self.experiment.trim_metrics(self.counters["steps"])
+        c = self.counters
+        self.say(
+            f"resumed {plan.name} from {plan.resume_from.name}: {c['steps']:,} steps, {c['frames']:,} frames, {self.learner.updates} updates"
+        )
+
+    def say(self, message: str) -> None:
+        stamp = datetime.now(UTC).isoformat(timespec="seconds")
+        self.log_file.write(f"{stamp} {message}\n")
+        self.log_file.flush()
+        if self.log is not None:
+            self.log(message)
+
+    def worker_config(self):
+        from arena.training.rollout import ArenaEnvMaker, WorkerConfig
+
+        plan = self.plan
+        return WorkerConfig(
+            learner=plan.algorithm.learner,
+            params=plan.params,
+            obs_size=plan.obs_size,
+            num_actions=plan.num_actions,
+            gamma=self.learner.gamma,
+            make_env=ArenaEnvMaker(plan.env, plan.env_options),
+            seed=plan.params.seed + self.learner.updates,  # a resumed run plays new games
+            log_dir=str(self.experiment.logs),
+        )
+
+    def distribution(self) -> list:
+        from arena.training.snapshot import list_snapshots
+
+        return self.pool.distribution([str(p) for p in list_snapshots(self.experiment.snapshots)])
+
+    def save(self) -> Path:
+        from arena.training.snapshot import save_snapshot, snapshot_name
+
+        meta = self.experiment.meta(dict(self.counters, updates=self.learner.updates))
+        meta["pool"] = self.pool.state_dict()
+        return save_snapshot(self.experiment.snapshots / snapshot_name(self.counters["steps"]), meta, self.learner.state_dict())
+
+    # -- the loop ----------------------------------------------------------------------------------
+
+    def train(self, executor: Any, on_progress: Callable[[Progress], None] | None) -> Path:
+        """Update until the step budget is spent; the final snapshot's path."""
+        from arena.training.tensorboard import EventWriter
+
+        plan, learner = self.plan, self.learner
+        # resumed: TensorBoard drops what earlier event files logged past the snapshot
+        purge = self.counters["steps"] + 1 if plan.resume_from is not None else None
+        tb = EventWriter(self.experiment.folder / "tb", purge_step=purge)
+        started = time.perf_counter()
+        try:
+            if plan.resume_from is None:
+                self.save()  # step 0: "self" has a past from the start, and a crash before the first snapshot resumes
+            executor.start(learner.policy_weights(), learner.updates, self.distribution())
+            with open(self.experiment.metrics_path, "a", encoding="utf-8") as metrics_file:
+                window = time.perf_counter()
+                while self.counters["steps"] < plan.steps:
+                    progress, row = self._update(executor, started, window)
+                    window = time.perf_counter()
+                    metrics_file.write(json.dumps(row) + "\n")
+                    metrics_file.flush()
+                    tb.add_scalars(progress.steps, {k: v for k, v in row.items() if isinstance(v, (int, float)) and k != "steps"})
+                    self._snapshot_and_evaluate()
+                    if on_progress is not None:
+                        on_progress(progress)
+            final = self.save()
+            c = self.counters
+            self.say(f"finished {plan.name}: {c['steps']:,} steps, {c['frames']:,} frames, {c['games']} games; snapshot {final}")
+            return final
+        except ArenaError as exc:
+            self.say(f"stopped: {one_line(exc)}")
+            raise
+        except KeyboardInterrupt:
+            executor.close()
+            path = self.save()
+            self.say(f"interrupted: saved {path}; rerun the same command to resume")
+            raise
+        finally:
+            executor.close()
+            tb.close()
+
+    def _update(self, executor: Any, started: float, window: float) -> tuple[Progress, dict[str, Any]]:
+        """Gather fresh trajectories, count their games, update, broadcast: one update's progress
+        and its metrics line."""
+        learner, counters = self.learner, self.counters
+        results = executor.gather(learner.wants())
+        frames = self._count(results)
+        learner.set_progress(counters["steps"] / self.plan.steps)
+        metrics = learner.update([r.trajectory for r in results])
+        metrics["lr"] = learner.optimizer.param_groups[0]["lr"]
+        executor.broadcast(learner.policy_weights(), learner.updates, self.distribution())
+        now = time.perf_counter()
+        counters["wall_s"] = self.wall_before + now - started
+        fps = frames / max(now - window, 1e-9)
+        progress = Progress(
+            updates=learner.updates,
+            steps=counters["steps"],
+            frames=counters["frames"],
+            games=counters["games"],
+            wall_s=counters["wall_s"],
+            fps=fps,
+            reward=sum(self.recent) / len(self.recent) if self.recent else None,
+            win_rates=self.pool.win_rates(),
+            metrics=metrics,
+        )
+        row = {
+            "updates": progress.updates, "steps": progress.steps, "frames": progress.frames, "games": progress.games,
+            "wall_s": round(progress.wall_s, 3), "fps": round(fps, 1), "reward": progress.reward,
+            "lag": learner.updates - 1 - min(r.version for r in results),
+            **{f"win_rate/{label}": rate for label, (rate, _) in progress.win_rates.items()},
+            **{key: round(value, 6) for key, value in metrics.items()},
+        }  # fmt: skip
+        return progress, row
+
+    def _count(self, results: list) -> int:
+        """Add the trajectories' steps, frames and finished games to the counters and the pool;
+        the frames they took."""
+        frames = 0
+        for result in results:
+            self.counters["steps"] += result.steps
+            self.counters["frames"] += result.frames
+            frames += result.frames
+            for game in result.games:
+                self.counters["games"] += 1
+                self.recent.append(game["reward"])
+                if game.get("outcome") is not None:
+                    self.pool.record(game["enemy"], game["outcome"])
+        return frames
+
+    def _snapshot_and_evaluate(self) -> None:
+        plan, updates = self.plan, self.learner.updates
+        evaluate = bool(plan.eval_every) and updates % plan.eval_every == 0
+        if updates % plan.snapshot_every == 0 or evaluate:
+            path = self.save()
+            if evaluate:
+                self.evaluator.submit(path)
+
+    # -- after the loop ----------------------------------------------------------------------------
+
+    def evaluate_last(self, final: Path) -> None:
+        evaluator = self.evaluator
+        if self.plan.eval_every and _display_path(final) != evaluator.previous:
+            self.say(
+                "final evaluation: " + ", ".join(evaluator.opponents() + ([evaluator.previous] if evaluator.previous else []))
+            )
+            evaluator.submit(final, wait=True)
+        evaluator.wait()
+
+    def draw_curves(self) -> None:
+        try:
+            from arena.training.curves import write_curves
+
+            write_curves(self.experiment.folder)
+        except Exception as exc:  # a plot must never fail a finished run
+            self.say(f"could not draw learning curves: {one_line(exc)}")
+
+    def result(self, final: Path | None) -> TrainResult:
+        c = self.counters
+        return TrainResult(
+            name=self.plan.name,
+            folder=self.plan.folder,
+            steps=c["steps"],
+            frames=c["frames"],
+            updates=self.learner.updates,
+            games=c["games"],
+            wall_s=c["wall_s"] - self.wall_before,
+            final_snapshot=final,
+            resumed_from=self.plan.resume_from,
+            evaluations=list(self.evaluator.results),
+        )
+
+    def close(self) -> None:
+        self.log_file.close()

@@ -8,9 +8,7 @@ The network is :class:`~arena_algorithms.ac.ActorCritic` with a GRU core::
 
 The critic is a network of its own, as in phillip (rac.py's actor, critic.py's critic): the value
 loss's gradient never reaches the embedding and GRU the policy reads. ``shared_critic=true`` gives
-it the shared trunk instead (``ac``'s default). On Pong at 2M frames the own critic's final
-snapshots averaged +0.6 against the CPU over four seeds (23 games of 40 won), the shared one's
--2.5 over four runs (16 of 40): bench/README.md's sixth round, within the runs' noise.
+it the shared trunk instead (``ac``'s default).
 
 Memory is what the GRU adds over ``ac``: the previous action as input lets the net know what it
 did (actions are held the env's ``act_every`` frames and the game may lag by its ``delay``
@@ -33,9 +31,7 @@ ratio clipped to [1 - ``clip``, 1 + ``clip``], the critic toward the returns, an
 One update is 4 x 8 trajectories of 32 steps (1,024 steps), 4 sweeps, learning rate 1.5e-4.
 ``--set clip=0`` gives phillip's update instead, ``ac``'s: one plain policy-gradient step on each
 fresh minibatch (add ``sweeps=1 batches=1 min_collect=8 learning_rate=3e-4 entropy_scale=0.02``
-for the rest of the old defaults). On Pong the plain update moved the policy 0.1-0.25 nats per 20k
-frames and left final snapshots anywhere from -11 to +5 against the CPU; the clipped one is what
-made rac beat it (bench/README.md, sixth round).
+for the rest of the old defaults). Why these defaults: bench/README.md.
 """
 
 from __future__ import annotations

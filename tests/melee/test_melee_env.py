@@ -149,8 +149,10 @@ def test_a_time_match_ends_on_the_post_game_screen(make_env):
     while env.agents:
         _, _, terminations, _, _ = env.step({"p2": NOOP})
     # The 150-frame clock ran out. It starts with the game, and reset() returns a few frames in
-    # (more on a busy machine), so the env counts a little less than 150.
-    assert terminations == {"p2": True} and 100 <= env.frames <= 150 + env.options.act_every
+    # (more on a busy machine), so the env counts a little less than 150; the last read may land a
+    # few frames past the end (the fake runs unthrottled, and a busy machine reads late), but
+    # nowhere near the 28,800-frame cap.
+    assert terminations == {"p2": True} and 100 <= env.frames <= 150 + 30
     m = fake_memory(env.dolphin_pid)
     time.sleep(0.1)
     assert (m.u8(L.MAJOR), m.u8(L.MINOR)) == (2, 4)  # the game went to the post-game screen
