@@ -192,6 +192,10 @@ def test_entrants_the_definition_does_not_list_are_guests(tmp_path):
     assert "bot:tracker:5 (guest)" in table.stdout and "random (guest)" not in table.stdout
     assert "never scheduled by `arena leaderboard run`" in table.stdout
     assert set(shown(tmp_path, "small")) == {"bot:tracker:1", "random", "bot:tracker:5"}
+    report = run_cli(tmp_path, "leaderboard", "report", "small")
+    assert report.returncode == 0, report.stderr
+    page = (tmp_path / "home" / "reports" / "small" / "index.html").read_text()
+    assert page.count(">guest</span>") == 1
 
 
 # -- files written by Arena 0.1.0 -------------------------------------------------------------------

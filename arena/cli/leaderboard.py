@@ -188,7 +188,7 @@ def report_command(name, out_dir, db_path) -> None:
     out_dir = out_dir or report_dir(name)
     store = _open(db_path, name)
     board = _Board(store, name)
-    page = write_report(out_dir, name, board.games, board.entrants, pinned=board.pins)
+    page = write_report(out_dir, name, board.games, board.entrants, pinned=board.pins, guests=board.guests)
     click.echo(f"wrote {page}")
 
 

@@ -11,9 +11,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from arena.errors import ArenaError
+
+if TYPE_CHECKING:
+    from arena.plugins.envs import EnvSpec
+    from arena.plugins.manager import Registry
 
 
 @runtime_checkable
@@ -77,7 +81,7 @@ def _usages(kinds: Any) -> str:
     return ", ".join(kind.usage or name for name, kind in kinds) or "(none: is a plugin missing?)"
 
 
-def resolve(spec: str, kinds: Any, env_spec: Any, env_options: Any) -> Any:
+def resolve(spec: str, kinds: Registry[AgentKind], env_spec: EnvSpec, env_options: Any) -> Agent | BuiltinCpu:
     """Build what plays ``spec`` in ``env_spec``: an :class:`Agent` or a :class:`BuiltinCpu`."""
     kind, args = find_kind(spec, kinds)
     try:

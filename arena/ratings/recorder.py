@@ -17,11 +17,14 @@ pins: the recorder copies them into the store, which then rates every game under
 from __future__ import annotations
 
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from arena.games.record import GameRecord
 from arena.ratings.leaderboard import LeaderboardDef, find_definition
 from arena.ratings.store import MatchStore
+
+if TYPE_CHECKING:
+    from arena.plugins.manager import Arena
 
 
 class Recorder:
@@ -39,7 +42,7 @@ class Recorder:
         store: MatchStore,
         *,
         definition: LeaderboardDef | None | str = "find",
-        arena: Any = None,
+        arena: Arena | None = None,
     ):
         self.name = name
         self.log_path = Path(log_path)

@@ -23,7 +23,7 @@ import html
 import json
 import math
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import pairwise
@@ -581,6 +581,7 @@ def _page(
     generated: datetime,
     max_games_listed: int,
     images: dict[str, tuple[int, int]],
+    guests: set[str] = frozenset(),
 ) -> str:
     """The HTML of ``index.html``, one section after another."""
     games, log, fit, colours = numbers.records, numbers.log, numbers.fit, numbers.colours
@@ -592,7 +593,7 @@ def _page(
         *_banner(name, games, log, errored),
         *_nav(),
         '<main class="wrap">',
-        *_standings_section(numbers.rows, colours, model, pinned, who),
+        *_standings_section(numbers.rows, colours, model, pinned, who, guests),
         *_history_section(images["history.svg"]),
         *_matrices_section(images["win_probability.svg"], images["observed.svg"]),
         *_bradley_terry_section(fit, colours, images["bradley_terry.svg"], who),
@@ -654,7 +655,7 @@ def _nav() -> list[str]:
 
 
 def _standings_section(
-    rows: list[Standing], colours: dict[str, str], model: RatingModel, pinned: Mapping | None, who
+    rows: list[Standing], colours: dict[str, str], model: RatingModel, pinned: Mapping | None, who, guests: set[str]
 ) -> list[str]:
     span_lo = min([r.low for r in rows] + [r.conservative for r in rows] or [0.0])
     span_hi = max([r.high for r in rows] or [1.0])
@@ -678,18 +679,20 @@ def _standings_section(
             '<th class="num">Games</th><th class="num">W–D–L</th><th class="num">Win rate</th>'
             "<th>Last played (UTC)</th></tr></thead><tbody>"
         ),
-        *(_standings_row(r, ranks.count(r.rank) > 1, colours[r.name], (span_lo, span_hi), who) for r in rows),
+        *(_standings_row(r, ranks.count(r.rank) > 1, colours[r.name], (span_lo, span_hi), who, r.name in guests) for r in rows),
         "</tbody></table></div>",
         _model_note(model, pinned, who),
         "</section>",
     ]
 
 
-def _standings_row(r: Standing, tied: bool, colour: str, span: tuple[float, float], who) -> str:
+def _standings_row(r: Standing, tied: bool, colour: str, span: tuple[float, float], who, guest: bool) -> str:
     tie = '<span class="tie">=</span>' if tied else ""
     badges = ""
     if r.pinned:
         badges += '<span class="badge" title="rating held fixed">pinned</span>'
+    if guest:
+        badges += '<span class="badge" title="not among the definition\'s entrants: rated, never scheduled">guest</span>'
     if r.errors:
         badges += (
             f'<span class="badge warn" title="errored games, not rated">{r.errors} error{"s" if r.errors != 1 else ""}</span>'
@@ -953,6 +956,7 @@ def write_report(
     n_bootstrap: int = 200,
     seed: int = 0,
     max_games_listed: int = 1000,
+    guests: Collection[str] = (),
 ) -> Path:
     """Write the leaderboard ``name``'s report into ``out_dir`` (created if missing; the files in
     :data:`FILES` are overwritten) and return the path of its ``index.html``.
@@ -961,6 +965,7 @@ def write_report(
     ``pinned`` and ``model`` mean what they mean in :mod:`arena.ratings.standings`. ``now`` dates the page and the "last played" ages (default: the
     current time); the Bradley-Terry bootstrap uses ``n_bootstrap`` replicates seeded by
     ``seed``; the page lists at most ``max_games_listed`` games (the CSV has all of them).
+    ``guests`` are entrants the leaderboard's definition does not list (marked so on the page).
     """
     import pandas as pd  # noqa: F401  (fail early if pandas is missing)
 
@@ -980,6 +985,7 @@ def write_report(
         generated=generated,
         max_games_listed=max_games_listed,
         images=images,
+        guests=set(guests),
     )
     index = out / "index.html"
     tmp = out / ".index.html.tmp"

@@ -13,13 +13,17 @@ import os
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING
 
 from arena import paths
 from arena.errors import ArenaError
 from arena.games.record import GameRecord
 from arena.ratings.leaderboard import LeaderboardDef
 from arena.ratings.recorder import Recorder
+
+if TYPE_CHECKING:
+    from arena.plugins.manager import Arena
+    from arena.ratings.store import MatchStore
 
 
 @dataclass
@@ -51,12 +55,12 @@ def _stopping_rule(definition: LeaderboardDef, games: int | None, until_sigma: f
 
 def run_leaderboard(
     definition: LeaderboardDef,
-    store: Any,
+    store: MatchStore,
     *,
     games: int | None = None,
     until_sigma: float | None = None,
     workers: int | None = None,
-    arena: Any = None,
+    arena: Arena | None = None,
     seed: int | None = None,
     on_game: Callable[[GameRecord], None] | None = None,
 ) -> RunResult:
@@ -96,7 +100,7 @@ def run_leaderboard(
 class _Schedule:
     """The entrants, their ratings as the store holds them, and the games in flight."""
 
-    def __init__(self, definition: LeaderboardDef, store: Any, arena: Any, seed: int | None):
+    def __init__(self, definition: LeaderboardDef, store: MatchStore, arena: Arena, seed: int | None):
         import numpy as np
 
         from arena.plugins.agents import BuiltinCpu, resolve

@@ -7,10 +7,13 @@ import dataclasses
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from arena.errors import one_line
 from arena.training.plan import TrainPlan
+
+if TYPE_CHECKING:
+    from arena.plugins.manager import Arena
 
 
 class Evaluator:
@@ -20,7 +23,7 @@ class Evaluator:
     said so) rather than queued, so evaluation never holds training back.
     """
 
-    def __init__(self, plan: TrainPlan, arena: Any, log: Callable[[str], None]):
+    def __init__(self, plan: TrainPlan, arena: Arena, log: Callable[[str], None]):
         self.plan = plan
         self.arena = arena
         self.log = log

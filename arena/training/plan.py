@@ -10,7 +10,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from arena import paths
 from arena.errors import ArenaError
@@ -26,6 +26,9 @@ from arena.training.params import (
     to_dict,
     with_absent,
 )
+
+if TYPE_CHECKING:
+    from arena.plugins.manager import Arena
 
 EVAL_EVERY_STEPS = 25_600  # agent steps between evaluation rounds when --eval-every is not given
 
@@ -90,7 +93,7 @@ def plan_training(
     snapshot_every: int = 10,
     eval_every: int | None = None,
     eval_games: int = 2,
-    arena: Any = None,
+    arena: Arena | None = None,
 ) -> TrainPlan:
     """Validate the command and lay out the experiment; writes nothing."""
     from arena.plugins.manager import get_arena
@@ -147,7 +150,7 @@ def plan_training(
     )
 
 
-def _algorithm(arena: Any, plugin: str) -> AlgorithmSpec:
+def _algorithm(arena: Arena, plugin: str) -> AlgorithmSpec:
     if plugin not in arena.algorithms:
         raise ArenaError(
             f"unknown algorithm '{plugin}'{suggest(plugin, arena.algorithms.names())}; installed: {arena.algorithms.choices()}"
@@ -171,7 +174,7 @@ def _check_counts(**given: int | None) -> None:
             raise ArenaError(f"--{key.replace('_', '-')} must be at least {lowest[key]}, got {value}")
 
 
-def _check_enemies(arena: Any, env_spec: EnvSpec, options: Any, enemies_path: Path, pool: PoolConfig) -> None:
+def _check_enemies(arena: Arena, env_spec: EnvSpec, options: Any, enemies_path: Path, pool: PoolConfig) -> None:
     """Every enemy plays in this env (one-line errors naming the file and the entry)."""
     from arena.plugins.agents import resolve
 
@@ -215,7 +218,7 @@ def _looks_like_path(spec: str) -> bool:
     return "/" in spec or os.sep in spec or spec.endswith(".pt") or spec.startswith(".")
 
 
-def _apply_cpu_char(enemies_path: Path, env_spec: Any, options: Any, pairs: list[str]) -> Any:
+def _apply_cpu_char(enemies_path: Path, env_spec: EnvSpec, options: Any, pairs: list[str]) -> Any:
     """phillip's CPU entries name the CPU's character (``{"char": "falcon", "level": 9}``); in
     Arena that is the env's ``cpu_char`` option, so the file's character becomes the option.
     ``-o cpu_char=...`` naming another character is an error rather than silently ignored."""

@@ -23,7 +23,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -31,6 +31,9 @@ from arena.errors import ArenaError, one_line
 from arena.training.pool import (
     sample as sample_enemy,  # one sampler for the pool and the workers
 )
+
+if TYPE_CHECKING:
+    from arena.plugins.manager import Arena
 
 # -- envs as the learner sees them -----------------------------------------------------------------
 
@@ -43,7 +46,7 @@ class SeatEnv:
     0.5 draw, 0 loss).
     """
 
-    def __init__(self, arena: Any, env_name: str, options: Any, seed: int):
+    def __init__(self, arena: Arena, env_name: str, options: Any, seed: int):
         self.arena = arena
         self.spec = arena.envs.get(env_name)
         self.options = options

@@ -23,13 +23,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from arena.errors import ArenaError, one_line
 from arena.games.record import GameRecord
 from arena.training.evaluation import Evaluator, _display_path
 from arena.training.experiment import Experiment
 from arena.training.plan import TrainPlan
+
+if TYPE_CHECKING:
+    from arena.plugins.manager import Arena
 
 RECENT_GAMES = 20  # the progress bar's "recent reward" averages this many games
 
@@ -82,7 +85,7 @@ def run_training(
     *,
     on_progress: Callable[[Progress], None] | None = None,
     log: Callable[[str], None] | None = None,
-    arena: Any = None,
+    arena: Arena | None = None,
     executor_factory: Callable[[TrainPlan, Any], Any] = make_executor,
 ) -> TrainResult:
     """Run the planned experiment to ``plan.steps`` agent steps (resuming from its newest
@@ -107,7 +110,7 @@ def run_training(
 class _Run:
     """One run of an experiment: its learner, enemy pool and counters, and what it writes."""
 
-    def __init__(self, plan: TrainPlan, arena: Any, log: Callable[[str], None] | None):
+    def __init__(self, plan: TrainPlan, arena: Arena, log: Callable[[str], None] | None):
         import torch
 
         from arena.training.learner import count_parameters

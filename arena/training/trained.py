@@ -10,16 +10,19 @@ from __future__ import annotations
 import dataclasses
 import sys
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from arena.errors import ArenaError
 from arena.plugins.envs import Timing, timing
 from arena.training.snapshot import Snapshot, load_snapshot
 
+if TYPE_CHECKING:
+    from arena.plugins.manager import Arena
+
 _warned: set[tuple[str, tuple[str, ...]]] = set()
 
 
-def build_model(snapshot: Snapshot, arena: Any):
+def build_model(snapshot: Snapshot, arena: Arena):
     """The snapshot's model with its weights, built by its algorithm's learner class."""
     from arena.training.learner import load_weights
     from arena.training.params import MOVED_TO_ENV, parse_params, with_absent
