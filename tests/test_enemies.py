@@ -85,3 +85,53 @@ def test_phillip_data_file_loads_unchanged():
     assert load_enemies(path) == ["self", "agents/delay0/FalconFalconBF", "cpu:9"]
     config = load_pool_file(path)
     assert config.sampling == "uniform" and [e.weight for e in config.entries] == [1.0, 1.0, 1.0]
+
+
+# -- --enemies NAME ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def plugins(monkeypatch, tmp_path):
+    from arena.plugins.manager import load_plugins
+
+    monkeypatch.chdir(tmp_path)  # no ./enemies/ here: Arena's own files are found
+    monkeypatch.setenv("ARENA_EXPERIMENTS", str(tmp_path / "experiments"))
+    monkeypatch.setenv("ARENA_LOAD_PLUGINS", "agents,pong,algorithms,enemies")
+    return load_plugins()
+
+
+@pytest.mark.parametrize("name, file", [("self", "self.json"), ("ladder", "ladder.json"), ("pfsp.json", "pfsp.json")])
+def test_a_bare_name_finds_arena_s_own_enemies_files(plugins, name, file):
+    from arena.training.plan import plan_training
+
+    plan = plan_training("ac", enemies=name, arena=plugins)
+    assert plan.enemies == str(ROOT / "enemies" / file)
+
+
+def test_a_file_in_the_current_folder_s_enemies_comes_first(plugins, tmp_path):
+    from arena.training.plan import plan_training
+
+    (tmp_path / "enemies").mkdir()
+    (tmp_path / "enemies" / "self.json").write_text('["self", "random"]')
+    plan = plan_training("ac", enemies="self", arena=plugins)
+    assert [e.spec for e in plan.pool.entries] == ["self", "random"]
+
+
+def test_an_unknown_name_lists_the_files_and_pools_there_are(plugins):
+    from arena.training.plan import plan_training
+
+    with pytest.raises(ArenaError) as info:
+        plan_training("ac", enemies="nosuch", arena=plugins)
+    message = str(info.value)
+    assert "no enemies file or pool 'nosuch'" in message and "ladder" in message and "self" in message
+    assert "pools: (none" in message and "\n" not in message
+
+
+def test_phillips_char_for_an_env_without_a_cpu_character_is_an_error(plugins, tmp_path):
+    from arena.training.plan import plan_training
+
+    (tmp_path / "fox.json").write_text('["self", {"char": "fox", "level": 9}]')
+    with pytest.raises(
+        ArenaError, match=r"entry 1: \"char\": \"fox\" names the CPU's character, but env 'pong' has no cpu_char option"
+    ):
+        plan_training("ac", enemies="fox.json", arena=plugins)

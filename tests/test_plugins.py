@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 import pytest
+from click.testing import CliRunner
 
 import arena.plugins.hookspecs as hookspecs
 from arena import hookimpl
@@ -107,6 +108,37 @@ def test_hook_arena_register_opponents(new_arena):
     assert arena.plugins["old"].as_dict()["agents"] == ["bot:old"]
 
 
+def test_hook_arena_register_enemies(new_arena):
+    from arena.plugins.enemies import NamedPool, SamplingRule
+
+    class Last:
+        def probabilities(self, enemies):
+            return [0.0] * (len(enemies) - 1) + [1.0]
+
+    def arena_register_enemies(register):
+        register(SamplingRule(name="last", make=Last, description="always the last candidate"))
+        register(NamedPool(name="mine", enemies={"sampling": "last", "enemies": ["self", "random"]}))
+
+    arena = new_arena([FakeEntryPoint("pools", plugin(arena_register_enemies=arena_register_enemies))])
+    assert arena.sampling_rules.names() == ["last"] and arena.pools.names() == ["mine"]
+    assert arena.plugins["pools"].as_dict()["sampling_rules"] == ["last"]
+    assert arena.plugins["pools"].as_dict()["pools"] == ["mine"]
+    from arena.training.enemies import find_pool
+    from arena.training.pool import EnemyPool
+
+    source, config = find_pool("mine", arena)
+    assert source == "mine" and [e.spec for e in config.entries] == ["self", "random"]
+    assert EnemyPool(config, rules=arena.sampling_rules).distribution() == [("self", "self", 0.0), ("random", "random", 1.0)]
+
+
+def test_a_registered_thing_of_the_wrong_type_skips_the_plugin(new_arena, warnings_seen):
+    def arena_register_enemies(register):
+        register(object())
+
+    arena = new_arena([FakeEntryPoint("odd", plugin(arena_register_enemies=arena_register_enemies))])
+    assert "odd" not in arena.plugins and "SamplingRule or a NamedPool" in warnings_seen[0]
+
+
 def test_hook_arena_register_algorithms(new_arena):
     def arena_register_algorithms(register):
         register(types.SimpleNamespace(name="reinforce"))
@@ -179,26 +211,49 @@ def test_a_plugin_that_fails_while_registering_leaves_nothing_behind(new_arena, 
     assert "config missing" in warnings_seen[0]
 
 
-def test_two_plugins_registering_one_name_is_an_error_naming_both(new_arena):
-    with pytest.raises(ArenaError) as info:
-        new_arena([FakeEntryPoint("first", env_plugin("pong")), FakeEntryPoint("second", env_plugin("pong"))])
-    message = str(info.value)
-    assert "environment 'pong'" in message and "'first'" in message and "'second'" in message
+def test_two_plugins_registering_one_name_keep_the_first_with_a_warning_naming_both(new_arena, warnings_seen):
+    eps = [FakeEntryPoint("first", env_plugin("pong", "chess")), FakeEntryPoint("second", env_plugin("pong", "go"))]
+    arena = new_arena(eps)
+    assert warnings_seen == [
+        "environment 'pong' is registered by both plugin 'first' and plugin 'second'; kept 'first''s, skipped 'second''s "
+        "(plugin 'second''s other registrations still load); uninstall one of them"
+    ]
+    assert arena.envs.owner("pong") == "first"
+    assert arena.envs.names() == ["chess", "go", "pong"]  # only the colliding name is skipped
+    assert arena.plugins["second"].registered == {"envs": ["go"]}
+    with pytest.raises(ArenaError, match="environment 'pong'.*'first'.*'second'.*uninstall.*ARENA_STRICT_PLUGINS=1"):
+        new_arena(eps, strict=True)
 
 
-def test_duplicate_opponent_kinds_are_an_error_too(new_arena):
+def test_duplicate_agent_kinds_keep_the_first_too(new_arena, warnings_seen):
+    arena = new_arena([FakeEntryPoint("one", kind_plugin("bot:x")), FakeEntryPoint("two", kind_plugin("bot:x"))])
+    assert arena.agents.owner("bot:x") == "one" and "two" in arena.plugins
+    assert arena.plugins["two"].registered == {}
+    (message,) = warnings_seen
+    assert message.startswith("agent kind 'bot:x' is registered by both plugin 'one' and plugin 'two'; kept 'one''s")
     with pytest.raises(ArenaError, match="agent kind 'bot:x'.*'one'.*'two'"):
-        new_arena([FakeEntryPoint("one", kind_plugin("bot:x")), FakeEntryPoint("two", kind_plugin("bot:x"))])
+        new_arena([FakeEntryPoint("one", kind_plugin("bot:x")), FakeEntryPoint("two", kind_plugin("bot:x"))], strict=True)
 
 
-def test_one_entry_point_name_from_two_distributions_is_an_error(new_arena):
-    with pytest.raises(ArenaError, match="plugin name 'games'.*dist-a.*dist-b"):
-        new_arena(
-            [
-                FakeEntryPoint("games", env_plugin("chess"), dist="dist-a"),
-                FakeEntryPoint("games", env_plugin("go"), dist="dist-b"),
-            ]
-        )
+def test_one_entry_point_name_from_two_distributions_keeps_the_first(new_arena, warnings_seen):
+    eps = [
+        FakeEntryPoint("games", env_plugin("chess"), dist="dist-a"),
+        FakeEntryPoint("games", env_plugin("go"), dist="dist-b"),
+    ]
+    arena = new_arena(eps)
+    assert arena.envs.names() == ["chess"] and arena.plugins["games"].distribution == "dist-a"
+    assert warnings_seen == [
+        "plugin name 'games' is used by both 'dist-a' and 'dist-b'; kept 'dist-a''s, skipped 'dist-b''s; uninstall one of them"
+    ]
+    with pytest.raises(ArenaError, match="plugin name 'games'.*dist-a.*dist-b.*ARENA_STRICT_PLUGINS=1"):
+        new_arena(eps, strict=True)
+
+
+def test_a_plugin_name_added_twice_in_process_keeps_the_first(new_arena, warnings_seen):
+    arena = new_arena([FakeEntryPoint("games", env_plugin("chess"))])
+    assert arena.add_plugin(env_plugin("go"), "games") is False
+    assert arena.envs.names() == ["chess"]
+    assert "plugin name 'games' is used by both" in warnings_seen[0] and "kept" in warnings_seen[0]
 
 
 def test_the_same_distribution_seen_twice_loads_once(new_arena):
@@ -224,6 +279,32 @@ def test_hookimpl_with_an_unknown_argument_is_skipped(new_arena, warnings_seen):
     assert "'bad'" in warnings_seen[0] and "extra" in warnings_seen[0]
 
 
+def test_hookimpl_with_a_default_value_is_skipped_with_the_rule(new_arena, warnings_seen):
+    def arena_register_envs(register=None):
+        register(EnvSpec(name="chess", make=None, description="", seats=("l", "r"), num_actions=2, options=object))
+
+    eps = [FakeEntryPoint("x", plugin(arena_register_envs=arena_register_envs)), FakeEntryPoint("good", env_plugin("go"))]
+    arena = new_arena(eps)
+    assert "x" not in arena.plugins and "x" in arena.failed and arena.envs.names() == ["go"]
+    assert warnings_seen == [
+        "plugin 'x': hook arena_register_envs takes 'register' with a default value; hook implementations must not "
+        "declare defaults (pluggy never passes them); remove '=None'; skipped"
+    ]
+    with pytest.raises(ArenaError, match="plugin 'x': hook arena_register_envs takes 'register' with a default.*ARENA_STRICT"):
+        new_arena(eps, strict=True)
+
+
+def test_a_method_hookimpl_with_a_default_value_is_skipped_too(new_arena, warnings_seen):
+    class Commands:
+        @hookimpl
+        def arena_register_commands(self, cli=click.Group("spare")):
+            pass
+
+    arena = new_arena([FakeEntryPoint("y", Commands())])
+    assert "y" not in arena.plugins
+    assert warnings_seen[0].startswith("plugin 'y': hook arena_register_commands takes 'cli' with a default value;")
+
+
 def test_hookimpl_may_take_fewer_arguments(new_arena):
     def arena_register_commands():
         pass
@@ -233,7 +314,7 @@ def test_hookimpl_may_take_fewer_arguments(new_arena):
     assert "quiet" in arena.plugins
 
 
-def test_a_command_two_plugins_define_is_an_error_naming_both(new_arena):
+def test_a_command_two_plugins_define_keeps_the_first_with_a_warning_naming_both(new_arena, warnings_seen):
     def make(label):
         def arena_register_commands(cli):
             @cli.command("report")
@@ -243,19 +324,41 @@ def test_a_command_two_plugins_define_is_an_error_naming_both(new_arena):
         return plugin(arena_register_commands=arena_register_commands)
 
     arena = new_arena([FakeEntryPoint("one", make("1")), FakeEntryPoint("two", make("2"))])
-    with pytest.raises(ArenaError, match="command 'report'.*'(one|two)'.*'(one|two)'"):
-        arena.add_commands(click.Group("arena"))
+    group = click.Group("arena")
+    arena.add_commands(group)
+    assert warnings_seen == [
+        "command 'report' is registered by both plugin 'one' and plugin 'two'; kept 'one''s, skipped 'two''s "
+        "(plugin 'two''s other registrations still load); uninstall one of them"
+    ]
+    assert CliRunner().invoke(group, ["report"]).output == "1\n"
+    assert arena.plugins["one"].registered == {"commands": ["report"]} and arena.plugins["two"].registered == {}
+    with pytest.raises(ArenaError, match="command 'report'.*'one'.*'two'.*ARENA_STRICT_PLUGINS=1"):
+        new_arena([FakeEntryPoint("one", make("1")), FakeEntryPoint("two", make("2"))], strict=True).add_commands(
+            click.Group("arena")
+        )
 
 
-def test_a_plugin_cannot_replace_a_core_command(new_arena):
+def test_a_plugin_cannot_replace_a_core_command(new_arena, warnings_seen):
     def arena_register_commands(cli):
         @cli.command("match")
         def match():
             pass
 
+        @cli.command("extra")
+        def extra():
+            pass
+
     arena = new_arena([FakeEntryPoint("hijack", plugin(arena_register_commands=arena_register_commands))])
-    with pytest.raises(ArenaError, match="command 'match'.*'arena'.*'hijack'"):
-        arena.add_commands(click.Group("arena", commands={"match": click.Command("match")}))
+    core = click.Command("match")
+    group = click.Group("arena", commands={"match": core})
+    arena.add_commands(group)
+    assert group.commands["match"] is core and "extra" in group.commands
+    (message,) = warnings_seen
+    assert message.startswith("command 'match' is registered by both Arena itself and plugin 'hijack'; kept Arena's")
+    with pytest.raises(ArenaError, match="command 'match'.*Arena.*'hijack'"):
+        new_arena([FakeEntryPoint("hijack", plugin(arena_register_commands=arena_register_commands))], strict=True).add_commands(
+            click.Group("arena", commands={"match": click.Command("match")})
+        )
 
 
 def test_allowlist_loads_only_named_plugins(new_arena, monkeypatch):

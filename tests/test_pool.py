@@ -12,7 +12,8 @@ import pytest
 
 from arena.errors import ArenaError
 from arena.training.enemies import EnemyEntry, PoolConfig, load_enemies, load_pool_file
-from arena.training.pool import PFSP_FLOOR, EnemyPool, sample
+from arena.training.pool import EnemyPool, sample
+from arena_enemies import PFSP_FLOOR
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,7 +59,7 @@ def test_weights_and_labels(tmp_path):
         EnemyEntry("cpu", "cpu", 1.5),
         EnemyEntry("bot:tracker:3", "bot:tracker:3", 3.0),
         EnemyEntry("agents/foo.pt", "agents/foo.pt", 1.0),
-        EnemyEntry("cpu:9", "cpu:9", 0.5),
+        EnemyEntry("cpu:9", "cpu:9", 0.5, char="falcon"),
     ]
     # load_enemies, used elsewhere, reads the extended format too and still returns the specs
     assert load_enemies(tmp_path / "pool.json") == ["self", "cpu", "bot:tracker:3", "agents/foo.pt", "cpu:9"]
@@ -66,9 +67,13 @@ def test_weights_and_labels(tmp_path):
 
 def test_knobs(tmp_path):
     config = load_pool_file(_write(tmp_path, {"sampling": "pfsp", "pfsp_power": 1, "enemies": ["self"]}))
-    assert (config.sampling, config.pfsp_power, config.latest_self) == ("pfsp", 1.0, 0.8)
+    assert (config.sampling, config.knobs) == ("pfsp", {"pfsp_power": 1})
+    assert EnemyPool(config).rule.power == 1.0
     config = load_pool_file(_write(tmp_path, {"sampling": "openai_five", "latest_self": 0.9, "enemies": ["self"]}))
-    assert (config.sampling, config.pfsp_power, config.latest_self) == ("openai_five", 2.0, 0.9)
+    assert (config.sampling, config.knobs) == ("openai_five", {"latest_self": 0.9})
+    assert EnemyPool(config).rule.latest == 0.9
+    config = load_pool_file(_write(tmp_path, {"sampling": "pfsp", "enemies": ["self"]}))
+    assert config.knobs == {} and EnemyPool(config).rule.power == 2.0  # the rule's default
 
 
 def test_phillip_file_loads_unchanged():
@@ -122,17 +127,17 @@ SELF_CPU = '["self", {"cpu": true}]'
         # sampling rules and knobs
         (
             f'{{"sampling": "pfps", "enemies": {SELF_CPU}}}',
-            r"unknown sampling rule 'pfps' \(did you mean 'pfsp'\?\); valid: uniform, pfsp, openai_five",
+            r"unknown sampling rule 'pfps' \(did you mean 'pfsp'\?\); installed: openai_five, pfsp, uniform",
         ),
         (
             f'{{"sampling": "openai-5", "enemies": {SELF_CPU}}}',
             r"unknown sampling rule 'openai-5' \(did you mean 'openai_five'\?\)",
         ),
         (f'{{"sampling": "Uniform", "enemies": {SELF_CPU}}}', r"'Uniform' \(did you mean 'uniform'\?\)"),
-        (f'{{"sampling": 2, "enemies": {SELF_CPU}}}', r"unknown sampling rule 2; valid: uniform, pfsp, openai_five"),
+        (f'{{"sampling": 2, "enemies": {SELF_CPU}}}', r"unknown sampling rule 2; installed: openai_five, pfsp, uniform"),
         (
             '{"sampling": "openai_five", "enemies": ["bot:tracker:3", {"cpu": true}]}',
-            r'"openai_five".*no entry is "self"; add "self"',
+            r'"openai_five" needs a "self" entry; add "self"',
         ),
         (
             f'{{"pfsp_power": 2, "enemies": {SELF_CPU}}}',
@@ -198,8 +203,6 @@ def test_configs_built_in_code_are_checked():
         PoolConfig(entries=[])
     with pytest.raises(ArenaError, match="duplicate labels"):
         PoolConfig(entries=[EnemyEntry("cpu", "cpu"), EnemyEntry("cpu", "cpu")])
-    with pytest.raises(ArenaError, match='needs a "self" entry'):
-        PoolConfig(entries=[EnemyEntry("cpu", "cpu")], sampling="openai_five")
 
 
 # -- statistics --------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ def arena(monkeypatch):
     """The built-in plugins, also as the process-wide state that `arena match` and trained agents use."""
     import arena.plugins.manager
 
-    monkeypatch.setenv("ARENA_LOAD_PLUGINS", "agents,pong,algorithms")
+    monkeypatch.setenv("ARENA_LOAD_PLUGINS", "agents,pong,algorithms,enemies")
     loaded = arena.plugins.manager.load_plugins()
     monkeypatch.setattr(arena.plugins.manager, "_loaded", loaded)
     return loaded

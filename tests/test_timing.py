@@ -16,11 +16,11 @@ import os
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
+from toy_envs import CountEnv, CountOptions
 
 from arena import hookimpl
 from arena.errors import ArenaError
@@ -37,7 +37,7 @@ def arena(monkeypatch, tmp_path):
     """The built-in plugins as the process-wide state (trained agents and workers use it)."""
     import arena.plugins.manager
 
-    monkeypatch.setenv("ARENA_LOAD_PLUGINS", "agents,pong,algorithms")
+    monkeypatch.setenv("ARENA_LOAD_PLUGINS", "agents,pong,algorithms,enemies")
     monkeypatch.setenv("ARENA_EXPERIMENTS", str(tmp_path / "experiments"))
     monkeypatch.setenv("ARENA_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("ARENA_DB", raising=False)
@@ -101,7 +101,7 @@ def test_old_ac_plays_in_arena_match(tmp_path):
     delay=3``) in the default Pong env, which now runs at act_every 2, with no warning about the
     parameters that moved."""
     env = dict(os.environ, ARENA_HOME=str(tmp_path / "home"), ARENA_DB=str(tmp_path / "arena.db"),
-               ARENA_LOAD_PLUGINS="agents,pong,algorithms", COLUMNS="200")  # fmt: skip
+               ARENA_LOAD_PLUGINS="agents,pong,algorithms,enemies", COLUMNS="200")  # fmt: skip
     log = tmp_path / "games.jsonl"
     proc = subprocess.run(
         [sys.executable, "-c", "from arena.cli import main; main()", "match", "tests/data/v0.1.0/experiments/old-ac",
@@ -142,59 +142,6 @@ def test_old_ac_holds_two_env_steps_and_sees_six_steps_late(arena, capsys):
 
 
 # -- b. an env without act_every/delay: trained and played alike -------------------------------------
-
-
-@dataclass(frozen=True)
-class CountOptions:
-    """A turn-free toy: no act_every, no delay."""
-
-    length: int = 10
-
-
-class CountEnv:
-    """Two seats say a number 0-2 each step for ``length`` steps; a seat scores when it says the
-    step number mod 3. Observation: ``[step / length, step mod 3 == 0, 1, 2]``, flat."""
-
-    def __init__(self, options: CountOptions, cpu_level=None):
-        self.options = options
-        self.possible_agents = ["p1", "p2"]
-        self.agents: list[str] = []
-        self._t = 0
-        self._score = {"p1": 0, "p2": 0}
-
-    def _obs(self):
-        cue = np.zeros(4, np.float32)
-        cue[0] = self._t / self.options.length
-        cue[1 + self._t % 3] = 1.0
-        return {seat: cue.copy() for seat in self.possible_agents}
-
-    def reset(self, seed=None, options=None):
-        self._t, self._score = 0, {"p1": 0, "p2": 0}
-        self.agents = list(self.possible_agents)
-        return self._obs(), {seat: {} for seat in self.agents}
-
-    def step(self, actions):
-        rewards = {}
-        for seat in self.agents:
-            hit = int(actions.get(seat, 0)) == self._t % 3
-            self._score[seat] += hit
-            rewards[seat] = float(hit)
-        self._t += 1
-        done = self._t >= self.options.length
-        seats = list(self.agents)
-        if done:
-            self.agents = []
-        return self._obs(), rewards, dict.fromkeys(seats, done), dict.fromkeys(seats, False), {seat: {} for seat in seats}
-
-    def scores(self):
-        return dict(self._score)
-
-    @property
-    def frames(self) -> int:
-        return self._t
-
-    def close(self):
-        pass
 
 
 COUNT = EnvSpec(

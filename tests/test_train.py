@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from arena import hookimpl
 from arena.errors import ArenaError
 
 # 32 steps a trajectory, 4 trajectories an update: 128 agent steps (about 512 frames) an update
@@ -34,7 +35,7 @@ def train_env(tmp_path: Path) -> dict[str, str]:
     env.update(
         ARENA_HOME=str(tmp_path / "home"),
         ARENA_EXPERIMENTS=str(tmp_path / "experiments"),
-        ARENA_LOAD_PLUGINS="agents,pong,algorithms",
+        ARENA_LOAD_PLUGINS="agents,pong,algorithms,enemies",
         COLUMNS="200",
     )
     for var in ("ARENA_STRICT_PLUGINS", "ARENA_TRACE_PLUGINS", "ARENA_DB", "ARENA_INLINE_ROLLOUT"):
@@ -80,7 +81,7 @@ def cli(tmp_path, monkeypatch, capsys):
 def arena_plugins(monkeypatch, tmp_path):
     from arena.plugins.manager import load_plugins
 
-    monkeypatch.setenv("ARENA_LOAD_PLUGINS", "agents,pong,melee,algorithms")
+    monkeypatch.setenv("ARENA_LOAD_PLUGINS", "agents,pong,melee,algorithms,enemies")
     monkeypatch.setenv("ARENA_EXPERIMENTS", str(tmp_path / "experiments"))
     monkeypatch.chdir(tmp_path)
     return load_plugins()
@@ -127,7 +128,7 @@ def test_default_name_is_the_algorithm(arena_plugins, tmp_path):
     plan = plan_training("ac", arena=arena_plugins)
     assert plan.name == "ac"
     assert plan.folder == tmp_path / "experiments" / "ac"
-    assert plan.enemies.name == "default.json"
+    assert Path(plan.enemies).name == "default.json"
     assert [e.spec for e in plan.pool.entries] == ["self", "cpu"]
 
 
@@ -179,7 +180,7 @@ def test_tag_name_and_enemies_in_the_name(arena_plugins, tmp_path):
     assert plan_training("ac", enemies="default.json", arena=arena_plugins).name == "ac"
     # the README's enemies/FILE works from any folder (here tmp_path, which has no enemies/)
     ladder = plan_training("ac", enemies="enemies/ladder.json", arena=arena_plugins)
-    assert ladder.name == "ac_enemies=ladder" and ladder.enemies.is_file()
+    assert ladder.name == "ac_enemies=ladder" and Path(ladder.enemies).is_file()
     assert [e.spec for e in ladder.pool.entries] == [f"bot:tracker:{n}" for n in (1, 3, 5, 7, 9)]
 
 
@@ -269,6 +270,7 @@ ENEMIES = {
     "nothing.json": '["self", "experiments/nothing-here"]',
     "emptydir.json": '["self", "emptydir"]',
     "falcon.json": '[{"char": "falcon", "level": 9}]',
+    "cpu9.json": '["self", {"cpu": 9}]',
 }
 
 # (arguments after `arena train`, what the single error line must contain)
@@ -291,7 +293,25 @@ BAD_INPUT = {
         ("--plugin", "ac", "--enemies", "emptydir.json"),
         ["emptydir.json", "entry 1", "no snapshot in emptydir"],
     ),
-    "cpu level without levels": (("--plugin", "ac", "--enemies", "falcon.json"), ["falcon.json", "entry 0", "cpu:9", "'cpu'"]),
+    "cpu level without levels": (("--plugin", "ac", "--enemies", "cpu9.json"), ["cpu9.json", "entry 1", "cpu:9", "'cpu'"]),
+    "CPU character for an env without one": (
+        ("--plugin", "ac", "--enemies", "falcon.json"),
+        [
+            "falcon.json, entry 0:",
+            '"char": "falcon" names the CPU\'s character',
+            "env 'pong' has no cpu_char option",
+            'drop "char"',
+        ],
+    ),
+    "unknown parameter names the algorithm": (
+        ("--plugin", "ac", "--set", "nosuch=1"),
+        ["'nosuch'", "algorithm 'ac'", "see 'arena train --plugin ac --list-params'"],
+    ),
+    "unknown env flag": (
+        ("--plugin", "ac", "--colour", "red"),
+        ["no such option '--colour' for arena train or env 'pong'", "--points"],
+    ),
+    "stray argument": (("--plugin", "ac", "extra"), ["unexpected argument 'extra'", "arena train"]),
     "pixels": (("--plugin", "ac", "-o", "obs=pixels"), ["obs=pixels", "flat vector"]),
     "act_every as parameter": (
         ("--plugin", "ac", "--set", "act_every=4"),
@@ -322,6 +342,69 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(cli, tmp_path, case):
 def test_unknown_algorithm_from_the_shell(tmp_path):
     proc = run_arena(tmp_path, "train", "--plugin", "racc")
     assert_error_line(proc.returncode, proc.stdout, proc.stderr, "'racc'", "did you mean 'rac'")
+    assert not (tmp_path / "experiments").exists()
+
+
+class GhostAlgorithms:
+    """Algorithms whose hyperparameters or learner do not import."""
+
+    @hookimpl
+    def arena_register_algorithms(self, register):
+        from arena.plugins.algorithms import AlgorithmSpec
+
+        register(AlgorithmSpec("ghost", "", params="arena_no_such_module:Params", learner="arena_algorithms.ac:ACLearner"))
+        register(AlgorithmSpec("phantom", "", params="arena_algorithms.ac:ACParams", learner="arena_algorithms.ac:NoSuchLearner"))
+
+
+@pytest.mark.parametrize(
+    "algorithm, needles",
+    [
+        (
+            "ghost",
+            [
+                "algorithm 'ghost' (plugin 'ghosts')",
+                "params 'arena_no_such_module:Params'",
+                "ModuleNotFoundError: No module named 'arena_no_such_module'",
+            ],
+        ),
+        (
+            "phantom",
+            [
+                "algorithm 'phantom' (plugin 'ghosts')",
+                "learner 'arena_algorithms.ac:NoSuchLearner'",
+                "AttributeError",
+                "NoSuchLearner",
+            ],
+        ),
+    ],
+)
+def test_an_algorithm_whose_classes_do_not_import_is_caught_by_dry_run(cli, tmp_path, algorithm, needles):
+    import arena.plugins.manager
+
+    assert arena.plugins.manager._loaded.add_plugin(GhostAlgorithms(), "ghosts")
+    code, out, err = cli("train", "--plugin", algorithm, "--dry-run")
+    assert_error_line(code, out, err, *needles, "does not import", "fix the plugin")
+    assert not (tmp_path / "experiments").exists()
+    if algorithm == "ghost":  # --list-params needs the hyperparameters only
+        code, out, err = cli("train", "--plugin", algorithm, "--list-params")
+        assert_error_line(code, out, err, *needles)
+
+
+def test_train_takes_env_options_as_flags_like_match(cli, tmp_path, monkeypatch):
+    import arena.plugins.manager
+
+    monkeypatch.setenv("ARENA_LOAD_PLUGINS", os.environ["ARENA_LOAD_PLUGINS"] + ",melee")
+    monkeypatch.setattr(arena.plugins.manager, "_loaded", arena.plugins.manager.load_plugins())
+    code, out, err = cli("train", "--plugin", "ac", "--env", "melee", "--iso", "missing.iso", "--dry-run")
+    assert_error_line(code, out, err, "Melee ISO missing.iso does not exist", "pass --iso PATH")
+
+    iso, dolphin = (pair.partition("=")[2] for pair in melee_pairs(tmp_path))
+    code, out, err = cli(
+        "train", "--plugin", "ac", "--env", "melee", "--iso", iso, f"--dolphin={dolphin}", "--cpu-char", "fox", "--dry-run"
+    )
+    assert code == 0, err
+    text = " ".join(out.split())
+    assert f'"iso": "{iso}"' in text and f'"dolphin": "{dolphin}"' in text and '"cpu_char": "fox"' in text
     assert not (tmp_path / "experiments").exists()
 
 

@@ -28,7 +28,7 @@ def _arena(args, cwd, env):
 def test_arena_train_runs_on_pong_and_the_snapshot_plays(algorithm, tmp_path):
     env = dict(
         os.environ, ARENA_HOME=str(tmp_path / "data"), ARENA_EXPERIMENTS=str(tmp_path / "experiments"), COLUMNS="200",
-        ARENA_LOAD_PLUGINS="agents,pong,algorithms",  # never an example plugin installed elsewhere
+        ARENA_LOAD_PLUGINS="agents,pong,algorithms,enemies",  # never an example plugin installed elsewhere
     )  # fmt: skip
     small = ["--set", "experience_length=16", "--set", "min_collect=4", "--set", "batch_size=4"]
     if algorithm in ("dqn", "rdqn"):

@@ -13,11 +13,13 @@ def _fmt(x: float) -> str:
     return f"{x:+.2f}"
 
 
-def env_flags(args: list[str], env_name: str, env_spec) -> list[str]:
+def env_flags(
+    args: list[str], env_name: str, env_spec, *, command: str = "arena match", takes: str = "two agents, then options"
+) -> list[str]:
     """Turn leftover ``--key value`` / ``--key=value`` flags into env options (``key=value``).
 
     Every env option doubles as a flag, so ``--env melee --iso PATH --cpu-char falcon`` works
-    like ``-o iso=PATH -o cpu_char=falcon``.
+    like ``-o iso=PATH -o cpu_char=falcon`` (in ``command``, which ``takes`` what errors say).
     """
     import dataclasses
 
@@ -29,11 +31,11 @@ def env_flags(args: list[str], env_name: str, env_spec) -> list[str]:
     while rest:
         token = rest.pop(0)
         if not token.startswith("--"):
-            raise ArenaError(f"unexpected argument '{token}'; arena match takes two agents, then options")
+            raise ArenaError(f"unexpected argument '{token}'; {command} takes {takes}")
         key, eq, value = token[2:].partition("=")
         option = key.replace("-", "_")
         if option not in names:
-            raise ArenaError(f"no such option '{token.split('=')[0]}' for arena match or env '{env_name}'; env options: {flags}")
+            raise ArenaError(f"no such option '{token.split('=')[0]}' for {command} or env '{env_name}'; env options: {flags}")
         if not eq:
             if not rest or rest[0].startswith("--"):
                 raise ArenaError(f"option '{token}' of env '{env_name}' needs a value: {token} VALUE")

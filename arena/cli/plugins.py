@@ -8,7 +8,7 @@ import click
 
 from arena.cli import cli
 
-KINDS = ("envs", "agents", "algorithms", "commands")
+KINDS = ("envs", "agents", "algorithms", "sampling_rules", "pools", "commands")
 
 
 @cli.command("plugins")
@@ -32,7 +32,7 @@ def plugins_command(as_json: bool) -> None:
     table.add_column("module")
     table.add_column("registered")
     for row in rows:
-        registered = "; ".join(f"{kind}: {', '.join(row[kind])}" for kind in KINDS if row.get(kind))
+        registered = "; ".join(f"{kind.replace('_', ' ')}: {', '.join(row[kind])}" for kind in KINDS if row.get(kind))
         table.add_row(row["name"], row["version"] or "-", row["module"], registered or "-")
     console = make_console()
     console.print(table)

@@ -9,7 +9,7 @@ import click
 from arena.cli import cli
 
 
-@cli.command("train")
+@cli.command("train", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.option("--plugin", "-p", "plugin", default="rac", show_default=True, help="Algorithm to train (see `arena plugins`).")
 @click.option("--env", "env_name", default="pong", show_default=True, help="Environment to train in.")
 @click.option(
@@ -45,7 +45,9 @@ from arena.cli import cli
 @click.option("--snapshot-every", type=int, default=10, show_default=True, help="Updates between snapshots.")
 @click.option("--dry-run", is_flag=True, help="Print what would run (name, params, workers, enemies) and change nothing.")
 @click.option("--list-params", is_flag=True, help="List the algorithm's hyperparameters with their defaults and exit.")
+@click.pass_context
 def train_command(
+    ctx,
     plugin,
     env_name,
     enemies,
@@ -66,12 +68,14 @@ def train_command(
     """Train an algorithm in an environment against the enemies in an enemies file.
 
     Rerunning the same command resumes from the experiment's newest snapshot.
+    Every env option is also a flag: `--points 11` is `-o points=11`.
 
     \b
     Examples:
       arena train --plugin rac
       arena train --plugin ppo --set learning_rate=1e-4 --steps 500000
       arena train --plugin rac --enemies enemies/ladder.json --workers 4
+      arena train --plugin rac --env melee --iso PATH
     """
     from arena.cli import make_console
     from arena.errors import ArenaError
@@ -87,6 +91,11 @@ def train_command(
     from arena.training.plan import plan_training
     from arena.training.run import run_training
 
+    if ctx.args:  # env options given as flags, as in arena match
+        from arena.cli.match import env_flags
+
+        flags = env_flags(ctx.args, env_name, arena.envs.get(env_name), command="arena train", takes="only options")
+        options = (*flags, *options)
     plan = plan_training(
         plugin, env=env_name, enemies=enemies, sets=sets, env_pairs=options, name=name, tag=tag, init=init, force=force,
         steps=steps, workers=workers, eval_every=eval_every, eval_games=eval_games, snapshot_every=snapshot_every, arena=arena,
@@ -102,15 +111,17 @@ def _list_params(console, arena, plugin) -> None:
 
     from arena.errors import ArenaError
     from arena.training.params import describe, suggest
+    from arena.training.plan import algorithm_class
 
     if plugin not in arena.algorithms:
         raise ArenaError(
             f"unknown algorithm '{plugin}'{suggest(plugin, arena.algorithms.names())}; installed: {arena.algorithms.choices()}"
         )
+    params_class = algorithm_class(arena, arena.algorithms.get(plugin), "params")
     table = Table(title=f"{plugin} hyperparameters (--set KEY=VALUE)", title_justify="left")
     for column in ("name", "type", "default", "names the experiment", "meaning"):
         table.add_column(column)
-    for field_name, type_name, default, help_text, naming in describe(arena.algorithms.get(plugin).params_class()):
+    for field_name, type_name, default, help_text, naming in describe(params_class):
         table.add_row(field_name, type_name, str(default), "yes" if naming else "no", help_text)
     console.print(table)
 
@@ -182,7 +193,26 @@ def _train(console, plan, arena, run_training) -> None:
         soft_wrap=True,
     )
     if result.final_snapshot:
-        console.print(f"final snapshot: {result.final_snapshot}  (play it: arena match {result.folder} cpu)", soft_wrap=True)
+        console.print(f"final snapshot: {result.final_snapshot}  (play it: {play_hint(plan, arena)})", soft_wrap=True)
     console.print(
         f"leaderboard: arena leaderboard show {result.name}   curves: {result.folder / 'curves' / 'index.html'}", soft_wrap=True
     )
+
+
+def play_hint(plan, arena) -> str:
+    """An ``arena match`` command that plays the trained agent in its env: against the game's CPU
+    if the env has one (else ``random``), with ``--env`` for another env than pong and the options
+    that say where things are on this machine (Melee's ``--iso``) as flags."""
+    import dataclasses
+    import shlex
+
+    env_spec = arena.envs.get(plan.env)
+    words = ["arena", "match", str(plan.folder), "cpu" if env_spec.has_cpu else "random"]
+    if plan.env != "pong":
+        words += ["--env", plan.env]
+    defaults = {f.name: f.default for f in dataclasses.fields(plan.env_options)}
+    for name in env_spec.machine_options:
+        value = getattr(plan.env_options, name, None)
+        if name in defaults and value != defaults[name]:
+            words += ["--" + name.replace("_", "-"), str(value)]
+    return shlex.join(words)

@@ -22,7 +22,7 @@ from typing import Any
 from arena.errors import ArenaError, one_line
 from arena.games.record import GameRecord
 from arena.plugins.agents import BuiltinCpu, resolve
-from arena.plugins.manager import Arena, get_arena
+from arena.plugins.manager import Arena, get_arena, share_warnings
 
 
 @dataclass(frozen=True)
@@ -138,6 +138,7 @@ def play_game(task: GameTask, state: _WorkerState) -> GameRecord:
                 if getattr(agent, "hash", None):
                     hashes[f"{role}_hash"] = agent.hash  # which weights played, for the match log
         observations, _ = env.reset(seed=task.seed)
+        state.arena.envs.get(task.env).check_observations(task.options, observations)
         truncated = False
         while env.agents:
             actions = {seat: players[seat](observations[seat]) for seat in env.agents}
@@ -247,6 +248,7 @@ class GamePool:
 
         while self._queue and len(self._pending) < self.workers:
             if self._pool is None:
+                share_warnings()  # the workers load the plugins again: no second copy of this process's warnings
                 self._pool = ProcessPoolExecutor(
                     max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker
                 )

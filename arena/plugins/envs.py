@@ -86,6 +86,22 @@ class EnvSpec:
             raise ArenaError(f"CPU level {level} does not exist in env '{self.name}'; valid: cpu, {valid}")
         return level
 
+    def check_observations(self, options: Any, observations: typing.Mapping[str, Any]) -> None:
+        """An :class:`ArenaError` if ``reset()``'s observations (seat -> observation) are not the
+        shape :attr:`observation_shape` declares for ``options`` (nothing to check without one)."""
+        if self.observation_shape is None:
+            return
+        import numpy as np
+
+        declared = tuple(self.observation_shape(options))
+        for observation in observations.values():
+            actual = np.shape(observation)
+            if actual != declared:
+                raise ArenaError(
+                    f"env '{self.name}' declares observations of shape {declared} (EnvSpec.observation_shape) but reset() "
+                    f"returned shape {actual}; fix the env or its observation_shape"
+                )
+
     def parse_options(self, pairs: typing.Iterable[str] = (), **overrides: Any) -> Any:
         """Build the options dataclass from ``key=value`` strings (``-o``) plus keyword overrides."""
         return parse_options(self.options, pairs, overrides, owner=f"env '{self.name}'")

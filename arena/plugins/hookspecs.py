@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # imported for annotations only: keeps plugin loading cheap
 
     from arena.plugins.agents import AgentKind
     from arena.plugins.algorithms import AlgorithmSpec
+    from arena.plugins.enemies import NamedPool, SamplingRule
     from arena.plugins.envs import EnvSpec
 
 PROJECT = "arena"
@@ -93,6 +94,22 @@ def arena_register_algorithms(register: Callable[[AlgorithmSpec], None]) -> None
 
     :param register: adds one :class:`arena.plugins.algorithms.AlgorithmSpec`; raises
         :class:`arena.errors.ArenaError` on a duplicate name.
+    :return: nothing.
+    """
+
+
+@hookspec
+def arena_register_enemies(register: Callable[[SamplingRule | NamedPool], None]) -> None:
+    """Register sampling rules and named enemy pools.
+
+    Called once, when plugins are loaded. Call ``register(SamplingRule(...))`` once per rule
+    (enemies files name it: ``"sampling": "NAME"``) and ``register(NamedPool(...))`` once per
+    enemies list the plugin ships (``arena train --enemies NAME`` finds it after the files in
+    ``./enemies/`` and Arena's own ``enemies/``). The learner builds a file's rule once and asks it
+    for probabilities once per update; it never runs in the game loop or in workers.
+
+    :param register: adds one :class:`arena.plugins.enemies.SamplingRule` or
+        :class:`arena.plugins.enemies.NamedPool`.
     :return: nothing.
     """
 

@@ -11,10 +11,19 @@ Environment variables:
 * ``ARENA_LOAD_PLUGINS``: comma-separated allowlist of plugin (entry-point) names; ``""`` loads none.
 * ``ARENA_STRICT_PLUGINS=1``: a plugin that fails to load or register is an error, not a warning.
 * ``ARENA_TRACE_PLUGINS=1``: print every hook call to stderr (pluggy's tracing).
+* ``ARENA_PLUGIN_WARNINGS_SHOWN``: set by a command for the worker processes it starts (see
+  :func:`share_warnings`), never by hand: the warnings it already printed, which workers (they
+  load the plugins again) do not print again.
+
+A name two plugins register (an env, an agent kind, an algorithm, a command, a plugin name) stays
+with the first; the second's is skipped with a warning naming both (``ARENA_STRICT_PLUGINS=1``:
+an error), and the rest of what the second plugin registers still loads.
 """
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import os
 import sys
 from collections.abc import Callable, Iterable
@@ -29,6 +38,7 @@ from arena.errors import ArenaError, one_line
 if TYPE_CHECKING:
     from arena.plugins.agents import AgentKind
     from arena.plugins.algorithms import AlgorithmSpec
+    from arena.plugins.enemies import NamedPool, SamplingRule
     from arena.plugins.envs import EnvSpec
 from arena.plugins import hookspecs
 
@@ -40,6 +50,7 @@ REGISTRY_HOOKS = {
     "arena_register_agents": "agents",
     "arena_register_opponents": "agents",  # the name before 0.2: plugins written for it still load
     "arena_register_algorithms": "algorithms",
+    "arena_register_enemies": "enemies",  # sampling rules and named pools, by the type registered
 }
 
 T = TypeVar("T")
@@ -126,8 +137,16 @@ class Arena:
         self.envs: Registry[EnvSpec] = Registry("environment")
         self.agents: Registry[AgentKind] = Registry("agent kind")
         self.algorithms: Registry[AlgorithmSpec] = Registry("algorithm")
-        self._registries: dict[str, Registry[Any]] = {"envs": self.envs, "agents": self.agents, "algorithms": self.algorithms}
-        self._warn = warn or (lambda message: print(f"arena: warning: {message}", file=sys.stderr))
+        self.sampling_rules: Registry[SamplingRule] = Registry("sampling rule")
+        self.pools: Registry[NamedPool] = Registry("enemy pool")
+        self._registries: dict[str, Registry[Any]] = {
+            "envs": self.envs,
+            "agents": self.agents,
+            "algorithms": self.algorithms,
+            "sampling_rules": self.sampling_rules,
+            "pools": self.pools,
+        }
+        self._warn = warn or _print_warning
         self._trace = _env_flag("ARENA_TRACE_PLUGINS")
 
     # -- loading -------------------------------------------------------------------------------
@@ -138,14 +157,36 @@ class Arena:
             raise ArenaError(f"{message} (ARENA_STRICT_PLUGINS=1)")
         self._warn(f"{message}; skipped")
 
+    def _clash(self, clash: str, outcome: str, fix: str) -> None:
+        """A name claimed twice: the first claim stands, with a warning (under
+        ARENA_STRICT_PLUGINS=1, an error)."""
+        if self.strict:
+            raise ArenaError(f"{clash}; {fix} (ARENA_STRICT_PLUGINS=1)")
+        self._warn(f"{clash}; {outcome}; {fix}")
+
+    def _registered_twice(self, what: str, item: str, first: str, second: str) -> None:
+        if first == second:
+            self._clash(f"plugin '{second}' registers {what} '{item}' twice", "kept the first", "register it once")
+            return
+        self._clash(
+            f"{what} '{item}' is registered by both plugin '{first}' and plugin '{second}'",
+            f"kept '{first}''s, skipped '{second}''s (plugin '{second}''s other registrations still load)",
+            "uninstall one of them",
+        )
+
+    def _plugin_name_twice(self, name: str, first: str, second: str) -> None:
+        self._clash(
+            f"plugin name '{name}' is used by both '{first}' and '{second}'",
+            f"kept '{first}''s, skipped '{second}''s",
+            "uninstall one of them",
+        )
+
     def add_plugin(self, plugin: object, name: str, *, version: str | None = None, distribution: str | None = None) -> bool:
         """Register one plugin object and collect its registrations; False if it was skipped."""
         if name in self.plugins:
             owner = self.plugins[name].distribution or self.plugins[name].module
-            raise ArenaError(
-                f"plugin name '{name}' is used by both '{owner}' and '{distribution or _module_name(plugin)}'; "
-                "uninstall one of them"
-            )
+            self._plugin_name_twice(name, owner, distribution or _module_name(plugin))
+            return False
         already = self.pm.get_name(plugin)
         if already is not None:
             self._fail(name, f"plugin '{name}' is module {_module_name(plugin)}, already loaded as plugin '{already}'")
@@ -165,6 +206,16 @@ class Arena:
                 f"plugin '{name}' implements unknown hook {', '.join(unknown)} (misspelled? known hooks: {known})",
             )
             return False
+        default = _hookimpl_default(plugin, callers)
+        if default is not None:
+            self.pm.unregister(plugin)
+            hook_name, argument, value = default
+            self._fail(
+                name,
+                f"plugin '{name}': hook {hook_name} takes '{argument}' with a default value; hook implementations must not "
+                f"declare defaults (pluggy never passes them); remove '={value!r}'",
+            )
+            return False
 
         info = PluginInfo(
             name=name,
@@ -178,14 +229,24 @@ class Arena:
             for hook_name, kind in REGISTRY_HOOKS.items():
                 for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
                     if impl.plugin is plugin:
-                        items = pending.setdefault(kind, [])
-                        self._call(impl, hook_name, register=lambda obj, items=items: items.append((_name_of(obj), obj)))
+                        self._call(impl, hook_name, register=_collector(kind, pending))
         except Exception as exc:
             self.pm.unregister(plugin)
             self._fail(name, f"plugin '{name}' failed while registering: {type(exc).__name__}: {one_line(exc)}")
             return False
-        # Commit only once the plugin registered everything: a failing plugin leaves no trace.
+        # Commit only once the plugin registered everything: a failing plugin leaves no trace. A
+        # name already taken stays with its first owner; only that name of this plugin is skipped.
+        keep: dict[str, list[tuple[str, Any]]] = {}
         for kind, items in pending.items():
+            registry, taken = self._registries[kind], set()
+            for item_name, obj in items:
+                if item_name in registry or item_name in taken:
+                    first = registry.owner(item_name) if item_name in registry else name
+                    self._registered_twice(registry.what, item_name, first, name)
+                    continue
+                taken.add(item_name)
+                keep.setdefault(kind, []).append((item_name, obj))
+        for kind, items in keep.items():
             for item_name, obj in items:
                 self._registries[kind].add(item_name, obj, name)
             info.registered[kind] = [item_name for item_name, _ in items]
@@ -202,11 +263,9 @@ class Arena:
             if allowed is not None and ep.name not in allowed:
                 continue
             if ep.name in seen:
-                if seen[ep.name] == (dist or ep.value):
-                    continue  # the same distribution seen twice on sys.path (editable installs)
-                raise ArenaError(
-                    f"plugin name '{ep.name}' is used by both '{seen[ep.name]}' and '{dist or ep.value}'; uninstall one of them"
-                )
+                if seen[ep.name] != (dist or ep.value):  # else the same distribution seen twice (editable installs)
+                    self._plugin_name_twice(ep.name, seen[ep.name], dist or ep.value)
+                continue
             seen[ep.name] = dist or ep.value
             try:
                 plugin = ep.load()
@@ -226,7 +285,8 @@ class Arena:
     # -- commands ------------------------------------------------------------------------------
 
     def add_commands(self, cli: Any) -> None:
-        """Let each plugin add click commands; a name two plugins use is an error naming both."""
+        """Let each plugin add click commands; a name already taken (by Arena or an earlier plugin)
+        stays with its first owner, with a warning naming both (an error under ARENA_STRICT_PLUGINS=1)."""
         owners = {name: "arena" for name in cli.commands}
         for impl in self.pm.hook.arena_register_commands.get_hookimpls():
             before = dict(cli.commands)
@@ -237,12 +297,18 @@ class Arena:
                 cli.commands.update(before)
                 self._fail(impl.plugin_name, f"plugin '{impl.plugin_name}' failed to add commands: {one_line(exc)}")
                 continue
-            for cmd_name, cmd in cli.commands.items():
+            for cmd_name, cmd in list(cli.commands.items()):
                 if cmd_name in before and before[cmd_name] is not cmd:
-                    raise ArenaError(
-                        f"command '{cmd_name}' is registered by both '{owners[cmd_name]}' and "
-                        f"plugin '{impl.plugin_name}'; uninstall one of them"
-                    )
+                    cli.commands[cmd_name] = before[cmd_name]  # the first owner keeps it
+                    first, second = owners[cmd_name], impl.plugin_name
+                    if first == "arena":
+                        self._clash(
+                            f"command '{cmd_name}' is registered by both Arena itself and plugin '{second}'",
+                            f"kept Arena's, skipped '{second}''s (plugin '{second}''s other registrations still load)",
+                            "rename the plugin's command",
+                        )
+                    else:
+                        self._registered_twice("command", cmd_name, first, second)
                 if cmd_name not in before:
                     owners[cmd_name] = impl.plugin_name
                     info = self.plugins.get(impl.plugin_name)
@@ -250,9 +316,82 @@ class Arena:
                         info.registered.setdefault("commands", []).append(cmd_name)
 
 
+def _hookimpl_default(plugin: object, callers: list[Any]) -> tuple[str, str, Any] | None:
+    """``(hook, argument, default)`` for the first argument of ``plugin``'s hook implementations
+    that declares a default value: pluggy never passes those, so the hook would get the default."""
+    for caller in callers:
+        for impl in caller.get_hookimpls():
+            if impl.plugin is not plugin:
+                continue
+            try:
+                parameters = inspect.signature(impl.function).parameters.values()
+            except (TypeError, ValueError):
+                continue
+            for parameter in parameters:
+                if parameter.default is not parameter.empty:
+                    return caller.name, parameter.name, parameter.default
+    return None
+
+
+# -- warnings, once per command ----------------------------------------------------------------------
+
+WARNINGS_SHOWN = "ARENA_PLUGIN_WARNINGS_SHOWN"
+_shown: list[str] = []  # keys of the warnings this process printed
+
+
+def _warning_key(message: str) -> str:
+    return hashlib.sha1(message.encode("utf-8")).hexdigest()[:12]
+
+
+def _in_worker() -> bool:
+    import multiprocessing
+
+    return multiprocessing.parent_process() is not None
+
+
+def _print_warning(message: str) -> None:
+    """Print a plugin warning, unless this is a worker process whose parent printed it already."""
+    key = _warning_key(message)
+    if _in_worker() and key in os.environ.get(WARNINGS_SHOWN, "").split(","):
+        return
+    print(f"arena: warning: {message}", file=sys.stderr)
+    _shown.append(key)
+
+
+def share_warnings() -> None:
+    """Call before starting worker processes: they inherit the list of plugin warnings this process
+    printed and do not print those again when they load the plugins (``ARENA_STRICT_PLUGINS``
+    still applies in them). A warning the parent never printed is still printed by the worker."""
+    keys = [key for key in os.environ.get(WARNINGS_SHOWN, "").split(",") if key]
+    keys += [key for key in _shown if key not in keys]
+    if keys:
+        os.environ[WARNINGS_SHOWN] = ",".join(keys)
+
+
 def _kwargs(impl: Any, **available: Any) -> dict[str, Any]:
     # Implementations may accept fewer arguments than the spec offers.
     return {name: available[name] for name in impl.argnames}
+
+
+def _collector(kind: str, pending: dict[str, list[tuple[str, Any]]]) -> Callable[[Any], None]:
+    """The ``register`` a registry hook receives: it collects what the plugin registers by kind."""
+
+    def register(obj: Any) -> None:
+        pending.setdefault(_kind_of(kind, obj), []).append((_name_of(obj), obj))
+
+    return register
+
+
+def _kind_of(kind: str, obj: Any) -> str:
+    if kind != "enemies":
+        return kind
+    from arena.plugins.enemies import NamedPool, SamplingRule
+
+    if isinstance(obj, SamplingRule):
+        return "sampling_rules"
+    if isinstance(obj, NamedPool):
+        return "pools"
+    raise TypeError(f"arena_register_enemies takes a SamplingRule or a NamedPool, not {obj!r}")
 
 
 def _name_of(obj: Any) -> str:

@@ -204,10 +204,13 @@ def suggest(name: str, choices: typing.Iterable[str]) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-def parse_params(cls: type, pairs: typing.Iterable[str], *, owner: str, base: dict[str, Any] | None = None) -> Any:
+def parse_params(
+    cls: type, pairs: typing.Iterable[str], *, owner: str, base: dict[str, Any] | None = None, plugin: str | None = None
+) -> Any:
     """``cls`` built from ``base`` (e.g. a resumed experiment's values) plus ``key=value`` strings.
 
-    Unknown keys suggest the nearest name; wrong types and out-of-range values are one-line
+    Unknown keys suggest the nearest name (and, given the algorithm's name ``plugin``, the
+    ``--list-params`` command that lists them); wrong types and out-of-range values are one-line
     :class:`ArenaError` s naming the key.
     """
     hints = typing.get_type_hints(cls)
@@ -227,9 +230,8 @@ def parse_params(cls: type, pairs: typing.Iterable[str], *, owner: str, base: di
                 f"'{key}' is an env option, not a parameter of {owner}: use -o {option}={raw.strip() or '...'} instead of --set {pair.strip()}"
             )
         if key not in hints:
-            raise ArenaError(
-                f"unknown parameter '{key}' for {owner}{suggest(key, names)}; see 'arena train --plugin ... --list-params'"
-            )
+            listing = f"; see 'arena train --plugin {plugin} --list-params'" if plugin else ""
+            raise ArenaError(f"unknown parameter '{key}' for {owner}{suggest(key, names)}{listing}")
         try:
             values[key] = convert(hints[key], raw)
         except ValueError as exc:

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from arena import paths
-from arena.errors import ArenaError
+from arena.errors import ArenaError, one_line
 from arena.plugins.algorithms import AlgorithmSpec
 from arena.plugins.envs import EnvSpec, Timing, timing
-from arena.training.enemies import PoolConfig
+from arena.training.enemies import PoolConfig, find_pool
 from arena.training.params import (
     MOVED_TO_ENV,
     CommonParams,
@@ -47,7 +47,7 @@ class TrainPlan:
     params: CommonParams
     env: str
     env_options: Any  # the env's options dataclass
-    enemies: Path
+    enemies: str  # the enemies file, or a plugin's named pool
     pool: PoolConfig
     name: str
     folder: Path
@@ -97,13 +97,12 @@ def plan_training(
 ) -> TrainPlan:
     """Validate the command and lay out the experiment; writes nothing."""
     from arena.plugins.manager import get_arena
-    from arena.training.pool import load_pool_file
     from arena.training.snapshot import list_snapshots
 
     arena = arena or get_arena()
     spec = _algorithm(arena, plugin)
     env_spec = arena.envs.get(env)
-    params = parse_params(spec.params_class(), sets, owner=f"algorithm '{plugin}'")
+    params = parse_params(algorithm_class(arena, spec, "params"), sets, owner=f"algorithm '{plugin}'", plugin=plugin)
     options = env_spec.parse_options(list(env_pairs))
     shape = _flat_observations(env_spec, options)
     _check_counts(steps=steps, workers=workers, eval_every=eval_every, eval_games=eval_games, snapshot_every=snapshot_every)
@@ -111,11 +110,10 @@ def plan_training(
         # Evaluation rounds at a steady pace in agent steps, whatever an update's size (ac's is 256
         # steps, so every 100 updates; rac's 1,024, so every 25).
         eval_every = max(1, round(EVAL_EVERY_STEPS / (params.min_collect * params.experience_length)))
-    enemies_path = _find_enemies(enemies or DEFAULT_ENEMIES)
-    pool = load_pool_file(enemies_path)
-    options = _apply_cpu_char(enemies_path, env_spec, options, list(env_pairs))
-    _check_enemies(arena, env_spec, options, enemies_path, pool)
-    exp_name = _experiment_name(plugin, params, env, env_spec, options, enemies_path, name, tag)
+    source, pool = find_pool(enemies or DEFAULT_ENEMIES, arena)
+    options = _apply_cpu_char(source, pool, env_spec, options, list(env_pairs))
+    _check_enemies(arena, env_spec, options, source, pool)
+    exp_name = _experiment_name(plugin, params, env, env_spec, options, source, name, tag)
     folder = paths.experiments_dir() / exp_name
     snapshots = list_snapshots(folder)
     resume_from = None
@@ -131,7 +129,7 @@ def plan_training(
         params=params,
         env=env,
         env_options=options,
-        enemies=enemies_path,
+        enemies=source,
         pool=pool,
         name=exp_name,
         folder=folder,
@@ -151,11 +149,28 @@ def plan_training(
 
 
 def _algorithm(arena: Arena, plugin: str) -> AlgorithmSpec:
+    """The algorithm's spec, once both of its classes import (a dry run catches a bad path)."""
     if plugin not in arena.algorithms:
         raise ArenaError(
             f"unknown algorithm '{plugin}'{suggest(plugin, arena.algorithms.names())}; installed: {arena.algorithms.choices()}"
         )
-    return arena.algorithms.get(plugin)
+    spec = arena.algorithms.get(plugin)
+    algorithm_class(arena, spec, "learner")
+    return spec
+
+
+def algorithm_class(arena: Arena, spec: AlgorithmSpec, which: str) -> type:
+    """``spec``'s ``"learner"`` or ``"params"`` class, imported; a path that does not import is one
+    line naming the algorithm, its plugin, the path and the exception."""
+    path = getattr(spec, which)
+    try:
+        return spec.learner_class() if which == "learner" else spec.params_class()
+    except (ImportError, AttributeError) as exc:
+        plugin = arena.algorithms.owner(spec.name) if spec.name in arena.algorithms else "?"
+        raise ArenaError(
+            f"algorithm '{spec.name}' (plugin '{plugin}'): its {which} '{path}' does not import: "
+            f"{type(exc).__name__}: {one_line(exc)}; fix the plugin's AlgorithmSpec or install what it needs"
+        ) from None
 
 
 def _flat_observations(env_spec: EnvSpec, options: Any) -> tuple[int]:
@@ -174,7 +189,7 @@ def _check_counts(**given: int | None) -> None:
             raise ArenaError(f"--{key.replace('_', '-')} must be at least {lowest[key]}, got {value}")
 
 
-def _check_enemies(arena: Arena, env_spec: EnvSpec, options: Any, enemies_path: Path, pool: PoolConfig) -> None:
+def _check_enemies(arena: Arena, env_spec: EnvSpec, options: Any, source: str, pool: PoolConfig) -> None:
     """Every enemy plays in this env (one-line errors naming the file and the entry)."""
     from arena.plugins.agents import resolve
 
@@ -188,11 +203,11 @@ def _check_enemies(arena: Arena, env_spec: EnvSpec, options: Any, enemies_path: 
                 )
             resolve(entry.spec, arena.agents, env_spec, options)
         except ArenaError as exc:
-            raise ArenaError(f"enemies file {enemies_path}, entry {index} ('{entry.label}'): {exc}") from None
+            raise ArenaError(f"{_where(source)}, entry {index} ('{entry.label}'): {exc}") from None
 
 
 def _experiment_name(
-    plugin: str, params: Any, env: str, env_spec: EnvSpec, options: Any, enemies_path: Path, name: str | None, tag: bool
+    plugin: str, params: Any, env: str, env_spec: EnvSpec, options: Any, source: str, name: str | None, tag: bool
 ) -> str:
     """``--name``, or the algorithm plus what differs from the defaults (``rac_lr=0.001_env=melee``)."""
     if name is not None:
@@ -204,8 +219,8 @@ def _experiment_name(
     extra = {}
     if env != "pong":
         extra["env"] = env
-    if enemies_path.name != DEFAULT_ENEMIES:
-        extra["enemies"] = enemies_path.stem
+    if Path(source).name != DEFAULT_ENEMIES:
+        extra["enemies"] = Path(source).stem if source.endswith(".json") else source
     exp_name = experiment_name(plugin, params, extra, timing=_timing_names(env_spec, options))
     return exp_name + "_" + secrets.token_hex(3) if tag else exp_name
 
@@ -218,28 +233,33 @@ def _looks_like_path(spec: str) -> bool:
     return "/" in spec or os.sep in spec or spec.endswith(".pt") or spec.startswith(".")
 
 
-def _apply_cpu_char(enemies_path: Path, env_spec: EnvSpec, options: Any, pairs: list[str]) -> Any:
+def _apply_cpu_char(source: str, pool: PoolConfig, env_spec: EnvSpec, options: Any, pairs: list[str]) -> Any:
     """phillip's CPU entries name the CPU's character (``{"char": "falcon", "level": 9}``); in
-    Arena that is the env's ``cpu_char`` option, so the file's character becomes the option.
-    ``-o cpu_char=...`` naming another character is an error rather than silently ignored."""
-    try:
-        data = json.loads(enemies_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return options  # load_pool_file has already accepted the file; nothing to add
-    entries = data.get("enemies", []) if isinstance(data, dict) else data
-    chars = {e["char"] for e in entries if isinstance(e, dict) and "agent" not in e and isinstance(e.get("char"), str)}
-    if not chars or "cpu_char" not in {f.name for f in dataclasses.fields(options)}:
-        return options  # an env without a CPU character (Pong): the character does not apply
-    (char,) = chars  # load_pool_file refuses two CPU characters in one pool
+    Arena that is the env's ``cpu_char`` option, so the pool's character becomes the option.
+    ``-o cpu_char=...`` naming another character, or a character for an env that has none, is an
+    error rather than silently ignored."""
+    chars = [(index, entry.char) for index, entry in enumerate(pool.entries) if entry.char is not None]
+    if not chars:
+        return options
+    index, char = chars[0]  # the pool refuses two CPU characters
+    if "cpu_char" not in {f.name for f in dataclasses.fields(options)}:
+        raise ArenaError(
+            f'{_where(source)}, entry {index}: "char": "{char}" names the CPU\'s character, but env '
+            f"'{env_spec.name}' has no cpu_char option; drop \"char\""
+        )
     given = [pair.partition("=")[2].strip() for pair in pairs if pair.partition("=")[0].strip() == "cpu_char"]
     if given and given[-1] != char:
-        raise ArenaError(f"enemies file {enemies_path} plays the CPU as '{char}', but -o cpu_char={given[-1]}; drop one of them")
+        raise ArenaError(f"{_where(source)} plays the CPU as '{char}', but -o cpu_char={given[-1]}; drop one of them")
     if options.cpu_char == char:
         return options
     try:
         return env_spec.parse_options([*pairs, f"cpu_char={char}"])
     except ArenaError as exc:
-        raise ArenaError(f"enemies file {enemies_path}: CPU character '{char}': {exc}") from None
+        raise ArenaError(f"{_where(source)}: CPU character '{char}': {exc}") from None
+
+
+def _where(source: str) -> str:
+    return f"enemies file {source}" if source.endswith(".json") else f"enemy pool {source}"
 
 
 def _as_set(value: Any) -> Any:
@@ -284,14 +304,3 @@ def _check_same_experiment(folder: Path, plugin: str, env: str, params: Any, opt
         raise ArenaError(
             f"{folder} was trained with {was}, not {now}; resume it with --name {folder.name} {sets}, pick another --name, or --init --force to start over"
         )
-
-
-def _find_enemies(name: str) -> Path:
-    found = paths.find_enemies(name)
-    if found is None:
-        where = ", ".join(f"{d}/" for d in paths.enemies_dirs())
-        names = sorted({p.stem for d in paths.enemies_dirs() if d.is_dir() for p in d.glob("*.json")})
-        raise ArenaError(
-            f"no enemies file '{name}': not a file, and no {Path(name).stem}.json in {where}; there: {', '.join(names) or '(none)'}"
-        )
-    return found

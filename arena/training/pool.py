@@ -12,23 +12,10 @@ past saved snapshots (spec = the snapshot's path). All of them carry the label `
 their games aggregate into one statistic, which is what PFSP weighs ``"self"`` by and what the
 progress display shows. With no past snapshots yet, ``"self"`` is the latest self alone.
 
-**Sampling rules** (``w_i`` is entry i's weight, ``p_i`` the learner's win rate against it):
-
-- ``uniform``: entry i gets ``w_i / sum(w)``. The ``"self"`` share goes whole to the latest self
-  when there are no past snapshots, else half to the latest self and half spread evenly over the
-  past snapshots (so old snapshots keep the learner from forgetting how to beat old strategies,
-  without crowding out the current one).
-- ``pfsp`` (prioritized fictitious self-play, AlphaStar): entry i gets a share proportional to
-  ``w_i * (1 - p_i) ** pfsp_power`` (power 2 = AlphaStar's "hard" weighting), with an unplayed
-  entry counted as ``p_i = 0.5``. Floor: no entry gets less than ``PFSP_FLOOR`` (1%) of its
-  uniform share ``w_i / sum(w)``; entries below it are raised to it exactly and the others scaled
-  down in proportion, so an enemy the learner always beats is still revisited now and then.
-  If the learner beats every entry every time, the pool falls back to uniform shares. The
-  ``"self"`` share is split latest/past as in ``uniform``.
-- ``openai_five``: the latest self plays ``latest_self`` (0.8) of the games; the rest is spread
-  by weight over the past snapshots as one group (weighted by the ``"self"`` entry's weight,
-  evenly within the group) and the other entries. With no past snapshots and no other entries
-  the latest self gets everything.
+**Sampling rules** are plugins (:mod:`arena.plugins.enemies`; the built-in ``uniform``,
+``pfsp`` and ``openai_five`` are in the ``arena_enemies`` plugin). The pool builds the file's rule
+once, and each :meth:`EnemyPool.distribution` hands it the candidates with their weights and the
+learner's record against each; it never runs in the workers.
 
 **Win rates.** Per label: games, wins, draws, losses, and the learner's win rate as an
 exponential moving average (a draw counts 0.5). For the first ``1 / ema_alpha`` games (20 with
@@ -45,18 +32,21 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from arena.errors import ArenaError
+from arena.errors import ArenaError, one_line
+from arena.plugins.enemies import SELF, Enemy
 
 # The file format lives in arena.training.enemies; re-exported so callers need one import.
 from arena.training.enemies import EnemyEntry, PoolConfig, load_pool_file
 
-__all__ = ["EMA_ALPHA", "PFSP_FLOOR", "EnemyEntry", "EnemyPool", "PoolConfig", "load_pool_file", "sample"]
+if TYPE_CHECKING:
+    from arena.plugins.enemies import SamplingRule
+    from arena.plugins.manager import Registry
+
+__all__ = ["EMA_ALPHA", "EnemyEntry", "EnemyPool", "PoolConfig", "load_pool_file", "sample"]
 
 EMA_ALPHA = 0.05
-PFSP_FLOOR = 0.01  # fraction of an entry's uniform share that PFSP never goes below
-SELF = "self"
 
 Distribution = list[tuple[str, str, float]]
 
@@ -73,12 +63,21 @@ class _Stats:
 class EnemyPool:
     """Enemy statistics and sampling distributions for one learner (see the module docstring)."""
 
-    def __init__(self, config: PoolConfig, *, ema_alpha: float = EMA_ALPHA) -> None:
+    def __init__(self, config: PoolConfig, *, ema_alpha: float = EMA_ALPHA, rules: Registry[SamplingRule] | None = None) -> None:
         if not 0 < ema_alpha <= 1:
             raise ValueError(f"ema_alpha must be in (0, 1], got {ema_alpha}")
+        if rules is None:
+            from arena.plugins.manager import get_arena
+
+            rules = get_arena().sampling_rules
         self.config = config
         self.ema_alpha = ema_alpha
         self._stats = {entry.label: _Stats() for entry in config.entries}
+        self._rule_name = f"sampling rule '{config.sampling}' (plugin '{rules.owner(config.sampling)}')"
+        try:
+            self.rule = rules.get(config.sampling).make(**config.knobs)
+        except (ValueError, TypeError) as exc:
+            raise ArenaError(f"{self._rule_name} refused the knobs {config.knobs}: {one_line(exc)}") from None
 
     @classmethod
     def from_file(cls, path: str | Path, **kwargs: Any) -> EnemyPool:
@@ -120,7 +119,7 @@ class EnemyPool:
     # -- sampling ----------------------------------------------------------------------------
 
     def distribution(self, self_snapshots: Sequence[str] = ()) -> Distribution:
-        """The concrete enemies and their probabilities (summing to 1).
+        """The concrete enemies and their probabilities (summing to 1), from the pool's rule.
 
         :param self_snapshots: paths of the learner's saved snapshots, oldest first (the last
             one is the newest saved); ignored when the pool has no ``"self"`` entry.
@@ -132,63 +131,35 @@ class EnemyPool:
             raise ValueError(f"self_snapshots must be distinct non-empty paths, got {past!r}")
         if not self.config.has_self:
             past = []
-        if self.config.sampling == "openai_five":
-            return self._openai_five(past)
-        shares = self._pfsp_shares() if self.config.sampling == "pfsp" else self._uniform_shares()
-        out: Distribution = []
-        for entry, share in zip(self.config.entries, shares):
-            if entry.spec != SELF:
-                out.append((entry.label, entry.spec, share))
-            elif not past:
-                out.append((entry.label, SELF, share))
-            else:
-                out.append((entry.label, SELF, share / 2))
-                out.extend((entry.label, path, share / 2 / len(past)) for path in past)
-        return out
+        enemies = self.candidates(past)
+        try:
+            probabilities = [float(p) for p in self.rule.probabilities(enemies)]
+        except Exception as exc:  # a plugin's bug: name the rule, keep it to one line
+            raise ArenaError(f"{self._rule_name} failed: {type(exc).__name__}: {one_line(exc)}") from exc
+        total = math.fsum(probabilities)
+        if (
+            len(probabilities) != len(enemies)
+            or any(not p >= 0 for p in probabilities)
+            or not math.isclose(total, 1.0, rel_tol=1e-6)
+        ):
+            raise ArenaError(
+                f"{self._rule_name} returned {probabilities} for {len(enemies)} enemies; it must return one probability "
+                "per enemy, none negative, summing to 1"
+            )
+        return [(e.label, e.spec, p / total) for e, p in zip(enemies, probabilities)]
 
-    def _uniform_shares(self) -> list[float]:
-        total = math.fsum(entry.weight for entry in self.config.entries)
-        return [entry.weight / total for entry in self.config.entries]
-
-    def _pfsp_shares(self) -> list[float]:
-        uniform = self._uniform_shares()
-        floors = [PFSP_FLOOR * share for share in uniform]
-        scores = []
+    def candidates(self, past: Sequence[str] = ()) -> list[Enemy]:
+        """What a sampling rule sees: each entry with its record, ``"self"`` expanded to the
+        latest self and then ``past`` (snapshot paths, oldest first)."""
+        out = []
         for entry in self.config.entries:
-            rate = self._stats[entry.label].rate
-            scores.append(entry.weight * (1.0 - (0.5 if rate is None else rate)) ** self.config.pfsp_power)
-        # Raise entries below their floor to it exactly; repeat because scaling the others down
-        # can push another one under. Floors sum to PFSP_FLOOR < 1, so some entry stays free.
-        fixed: set[int] = set()
-        while True:
-            free = [i for i in range(len(scores)) if i not in fixed]
-            mass = 1.0 - math.fsum(floors[i] for i in fixed)
-            total = math.fsum(scores[i] for i in free)
-            if total == 0:  # the learner beats every free entry every time: share by weight
-                weights = [self.config.entries[i].weight if i in free else 0.0 for i in range(len(scores))]
-                total, scaled = math.fsum(weights), weights
-            else:
-                scaled = [scores[i] if i in free else 0.0 for i in range(len(scores))]
-            shares = [floors[i] if i in fixed else mass * scaled[i] / total for i in range(len(scores))]
-            below = {i for i in free if shares[i] < floors[i]}
-            if not below:
-                return shares
-            fixed |= below
-
-    def _openai_five(self, past: list[str]) -> Distribution:
-        latest = self.config.latest_self
-        groups = []  # (weight, [(label, spec), ...]) sharing the rest, evenly within a group
-        for entry in self.config.entries:
+            stats = self._stats[entry.label]
+            common = {"label": entry.label, "weight": entry.weight, "games": stats.games, "win_rate": stats.rate}
             if entry.spec != SELF:
-                groups.append((entry.weight, [(entry.label, entry.spec)]))
-            elif past:
-                groups.append((entry.weight, [(entry.label, path) for path in past]))
-        if not groups:
-            return [(SELF, SELF, 1.0)]
-        total = math.fsum(weight for weight, _ in groups)
-        out: Distribution = [(SELF, SELF, latest)]
-        for weight, members in groups:
-            out.extend((label, spec, (1.0 - latest) * weight / total / len(members)) for label, spec in members)
+                out.append(Enemy(spec=entry.spec, **common))
+                continue
+            out.append(Enemy(spec=SELF, **common))
+            out.extend(Enemy(spec=path, past=True, **common) for path in past)
         return out
 
     # -- resuming ----------------------------------------------------------------------------

@@ -110,6 +110,7 @@ class SeatEnv:
         self._game += 1
         game_seed = self._seed * 1_000_003 + self._game
         observations, _ = env.reset(seed=game_seed)
+        self.spec.check_observations(self.options, observations)
         if self.enemy is not None:
             self.enemy.reset(game_seed + 1)
             self._enemy_obs = observations[self.enemy_seat]
@@ -389,8 +390,8 @@ def _worker_main(config: WorkerConfig, index: int, inbox, outbox) -> None:
                         return
             if not _parent_alive():
                 return  # the learner was killed (kill -9 leaves no one to tell us)
-    except ArenaError as exc:
-        outbox.put(("error", index, one_line(exc), ""))
+    except ArenaError as exc:  # the user's to fix: the learner raises it as it is
+        outbox.put(("arena-error", index, one_line(exc), ""))
     except BaseException as exc:  # a crash: the learner reports it and stops cleanly
         outbox.put(("error", index, f"{type(exc).__name__}: {one_line(exc)}", traceback.format_exc()))
 
@@ -414,6 +415,9 @@ class ProcessExecutor:
     def start(self, weights, version, distribution) -> None:
         import multiprocessing
 
+        from arena.plugins.manager import share_warnings
+
+        share_warnings()  # the workers load the plugins again: no second copy of this process's warnings
         context = multiprocessing.get_context("spawn")
         self._outbox = context.Queue(self.queue_size)
         # One core per worker: numpy's and torch's thread pools read these when they load, which
@@ -447,6 +451,8 @@ class ProcessExecutor:
                             "rerun the same command to resume from the last snapshot"
                         ) from None
                 continue
+            if message[0] == "arena-error":
+                raise ArenaError(message[2])
             if message[0] == "error":
                 _, index, error, trace = message
                 if trace and self.config.log_dir:

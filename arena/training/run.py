@@ -235,7 +235,12 @@ class _Run:
         results = executor.gather(learner.wants())
         frames = self._count(results)
         learner.set_progress(counters["steps"] / self.plan.steps)
-        metrics = learner.update([r.trajectory for r in results])
+        try:
+            metrics = learner.update([r.trajectory for r in results])
+        except ArenaError:
+            raise  # the algorithm's own one-line message
+        except Exception as exc:
+            raise self._algorithm_failed("its update", exc) from exc
         metrics["lr"] = learner.optimizer.param_groups[0]["lr"]
         executor.broadcast(learner.policy_weights(), learner.updates, self.distribution())
         now = time.perf_counter()
@@ -260,6 +265,21 @@ class _Run:
             **{key: round(value, 6) for key, value in metrics.items()},
         }  # fmt: skip
         return progress, row
+
+    def _algorithm_failed(self, where: str, exc: Exception) -> ArenaError:
+        """A bug in the algorithm's code: its traceback goes to logs/train.log, the console gets one
+        line naming the algorithm, its plugin and the log."""
+        import traceback
+
+        log = self.experiment.logs / "train.log"
+        self.log_file.write(traceback.format_exc())
+        self.log_file.flush()
+        name = self.plan.algorithm.name
+        plugin = self.arena.algorithms.owner(name) if name in self.arena.algorithms else "?"
+        return ArenaError(
+            f"algorithm '{name}' (plugin '{plugin}') failed in {where}: {type(exc).__name__}: {one_line(exc)}; "
+            f"the traceback is in {_display_path(log)}"
+        )
 
     def _count(self, results: list) -> int:
         """Add the trajectories' steps, frames and finished games to the counters and the pool;
