@@ -62,7 +62,15 @@ def test_every_functional_helper_is_named():
     public = [name for name in public if vars(functional)[name].__module__ == functional.__name__]
     assert public
     for name in public:
-        assert f"`{name}`" in GUIDE, name
+        assert f"`{name}`" in GUIDE or f"`{name}(" in GUIDE, name
+
+
+def test_every_common_parameter_is_accounted_for():
+    from arena.training.params import CommonParams
+
+    section = GUIDE.split("**Params.**", 1)[1].split("\n\n", 1)[0]
+    for field in dataclasses.fields(CommonParams):
+        assert f"`{field.name}`" in section, field.name
 
 
 @pytest.mark.parametrize("cls_name", ["SamplingRule", "Enemy", "NamedPool"])

@@ -156,6 +156,16 @@ class CountPlugin:
         register(COUNT)
 
 
+def test_the_default_enemies_on_an_env_without_a_cpu_say_to_pass_enemies(arena):
+    from arena.training.plan import plan_training
+
+    assert arena.add_plugin(CountPlugin(), "counttest")
+    with pytest.raises(ArenaError, match=r"env 'count' has no CPU of its own.*pass --enemies self") as info:
+        plan_training("ac", env="count", arena=arena)
+    assert "\n" not in str(info.value)
+    assert plan_training("ac", env="count", enemies="self", arena=arena).pool.entries[0].spec == "self"
+
+
 def test_an_env_without_act_every_trains_and_plays_one_decision_a_step(arena, tmp_path, monkeypatch):
     from arena.training.plan import plan_training
     from arena.training.run import run_training

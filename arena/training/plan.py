@@ -112,6 +112,11 @@ def plan_training(
         eval_every = max(1, round(EVAL_EVERY_STEPS / (params.min_collect * params.experience_length)))
     source, pool = find_pool(enemies or DEFAULT_ENEMIES, arena)
     options = _apply_cpu_char(source, pool, env_spec, options, list(env_pairs))
+    if enemies is None and not env_spec.has_cpu:
+        raise ArenaError(
+            f"env '{env}' has no CPU of its own, which the default enemies (self-play and the game's CPU) need; "
+            "pass --enemies self, or an enemies file or pool of your own"
+        )
     _check_enemies(arena, env_spec, options, source, pool)
     exp_name = _experiment_name(plugin, params, env, env_spec, options, source, name, tag)
     folder = paths.experiments_dir() / exp_name
