@@ -364,3 +364,14 @@ def test_a_snapshot_from_before_a_new_parameter_plays_as_it_was_trained(arena, t
     for key, value in learner.model.state_dict().items():
         assert torch.equal(model.state_dict()[key], value)
     assert capsys.readouterr().err == ""
+
+
+def test_the_torch_floor_is_past_the_known_weights_only_escapes():
+    """torch before 2.6 could run code from a file even with weights_only=True (CVE-2025-32434):
+    Arena must never be installed with one."""
+    from importlib.metadata import requires
+
+    from packaging.requirements import Requirement
+
+    (torch,) = [Requirement(r) for r in requires("arena-rl") if Requirement(r).name == "torch"]
+    assert not torch.specifier.contains("2.5.1") and torch.specifier.contains("2.6.0")

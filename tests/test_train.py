@@ -517,6 +517,24 @@ def test_end_to_end_experiment_folder(trained):
 
 
 @pytest.mark.slow
+def test_a_resumed_run_reports_its_own_frames(trained, tmp_path, monkeypatch):
+    """ "frames/s this run" divides this run's frames, not all frames ever played, by its time."""
+    from arena.plugins.manager import load_plugins
+    from arena.training.plan import plan_training
+    from arena.training.run import run_training
+
+    _, source, _ = trained
+    shutil.copytree(source, tmp_path / "experiments" / TINY_NAME)
+    for key, value in train_env(tmp_path).items():
+        monkeypatch.setenv(key, value)
+    before = metrics(tmp_path / "experiments" / TINY_NAME)[-1]["frames"]
+    sets = ["experience_length=32", "min_collect=4", "batch_size=4"]
+    plan = plan_training("ac", sets=sets, env_pairs=["points=3"], steps=512, workers=1, eval_every=0, arena=load_plugins())
+    result = run_training(plan)
+    assert result.resumed_from is not None and result.frames > before
+    assert result.frames_this_run == result.frames - before
+
+
 def test_rerun_with_more_steps_resumes(trained, tmp_path, cli):
     from arena.training.snapshot import load_snapshot
 
@@ -669,3 +687,38 @@ def test_evaluation_games_go_to_the_experiments_leaderboard(tmp_path):
     assert show.returncode == 0, show.stderr
     for entrant in ("cpu", first, second):
         assert entrant in show.stdout
+
+
+def test_an_on_policy_update_that_would_drop_trajectories_is_refused(arena_plugins):
+    from arena.training.plan import plan_training
+
+    with pytest.raises(ArenaError, match=r"min_collect=32 .* batches x batch_size = 8; set min_collect=8, or batches=4") as info:
+        plan_training("ac", sets=["min_collect=32"], arena=arena_plugins)
+    assert "\n" not in str(info.value)
+    plan_training("dqn", sets=["min_collect=32"], arena=arena_plugins)  # off-policy: a replay buffer keeps them all
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has a CUDA GPU: device=cuda is valid here")
+def test_a_device_this_torch_lacks_is_refused_before_anything_is_written(tmp_path, cli):
+    for extra in (("--dry-run",), ()):
+        code, out, err = cli("train", "--plugin", "ac", "--set", "device=cuda", *extra)
+        assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, (out, err)
+        assert "device=cuda" in err and "no CUDA GPU" in err and "device=auto or cpu" in err
+        assert not (tmp_path / "experiments").exists()
+    code, _, err = cli("train", "--plugin", "ac", "--set", "device=tpu", "--dry-run")
+    assert code == 2 and "not a torch device" in err
+
+
+def test_short_names_never_collide_with_another_parameter(arena_plugins):
+    """An experiment name's ``key=value`` means one parameter: no short name is another's name or
+    short (``clip`` was max_grad_norm's while ppo and rac have a parameter called clip)."""
+    import dataclasses
+
+    for name, spec in arena_plugins.algorithms:
+        fields = dataclasses.fields(spec.params_class())
+        spelled = [f.metadata.get("short") or f.name for f in fields]
+        assert len(set(spelled)) == len(spelled), (name, spelled)
+        names = {f.name for f in fields}
+        for f in fields:
+            short = f.metadata.get("short")
+            assert short is None or short == f.name or short not in names, (name, f.name, short)

@@ -186,7 +186,7 @@ def _train(console, plan, arena, run_training) -> None:
     with progress:
         state["task"] = progress.add_task(f"{verb} {plan.name}", total=plan.steps, status="starting workers")
         result = run_training(plan, on_progress=on_progress, log=log, arena=arena)
-    rate = result.frames / result.wall_s if result.wall_s else 0.0
+    rate = result.frames_this_run / result.wall_s if result.wall_s else 0.0
     console.print(
         f"{result.name}: {result.steps:,} steps, {result.frames:,} frames, {result.updates} updates, {result.games} games"
         + (f", {rate:,.0f} frames/s this run" if result.wall_s else ""),

@@ -61,7 +61,7 @@ class CommonParams:
     optimizer: Literal["adam", "rmsprop", "sgd"] = param("adam", "optimiser: adam, rmsprop or sgd", short="opt")
     activation: Literal["elu", "relu", "tanh"] = param("elu", "hidden-layer activation: elu, relu or tanh", short="act")
     embed_sizes: str = param("128", "layer sizes of the state embedding, comma-separated", short="embed")
-    max_grad_norm: float = param(0.5, "gradients are clipped to this global norm; 0 turns clipping off", short="clip")
+    max_grad_norm: float = param(0.5, "gradients are clipped to this global norm; 0 turns clipping off", short="gn")
     natural: bool = param(
         False,
         "natural gradient (phillip's option): not available; see docs/training.md for why. Setting it to true is an error",

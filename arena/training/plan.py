@@ -103,6 +103,8 @@ def plan_training(
     spec = _algorithm(arena, plugin)
     env_spec = arena.envs.get(env)
     params = parse_params(algorithm_class(arena, spec, "params"), sets, owner=f"algorithm '{plugin}'", plugin=plugin)
+    _check_schedule(arena, spec, params)
+    _check_device(params)
     options = env_spec.parse_options(list(env_pairs))
     shape = _flat_observations(env_spec, options)
     _check_counts(steps=steps, workers=workers, eval_every=eval_every, eval_games=eval_games, snapshot_every=snapshot_every)
@@ -176,6 +178,39 @@ def algorithm_class(arena: Arena, spec: AlgorithmSpec, which: str) -> type:
             f"algorithm '{spec.name}' (plugin '{plugin}'): its {which} '{path}' does not import: "
             f"{type(exc).__name__}: {one_line(exc)}; fix the plugin's AlgorithmSpec or install what it needs"
         ) from None
+
+
+def _check_schedule(arena: Arena, spec: AlgorithmSpec, params: CommonParams) -> None:
+    """An on-policy update trains on ``batches x batch_size`` trajectories: collecting more would
+    count steps that are never trained on."""
+    learner = algorithm_class(arena, spec, "learner")
+    used = params.batches * params.batch_size
+    if getattr(learner, "on_policy", True) and params.min_collect > used:
+        raise ArenaError(
+            f"min_collect={params.min_collect} trajectories would arrive per update, but an update of algorithm '{spec.name}' "
+            f"trains on batches x batch_size = {used}; set min_collect={used}, or batches={-(-params.min_collect // params.batch_size)}"
+        )
+
+
+def _check_device(params: CommonParams) -> None:
+    """``--set device=...`` names a device this torch has (checked before anything is written)."""
+    name = getattr(params, "device", "auto")
+    if name in ("auto", "cpu"):
+        return
+    import torch
+
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise ArenaError(f"--set device={name}: not a torch device ({one_line(exc)}); use auto, cpu or cuda[:N]") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ArenaError(
+            f"--set device={name}: this torch sees no CUDA GPU (a CPU build, or no GPU visible); use --set device=auto or cpu"
+        )
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ArenaError(
+            f"--set device={name}: this machine has {torch.cuda.device_count()} CUDA GPUs; use cuda:0 to cuda:{torch.cuda.device_count() - 1}"
+        )
 
 
 def _flat_observations(env_spec: EnvSpec, options: Any) -> tuple[int]:

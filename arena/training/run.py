@@ -58,6 +58,9 @@ class Progress:
 
 @dataclass
 class TrainResult:
+    """What a run did: ``steps``, ``frames``, ``updates`` and ``games`` count the whole experiment
+    (a resumed one included); ``frames_this_run`` and ``wall_s`` this run alone."""
+
     name: str
     folder: Path
     steps: int
@@ -68,6 +71,7 @@ class TrainResult:
     final_snapshot: Path | None
     resumed_from: Path | None
     evaluations: list[GameRecord]
+    frames_this_run: int = 0
 
 
 def make_executor(plan: TrainPlan, config: Any):
@@ -135,7 +139,7 @@ class _Run:
         torch.set_num_threads(1 if plan.workers >= cores else max(1, cores - plan.workers))
         self.evaluator = Evaluator(plan, arena, self.say)
         self.recent: deque[float] = deque(maxlen=RECENT_GAMES)
-        self.wall_before = self.counters["wall_s"]
+        self.wall_before, self.frames_before = self.counters["wall_s"], self.counters["frames"]
 
     def _resume(self) -> None:
         from arena.training.snapshot import load_snapshot
@@ -333,6 +337,7 @@ class _Run:
             updates=self.learner.updates,
             games=c["games"],
             wall_s=c["wall_s"] - self.wall_before,
+            frames_this_run=c["frames"] - self.frames_before,
             final_snapshot=final,
             resumed_from=self.plan.resume_from,
             evaluations=list(self.evaluator.results),

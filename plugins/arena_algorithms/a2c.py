@@ -79,7 +79,7 @@ class A2CParams(ACParams):
         0.01, "entropy coefficient: weight of the entropy bonus in the policy loss (baselines' A2C: 0.01)", short="ent"
     )
     max_grad_norm: float = param(
-        0.5, "gradients are clipped to this global norm (baselines' A2C: 0.5); 0 turns clipping off", short="clip"
+        0.5, "gradients are clipped to this global norm (baselines' A2C: 0.5); 0 turns clipping off", short="gn"
     )
     advantage_norm: bool = param(
         False, "normalise advantages in each minibatch (mean 0, std 1); baselines' A2C does not", short="anorm"

@@ -103,7 +103,7 @@ class PPOParams(ClipParams, ACParams):
         0.01, "entropy coefficient: weight of the entropy bonus in the policy loss (CleanRL / SB3 Atari: 0.01)", short="ent"
     )
     max_grad_norm: float = param(
-        0.5, "gradients are clipped to this global norm (CleanRL / SB3: 0.5); 0 turns clipping off", short="clip"
+        0.5, "gradients are clipped to this global norm (CleanRL / SB3: 0.5); 0 turns clipping off", short="gn"
     )
     advantage_norm: bool = param(
         True, "normalise advantages in each minibatch (mean 0, std 1), as CleanRL / SB3 do", short="anorm"
