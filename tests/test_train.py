@@ -535,6 +535,22 @@ def test_a_resumed_run_reports_its_own_frames(trained, tmp_path, monkeypatch):
     assert result.frames_this_run == result.frames - before
 
 
+def test_a_damaged_newest_snapshot_is_skipped_on_resume_and_as_an_enemy(trained, tmp_path):
+    _, source, _ = trained
+    folder = tmp_path / "experiments" / TINY_NAME
+    shutil.copytree(source, folder)
+    newest = folder / "snapshots" / "000000000256.pt"
+    newest.write_bytes(newest.read_bytes()[:1000])  # a copy cut short
+    proc = run_arena(tmp_path, "train", *TINY, "--steps", "512", "--snapshot-every", "1", "--eval-every", "0", "-o", "points=3")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    log = (folder / "logs" / "train.log").read_text()
+    assert "skipping" in proc.stdout and "000000000256.pt is corrupt" in log
+    assert "000000000256.pt as an enemy" in log  # never handed to a worker as a past self
+    assert f"resumed {TINY_NAME} from 000000000128.pt: 128 steps" in proc.stdout
+    assert snapshot_steps(folder) == [0, 128, 256, 384, 512]  # the damaged one rewritten by the resumed run
+
+
 def test_rerun_with_more_steps_resumes(trained, tmp_path, cli):
     from arena.training.snapshot import load_snapshot
 

@@ -128,6 +128,7 @@ class _Run:
         self.learner = learner_cls(plan.params, plan.obs_size, plan.num_actions, plan.fps, act_every=plan.timing.act_every)
         self.pool = EnemyPool(plan.pool)
         self.counters = {"steps": 0, "frames": 0, "games": 0, "wall_s": 0.0}
+        self.resumed_from: Path | None = None
         if plan.resume_from is not None:
             self._resume()
         else:
@@ -139,13 +140,14 @@ class _Run:
         torch.set_num_threads(1 if plan.workers >= cores else max(1, cores - plan.workers))
         self.evaluator = Evaluator(plan, arena, self.say)
         self.recent: deque[float] = deque(maxlen=RECENT_GAMES)
+        self.checked: dict[Path, bool] = {}  # snapshots checked as enemies
         self.wall_before, self.frames_before = self.counters["wall_s"], self.counters["frames"]
 
     def _resume(self) -> None:
-        from arena.training.snapshot import load_snapshot
 
         plan = self.plan
-        snapshot = load_snapshot(plan.resume_from)
+        snapshot = self._newest_loadable()
+        self.resumed_from = snapshot.path
         self.learner.load_state_dict(snapshot.learner)
         self.counters.update({k: snapshot.meta.get("counters", {}).get(k, v) for k, v in self.counters.items()})
         if snapshot.meta.get("pool"):
@@ -153,8 +155,21 @@ class _Run:
         self.experiment.trim_metrics(self.counters["steps"])
         c = self.counters
         self.say(
-            f"resumed {plan.name} from {plan.resume_from.name}: {c['steps']:,} steps, {c['frames']:,} frames, {self.learner.updates} updates"
+            f"resumed {plan.name} from {snapshot.path.name}: {c['steps']:,} steps, {c['frames']:,} frames, {self.learner.updates} updates"
         )
+
+    def _newest_loadable(self):
+        """The snapshot to resume from: the plan's (the newest), or the newest older one that loads
+        when it is damaged (a disk full, a copy cut short); each damaged one is said and skipped."""
+        from arena.training.snapshot import list_snapshots, load_snapshot
+
+        candidates = [p for p in list_snapshots(self.experiment.snapshots) if p.name <= self.plan.resume_from.name]
+        for path in reversed(candidates):
+            try:
+                return load_snapshot(path)
+            except ArenaError as exc:
+                self.say(f"skipping {path}: {one_line(exc)}")
+        raise ArenaError(f"every snapshot in {self.experiment.snapshots} is damaged; --init --force starts the experiment over")
 
     def say(self, message: str) -> None:
         stamp = datetime.now(UTC).isoformat(timespec="seconds")
@@ -181,14 +196,30 @@ class _Run:
     def distribution(self) -> list:
         from arena.training.snapshot import list_snapshots
 
-        return self.pool.distribution([str(p) for p in list_snapshots(self.experiment.snapshots)])
+        return self.pool.distribution([str(p) for p in list_snapshots(self.experiment.snapshots) if self._loadable(p)])
+
+    def _loadable(self, path: Path) -> bool:
+        """A past snapshot can play as an enemy: checked once per file; a damaged one is skipped
+        with a line in the log, never handed to the workers."""
+        from arena.training.snapshot import load_snapshot
+
+        if path not in self.checked:
+            try:
+                load_snapshot(path)
+                self.checked[path] = True
+            except ArenaError as exc:
+                self.say(f"skipping {path} as an enemy: {one_line(exc)}")
+                self.checked[path] = False
+        return self.checked[path]
 
     def save(self) -> Path:
         from arena.training.snapshot import save_snapshot, snapshot_name
 
         meta = self.experiment.meta(dict(self.counters, updates=self.learner.updates))
         meta["pool"] = self.pool.state_dict()
-        return save_snapshot(self.experiment.snapshots / snapshot_name(self.counters["steps"]), meta, self.learner.state_dict())
+        path = save_snapshot(self.experiment.snapshots / snapshot_name(self.counters["steps"]), meta, self.learner.state_dict())
+        self.checked[path] = True  # written and read back just now (it may replace a damaged file)
+        return path
 
     # -- the loop ----------------------------------------------------------------------------------
 
@@ -339,7 +370,7 @@ class _Run:
             wall_s=c["wall_s"] - self.wall_before,
             frames_this_run=c["frames"] - self.frames_before,
             final_snapshot=final,
-            resumed_from=self.plan.resume_from,
+            resumed_from=self.resumed_from,
             evaluations=list(self.evaluator.results),
         )
 
