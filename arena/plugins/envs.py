@@ -163,8 +163,10 @@ def parse_options(cls: type, pairs: typing.Iterable[str], overrides: dict[str, A
         raise ArenaError(f"bad options for {owner}: {exc}") from None
 
 
-def options_dict(options: Any) -> dict[str, Any]:
-    return dataclasses.asdict(options)
+def written(value: Any) -> str:
+    """``value`` as a user writes it in ``-o KEY=VALUE`` or ``--set KEY=VALUE`` (``true``, not
+    ``True``): what one-line errors suggest typing."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 @typing.runtime_checkable

@@ -27,6 +27,7 @@ from typing import Any
 
 from arena import paths
 from arena.errors import ArenaError
+from arena.plugins.envs import written
 
 PINNED_SIGMA = 1.0  # a pinned entrant's uncertainty when the definition gives only its mu
 
@@ -149,13 +150,9 @@ def check_game(definition: LeaderboardDef, env_spec: Any, env: str, options: dic
     machine = set(getattr(env_spec, "machine_options", ()))
     differ = sorted(key for key, value in wanted.items() if key not in machine and key in options and options[key] != value)
     if differ:
-        want = ", ".join(f"{key}={_show(wanted[key])}" for key in differ)
-        got = ", ".join(f"{key}={_show(options[key])}" for key in differ)
-        fix = " ".join(f"-o {key}={_show(wanted[key])}" for key in differ)
+        want = ", ".join(f"{key}={written(wanted[key])}" for key in differ)
+        got = ", ".join(f"{key}={written(options[key])}" for key in differ)
+        fix = " ".join(f"-o {key}={written(wanted[key])}" for key in differ)
         raise ArenaError(
             f"{where} plays {env} with {want}, but these games have {got}; add {fix}, or record into another leaderboard"
         )
-
-
-def _show(value: Any) -> str:
-    return str(value).lower() if isinstance(value, bool) else str(value)

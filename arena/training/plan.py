@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from arena import paths
 from arena.errors import ArenaError, one_line
 from arena.plugins.algorithms import AlgorithmSpec
-from arena.plugins.envs import EnvSpec, Timing, timing
+from arena.plugins.envs import EnvSpec, Timing, timing, written
 from arena.training.enemies import PoolConfig, find_pool
 from arena.training.params import (
     MOVED_TO_ENV,
@@ -302,11 +302,6 @@ def _where(source: str) -> str:
     return f"enemies file {source}" if source.endswith(".json") else f"enemy pool {source}"
 
 
-def _as_set(value: Any) -> Any:
-    """A parameter's value as ``--set`` takes it (``true``, not ``True``)."""
-    return str(value).lower() if isinstance(value, bool) else value
-
-
 def _stored_timing(stored: dict) -> Timing | None:
     """The timing an experiment was trained at, from its params.json: its env options, or for a
     file without them the parameters act_every/delay once were (default 2 and 0); None if unknown."""
@@ -338,9 +333,9 @@ def _check_same_experiment(folder: Path, plugin: str, env: str, params: Any, opt
     trained = with_absent(type(params), stored.get("params", {}))
     differ = [k for k in sorted(naming) if k in trained and trained[k] != current[k]]
     if differ:
-        was = ", ".join(f"{k}={_as_set(trained[k])}" for k in differ)
-        now = ", ".join(f"{k}={_as_set(current[k])}" for k in differ)
-        sets = " ".join(f"--set {k}={_as_set(trained[k])}" for k in differ)
+        was = ", ".join(f"{k}={written(trained[k])}" for k in differ)
+        now = ", ".join(f"{k}={written(current[k])}" for k in differ)
+        sets = " ".join(f"--set {k}={written(trained[k])}" for k in differ)
         raise ArenaError(
             f"{folder} was trained with {was}, not {now}; resume it with --name {folder.name} {sets}, pick another --name, or --init --force to start over"
         )
