@@ -1,5 +1,6 @@
-"""``a2c``: its documented defaults, the GAE it trains on (hand-computed), its loss falling on a
-fixed batch, learning MatchCue, and a snapshot round trip."""
+"""``a2c``: the Sonic course's defaults, TensorFlow's RMSprop, the GAE it trains on (hand-computed),
+minibatches of single steps, its loss falling on a fixed batch, learning MatchCue, and a snapshot
+round trip."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import torch
 from algo_utils import GymSeatEnv, MatchCue, ValueIsObs, train_on
 from torch import nn
 
-from arena.training.learner import Actor, Batch
+from arena.training.learner import Actor, Batch, RMSpropTF
 from arena.training.params import to_dict
 from arena.training.rollout import Collector
 from arena.training.snapshot import load_snapshot, save_snapshot
@@ -34,19 +35,48 @@ def collect(learner, count: int, length: int, seed: int = 0) -> list[dict]:
     return [collector.collect()[0] for _ in range(count)]
 
 
-def test_defaults_are_baselines_a2c():
+def test_defaults_are_the_sonic_course_s():
     p = A2CParams()
     learner = A2CLearner(p, obs_size=3, num_actions=3, fps=60.0, device="cpu", act_every=2)
     # Pong: 60 fps, act_every 2 (Pong's default env option) -> gamma 0.99 from the 2.3 s half-life.
     assert learner.gamma == pytest.approx(0.99, abs=2e-4)
-    assert isinstance(learner.optimizer, torch.optim.RMSprop)
-    assert learner.optimizer.defaults["lr"] == 7e-4
-    assert (p.td_lambda, p.value_scale, p.entropy_scale, p.max_grad_norm) == (0.95, 0.5, 0.01, 0.5)
-    # Synchronous: one step on all fresh trajectories.
-    assert (p.sweeps, p.batches, p.batch_steps, p.batch_size) == (1, 1, 1, p.min_collect)
-    # A 64x64 trunk shared by a linear policy head and a linear value head.
+    assert isinstance(learner.optimizer, RMSpropTF)
+    assert learner.optimizer.defaults == {"lr": 2e-4, "alpha": 0.99, "eps": 1e-5}
+    assert (p.td_lambda, p.entropy_scale, p.max_grad_norm, p.advantage_norm, p.epsilon) == (0.95, 0.01, 0.5, False, 0.0)
+    assert p.value_scale * 0.5 == 0.5  # the course's 0.5 * mean((V - R)^2)
+    assert (p.experience_length, p.sweeps, p.batches, p.lr_schedule) == (2048, 4, 8, "constant")
+    assert A2CLearner.synchronous  # one trajectory from every worker, all played by the current weights
+    # A shared 512-unit ReLU trunk, a linear policy head and a linear value head.
     linears = [m.out_features for m in learner.model.modules() if isinstance(m, nn.Linear)]
-    assert linears == [64, 64, 3, 1]
+    assert linears == [512, 3, 1]
+
+
+def test_tf_rmsprop_takes_the_small_first_steps_the_references_took():
+    # A gradient of 1e-3 on every weight: TensorFlow's RMSprop (average starting at 1, eps inside
+    # the root) moves lr * 1e-3 / sqrt(0.99); torch's moves lr * 1e-3 / (sqrt(1e-8) + 1e-5), ~9,000x more.
+    moved = {}
+    for name, make in (("tf", RMSpropTF), ("torch", torch.optim.RMSprop)):
+        weight = nn.Parameter(torch.zeros(4))
+        optimizer = make([weight], lr=2e-4, alpha=0.99, eps=1e-5)
+        weight.grad = torch.full((4,), 1e-3)
+        optimizer.step()
+        moved[name] = weight.abs().max().item()
+    assert moved["tf"] == pytest.approx(2e-4 * 1e-3 / math.sqrt(0.99 + 1e-8 + 1e-5), rel=1e-4)
+    assert moved["torch"] / moved["tf"] > 1000
+
+
+def test_minibatches_are_single_steps_each_used_once_a_sweep():
+    p = A2CParams(embed_sizes="16", experience_length=16, batches=8, seed=1)
+    learner = A2CLearner(p, obs_size=3, num_actions=3, fps=60.0, device="cpu", act_every=2)
+    batch = learner.prepare(Batch.stack(collect(learner, 2, 16)))
+    parts = list(learner.minibatches(batch, torch.Generator().manual_seed(0)))
+    assert len(parts) == 8 and all(part.actions.shape == (1, 4) for part in parts)
+    seen = sorted((part.obs[0, :, :].tolist(), part.advantages[0].tolist()) for part in parts)
+    assert sum(len(advantages) for _, advantages in seen) == 32
+    flat = sorted(a for part in parts for a in part.advantages[0].tolist())
+    assert flat == pytest.approx(sorted(batch.advantages.flatten().tolist()))
+    metrics = learner.update(collect(learner, 2, 16))
+    assert metrics["grad_steps"] == 4 * 8  # the course's 4 epochs x 8 minibatches
 
 
 def as_arrays(trajectory: dict) -> dict:
@@ -63,7 +93,7 @@ class StubA2C(A2CLearner):
 
 def test_advantages_by_hand_with_terminated_and_truncated_steps():
     # gamma = 0.5 ** (1 / (1 s * 1 fps / 1)) = 0.5; lambda 0.5; no normalisation.
-    p = A2CParams(reward_halflife=1.0, td_lambda=0.5, advantage_norm=False)  # the learner's act_every: 1
+    p = A2CParams(reward_halflife=1.0, td_lambda=0.5, value_scale=0.5)  # the learner's act_every: 1
     learner = StubA2C(p, obs_size=1, num_actions=3, fps=1.0, device="cpu")
     assert learner.gamma == 0.5
     # Step 0 plays on; step 1 ends its game (terminated); step 2 is cut off (truncated) with the
@@ -84,9 +114,9 @@ def test_advantages_by_hand_with_terminated_and_truncated_steps():
     # delta_0 = 1 + 0.5 * V(s1)=2 - V(s0)=1 = 1;   A_0 = 1 + 0.5 * 0.5 * A_1 = 1.75
     # delta_1 = 5 + 0 (terminated)     - 2 = 3;   A_1 = 3 (its game ended)
     # delta_2 = 3 + 0.5 * 10 (truncated) - 3 = 5; A_2 = 5 (its game ended)
-    advantages, returns = learner.advantages(batch, learner.evaluate(batch).values)
-    assert advantages[:, 0].tolist() == [1.75, 3.0, 5.0]
-    assert returns[:, 0].tolist() == [2.75, 5.0, 8.0]
+    batch = learner.prepare(batch)
+    assert batch.advantages[:, 0].tolist() == [1.75, 3.0, 5.0]
+    assert batch.returns[:, 0].tolist() == [2.75, 5.0, 8.0]
     # ... and the loss trains on exactly these: the critic's loss is 0.5 * mean(A^2) (returns =
     # A + V), the policy's log(3) * mean(A) (a uniform policy's log-prob is -log 3).
     loss, metrics = learner.loss(batch)
@@ -97,9 +127,9 @@ def test_advantages_by_hand_with_terminated_and_truncated_steps():
 
 
 def test_loss_falls_on_a_fixed_batch():
-    p = A2CParams(embed_sizes="32", learning_rate=3e-3, reward_halflife=0.1, seed=1)
+    p = A2CParams(embed_sizes="32", optimizer="adam", learning_rate=1e-2, reward_halflife=0.1, advantage_norm=True, seed=1)
     learner = A2CLearner(p, obs_size=3, num_actions=3, fps=60.0, device="cpu", act_every=2)
-    batch = Batch.stack(collect(learner, 8, 16))
+    batch = learner.prepare(Batch.stack(collect(learner, 8, 16)))
 
     def p_correct():  # the probability of the rewarded action (the cue) on the batch's observations
         with torch.no_grad():
@@ -118,7 +148,7 @@ def test_loss_falls_on_a_fixed_batch():
 def test_learns_match_cue():
     # MatchCue's rewards do not depend on earlier actions, so a short horizon (gamma 0.63) is the
     # right one; a larger step suits the tiny net.
-    p = A2CParams(embed_sizes="32", learning_rate=3e-3, reward_halflife=0.1, seed=0)
+    p = A2CParams(embed_sizes="32", learning_rate=1e-3, reward_halflife=0.1, experience_length=16, seed=0)
     learner = A2CLearner(p, obs_size=3, num_actions=3, fps=60.0, device="cpu", act_every=2)
     curve = train_on(learner, MatchCue, updates=50)
     assert curve[0] < 7  # random play: 16 / 3 = 5.3 a game
@@ -127,7 +157,7 @@ def test_learns_match_cue():
 
 
 def test_snapshot_round_trip(tmp_path):
-    p = A2CParams(embed_sizes="16", seed=3)
+    p = A2CParams(embed_sizes="16", experience_length=16, seed=3)
     learner = A2CLearner(p, obs_size=3, num_actions=3, fps=60.0, device="cpu", act_every=2)
     learner.update(collect(learner, 16, 16))  # the optimiser has state worth saving
     meta = {"algorithm": "a2c", "params": to_dict(p), "env": "match-cue", "env_options": {}, "obs_size": 3, "num_actions": 3}

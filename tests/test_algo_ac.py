@@ -56,7 +56,7 @@ def test_loss_by_hand():
         "terminated": [False, True, False],
         "truncated": [False, False, True],
         "trunc_values": [0.0, 0.0, 10.0],
-        "logp": [0.0] * 3,  # not used by ac
+        "logp": [math.log(2 / 6), math.log(1 / 6), math.log(3 / 6)],  # played by this policy: V-trace's weights are 1
         "state": [],
     }
     floats = ("obs", "rewards", "trunc_values", "logp", "state")
@@ -75,6 +75,17 @@ def test_loss_by_hand():
     assert metrics["loss/value"] == pytest.approx(value, rel=1e-6)
     assert metrics["entropy"] == pytest.approx(entropy, rel=1e-6)
     assert loss.item() == pytest.approx(policy + 0.25 * value - 0.1 * entropy, rel=1e-5)
+    assert metrics["rho_clipped"] == 0
+
+    # Played by an older policy that chose each action with probability 1/3: pi / mu for the
+    # probabilities (2/6, 1/6, 3/6) is (1, 0.5, 1.5), truncated to (1, 0.5, 1). V-trace by hand:
+    # delta_2 = 1 * 5 = 5 (cut off), delta_1 = 0.5 * 3 = 1.5 (ended), delta_0 = 1 * 1 = 1;
+    # acc_0 = delta_0 + gamma * lambda * min(1, rho_0) * acc_1 = 1 + 0.5 * 0.5 * 1.5 = 1.375.
+    stale = batch.with_(logp=torch.full_like(batch.logp, math.log(1 / 3)))
+    _, metrics = learner.loss(stale)
+    vs_minus_v = [1.375, 1.5, 5.0]
+    assert metrics["loss/value"] == pytest.approx(0.5 * sum(a * a for a in vs_minus_v) / 3, rel=1e-6)
+    assert metrics["rho_clipped"] == pytest.approx(1 / 3)
 
 
 def test_loss_falls_on_a_fixed_batch():

@@ -79,7 +79,7 @@ def three_step_batch() -> Batch:
 )
 def test_targets_by_hand(name, n_step, want):
     # reward_halflife 1 s at 4 fps acting every 4 frames: a half-life of one step, gamma = 0.5.
-    q = learner(name, fps=4, reward_halflife=1.0, act_every=4, n_step=n_step)
+    q = learner(name, fps=4, reward_halflife=1.0, act_every=4, n_step=n_step, double=False)
     assert q.gamma == 0.5
     batch = three_step_batch()
     if name == "rdqn":
@@ -94,6 +94,26 @@ def test_targets_by_hand(name, n_step, want):
     loss, metrics = q.loss(batch)
     assert loss.item() == pytest.approx(float(huber.mean()))
     assert metrics["loss/td"] == pytest.approx(float(huber.mean()))
+
+
+@pytest.mark.parametrize("name", ["dqn", "rdqn"])
+def test_double_dqn_values_the_online_network_s_pick_with_the_target_network(name):
+    q = learner(name, fps=4, reward_halflife=1.0, act_every=4, n_step=1)
+    assert q.params.double  # the default
+    batch = three_step_batch()
+    if name == "rdqn":
+        batch.state = torch.randn(2, 32)
+    constant_q(q.target, [0.5, 2.0, -1.0])
+    constant_q(q.model, [1.0, 0.0, -1.0])  # the online net picks action 0, which the target values 0.5 (its max: 2)
+    # n = 1: 1 + .5*.5 = 1.25 | .5 + .5*5 = 3 (cut off) | 2 (game over);  1.25 | 2.25 | 3.25
+    want = torch.tensor([[1.25, 1.25], [3.0, 2.25], [2.0, 3.25]])
+    taken = torch.tensor([[0.0, 1.0], [1.0, 0.0], [-1.0, -1.0]])  # Q(s, a) = [1, 0, -1][a]
+    errors = (want - taken).abs()
+    huber = torch.where(errors < 1, 0.5 * errors**2, errors - 0.5)
+    assert q.loss(batch)[0].item() == pytest.approx(float(huber.mean()))
+    plain = learner(name, fps=4, reward_halflife=1.0, act_every=4, n_step=1, double=False)
+    plain.model.load_state_dict(q.model.state_dict()), plain.target.load_state_dict(q.target.state_dict())
+    assert plain.loss(batch)[0].item() != pytest.approx(float(huber.mean()))  # max_a Q_target: 2, not 0.5
 
 
 @pytest.mark.parametrize("name", ["dqn", "rdqn"])
@@ -122,17 +142,18 @@ def test_rdqn_starts_each_sequence_from_the_stored_state():
     assert batch.state.abs().sum() > 0 and not batch.starts[0].all()
     with torch.no_grad():
         online, first = q.online_q(batch)
+        online = online[:-1]  # the steps that acted
         assert first == 0
         logp = torch.log_softmax(online / 1.0, -1).gather(-1, batch.actions.unsqueeze(-1)).squeeze(-1)
         torch.testing.assert_close(logp, batch.logp, atol=1e-5, rtol=1e-5)  # what the actor computed
         zeroed = dataclasses.replace(batch, state=torch.zeros_like(batch.state))
-        assert not torch.allclose(q.online_q(zeroed)[0], online, atol=1e-4)
+        assert not torch.allclose(q.online_q(zeroed)[0][:-1], online, atol=1e-4)
         # Burn-in: the first steps only advance the state; the rest are the same numbers.
         burned = learner("rdqn", num_actions=2, experience_length=6, temperature=1.0, burn_in=2)
         burned.model.load_state_dict(q.model.state_dict())
         rest, first = burned.online_q(batch)
         assert first == 2
-        torch.testing.assert_close(rest, online[2:])
+        torch.testing.assert_close(rest[:-1], online[2:])
 
 
 def test_replay_schedule():
@@ -160,10 +181,10 @@ def test_replay_schedule():
     for key, value in q.target.state_dict().items():
         assert torch.equal(value, q.model.state_dict()[key])
     assert not torch.equal(q.target.state_dict()["head.1.weight"], initial["head.1.weight"])
-    q.step(q.sample())  # step 13: no sync
+    q.step(q.replay.sample(4, "cpu"))  # step 13: no sync
     assert not torch.equal(q.target.state_dict()["head.1.weight"], q.model.state_dict()["head.1.weight"])
     q.update(trajectories[16:60])
-    assert len(q.replay) == 40 and q.replay[0] is trajectories[20]  # the newest replay_size
+    assert len(q.replay) == 40 and q.replay.trajectories[0] is trajectories[20]  # the newest replay_size
     assert q.updates == 3
 
 

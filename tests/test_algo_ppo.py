@@ -1,6 +1,7 @@
-"""``ppo``: its documented defaults, an exact ratio on fresh data, the clipped loss by hand, the
-surrogate falling (and staying clipped) on a fixed batch, the update schedule (advantages once,
-the KL early stop), learning MatchCue, and a snapshot round trip."""
+"""``ppo``: its documented defaults, an exact ratio on fresh data and on stale data (decoupled),
+the clipped loss by hand, the surrogate falling (and staying clipped) on a fixed batch, the update
+schedule (prepared once, the KL early stop before the step), learning MatchCue, and a snapshot
+round trip."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from arena.training.learner import Actor, Batch
 from arena.training.params import to_dict
 from arena.training.rollout import Collector
 from arena.training.snapshot import load_snapshot, save_snapshot
-from arena_algorithms.ppo import PPOBatch, PPOLearner, PPOParams
+from arena_algorithms.ppo import PPOLearner, PPOParams
 
 SMALL = dict(actor_sizes="32", critic_sizes="32")
 
@@ -59,8 +60,9 @@ def test_ratio_is_exact_on_the_data_s_own_weights():
     with torch.no_grad():  # a policy far from uniform, so that mixing matters
         learner.model.actor[-1].weight.normal_(0, 2.0)
     batch = Batch.stack(collect(learner, 4, 16))
-    _, metrics = learner.loss(batch)
-    assert metrics["ratio_dev"] < 1e-5 and metrics["approx_kl"] < 1e-7 and metrics["clip_frac"] == 0
+    with torch.no_grad():
+        _, metrics = learner.loss(learner.prepare(batch))
+    assert metrics["stale_weight"] < 1e-5 and metrics["approx_kl"] < 1e-7 and metrics["clip_frac"] == 0
     unmixed = torch.log_softmax(learner.evaluate(batch).logits[:-1], -1).gather(-1, batch.actions.unsqueeze(-1)).squeeze(-1)
     assert (unmixed - batch.logp).abs().mean() > 0.05  # the unmixed policy would have been off
 
@@ -91,11 +93,11 @@ def test_clipped_loss_by_hand():
     }
     floats = ("obs", "rewards", "trunc_values", "logp", "state")
     plain = Batch.stack([{k: np.asarray(v, dtype=np.float32 if k in floats else None) for k, v in trajectory.items()}])
-    batch = PPOBatch(
-        **vars(plain),
+    batch = plain.with_(
         advantages=torch.tensor([[1.0], [-2.0]]),
         returns=torch.tensor([[2.0], [2.0]]),
-        old_values=torch.tensor([[0.0], [0.8]]),
+        values=torch.tensor([[0.0], [0.8]]),
+        prox_logp=plain.logp,  # the pre-update policy is the one that played: every weight 1
     )
     # step 0: ratio 0.7 / 0.5 = 1.4, A = +1: min(1.4, 1.2) * 1  = 1.2  (clipped: no gradient)
     # step 1: ratio 0.3 / 0.3 = 1.0, A = -2: min(-2, -2)          = -2
@@ -125,7 +127,7 @@ def test_surrogate_falls_within_the_clip_on_a_fixed_batch():
         last = learner.step(batch)
     assert abs(first["loss/policy"]) < 1e-5  # ratio 1 and normalised advantages: exactly 0
     assert last["loss/value"] < 0.6 * first["loss/value"]
-    assert last["ratio_dev"] > 0.1 and last["clip_frac"] > 0.2
+    assert last["approx_kl"] > 0.01 and last["clip_frac"] > 0.2
     # Clipping caps the gain: each step contributes at most (1 + clip) * A where A > 0 and
     # (1 - clip) * A where A < 0; without the clip the ratios would run past it.
     a = batch.advantages
@@ -134,25 +136,69 @@ def test_surrogate_falls_within_the_clip_on_a_fixed_batch():
     assert floor - 1e-6 <= last["loss/policy"] < 0.5 * floor  # more than half the most it can gain
 
 
-def test_update_computes_advantages_once_and_stops_at_target_kl(monkeypatch):
+def test_update_prepares_once_and_stops_at_target_kl_before_the_step(monkeypatch):
     p = PPOParams(**SMALL, learning_rate=1e-2, seed=4)
     learner = PPOLearner(p, obs_size=3, num_actions=3, fps=60.0, device="cpu", act_every=2)
     trajectories = collect(learner, 16, 8)
     calls = []
-    original = learner.advantages
-    monkeypatch.setattr(learner, "advantages", lambda *args: calls.append(1) or original(*args))
+    original = learner.prepare
+    monkeypatch.setattr(learner, "prepare", lambda *args: calls.append(1) or original(*args))
     before = copy.deepcopy(learner.model.state_dict())
     metrics = learner.update(trajectories)
-    assert len(calls) == 1  # before the sweeps, with the pre-update critic
-    assert metrics["minibatch_steps"] == 16 and metrics["early_stop"] == 0  # 4 sweeps x 4 minibatches
+    assert len(calls) == 1  # before the sweeps, with the pre-update model
+    assert metrics["grad_steps"] == 16 and metrics["early_stop"] == 0  # 4 sweeps x 4 minibatches
 
     stopping = PPOLearner(
         PPOParams(**SMALL, learning_rate=1e-2, seed=4, target_kl=1e-3), 3, 3, fps=60.0, device="cpu", act_every=2
     )
     stopping.model.load_state_dict(before)
+    measured, applied = [], []
+    loss, apply = stopping.loss, stopping.apply
+    monkeypatch.setattr(stopping, "loss", lambda batch: measured.append(1) or loss(batch))
+    monkeypatch.setattr(stopping, "apply", lambda value: applied.append(1) or apply(value))
     metrics = stopping.update(trajectories)
-    assert metrics["early_stop"] == 1 and 1 < metrics["minibatch_steps"] < 16
+    assert metrics["early_stop"] == 1 and 1 <= metrics["grad_steps"] < 16
+    # The minibatch that measured the KL past the limit was not stepped on.
+    assert len(applied) == metrics["grad_steps"] == len(measured) - 1
     assert stopping.updates == 1
+
+
+def stale_trajectories(learner, steps: int = 3):
+    """Trajectories played by ``learner`` 's weights, then ``learner`` trained ``steps`` updates
+    further on other data: what a worker a few versions behind sends."""
+    old = collect(learner, 16, 8, seed=5)
+    for seed in range(steps):
+        learner.update(collect(learner, 16, 8, seed=20 + seed))
+    return old
+
+
+def test_stale_data_clip_fraction_is_zero_before_the_first_step():
+    p = PPOParams(**SMALL, learning_rate=1e-2, seed=6)
+    learner = PPOLearner(p, obs_size=3, num_actions=3, fps=60.0, device="cpu", act_every=2)
+    batch = Batch.stack(stale_trajectories(learner))
+    with torch.no_grad():
+        prepared = learner.prepare(batch)
+        _, metrics = learner.loss(prepared)
+    # The data is stale: against the behaviour policy many ratios would sit outside the clip range ...
+    behaviour_ratio = (prepared.prox_logp - batch.logp).exp()
+    assert ((behaviour_ratio - 1).abs() > p.clip).float().mean() > 0.1
+    # ... but the trust region is measured from the learner's own pre-update policy.
+    assert metrics["clip_frac"] == 0 and metrics["approx_kl"] < 1e-7
+    assert metrics["stale_weight"] > 0.05  # the behaviour correction sees the lag
+
+
+def test_stale_data_is_weighted_by_the_truncated_behaviour_ratio():
+    p = PPOParams(**SMALL, seed=6, advantage_norm=False, rho_max=1.0)
+    learner = PPOLearner(p, obs_size=3, num_actions=3, fps=60.0, device="cpu", act_every=2)
+    batch = learner.prepare(Batch.stack(collect(learner, 4, 8)))
+    stale = batch.with_(logp=batch.logp - 1.0)  # pi_old / mu = e: truncated to 1
+    fresh_loss, _ = learner.loss(batch)
+    stale_loss, _ = learner.loss(stale)
+    assert stale_loss.item() == pytest.approx(fresh_loss.item(), rel=1e-6)
+    halved = batch.with_(logp=batch.logp + math.log(2))  # pi_old / mu = 1/2: each step counts half
+    half_loss, half = learner.loss(halved)
+    _, full = learner.loss(batch)
+    assert half["loss/policy"] == pytest.approx(0.5 * full["loss/policy"], rel=1e-5)
 
 
 def test_learns_match_cue():

@@ -119,33 +119,48 @@ def test_loss_falls_on_a_fixed_batch(shared):
     # with a negative advantage can fall forever); a strong entropy bonus keeps it in check so the
     # critic's fit shows.
     rac = learner(batch_steps=1, learning_rate=1e-3, entropy_scale=0.3, epsilon=0.0, shared_critic=shared)
-    batch = Batch.stack(learnable_rewards(collect(rac, 8, epsilon=0.5), remembers=shared))
+    with torch.no_grad():
+        batch = rac.prepare(Batch.stack(learnable_rewards(collect(rac, 8, epsilon=0.5), remembers=shared)))
     first = rac.step(batch)
     steps = [rac.step(batch) for _ in range(100)]
     assert np.mean([m["loss/value"] for m in steps[-10:]]) < 0.2 * first["loss/value"]
     assert np.mean([m["loss"] for m in steps[-10:]]) < first["loss"] - 0.05
 
 
-def test_clip_0_is_acs_plain_update_and_clip_above_0_is_ppos():
-    """The two updates rac offers are the tested ones: ``ac``'s loss and one step per minibatch with
-    ``clip`` 0, PPO's clipped loss and sweeps otherwise."""
+def test_clip_0_is_phillips_update_and_clip_above_0_is_decoupled_ppo():
+    """``clip`` 0: V-trace's loss (as ``ac``) and one step on each fresh minibatch, whatever
+    ``sweeps`` and ``batch_steps`` say; ``clip`` above 0: PPO's decoupled loss and its sweeps."""
     from arena_algorithms.ac import ACLearner
     from arena_algorithms.ppo import PPOLearner
 
     for clip, reference in ((0.0, ACLearner), (0.2, PPOLearner)):
-        rac = learner(clip=clip, sweeps=2, batches=2, batch_size=4, min_collect=8, batch_steps=1)
-        batch = Batch.stack(collect(rac, 4, epsilon=0.5))
+        rac = learner(clip=clip, sweeps=4, batches=2, batch_size=4, min_collect=8, batch_steps=2)
+        with torch.no_grad():
+            batch = rac.prepare(Batch.stack(collect(rac, 4, epsilon=0.5)))
         got, got_metrics = rac.loss(batch)
         want, want_metrics = reference.loss(rac, batch)
         assert got.item() == want.item() and got_metrics.keys() == want_metrics.keys()
         metrics = rac.update(collect(rac, 8, epsilon=0.5, seed=1))
-        assert metrics["minibatch_steps" if clip else "loss"] > 0
         assert ("clip_frac" in metrics) == (clip > 0)
-        if clip:
-            assert metrics["minibatch_steps"] == 2 * 2  # sweeps x batches
+        # phillip's: 8 fresh trajectories in minibatches of 4, one step each; PPO's: 4 sweeps x 2 x 2 steps
+        assert metrics["grad_steps"] == (16 if clip else 2)
 
 
-PHILLIPS_UPDATE = dict(clip=0.0, sweeps=1, batches=1, entropy_scale=0.02)  # rac's defaults before the clipped update
+def test_stale_data_clip_fraction_is_zero_before_the_first_step():
+    rac = learner(learning_rate=1e-2)
+    stale = collect(rac, 8, epsilon=0.5)
+    for seed in range(3):  # the learner moves on while a worker still plays the old weights
+        rac.update(collect(rac, 8, epsilon=0.5, seed=10 + seed))
+    with torch.no_grad():
+        prepared = rac.prepare(Batch.stack(stale))
+        _, metrics = rac.loss(prepared)
+    behaviour_ratio = (prepared.prox_logp - prepared.logp).exp()
+    assert ((behaviour_ratio - 1).abs() > rac.params.clip).float().mean() > 0.1  # stale indeed
+    assert metrics["clip_frac"] == 0 and metrics["approx_kl"] < 1e-7
+
+
+# phillip's update: one step on each fresh minibatch (8 trajectories in 4 minibatches of 2)
+PHILLIPS_UPDATE = dict(clip=0.0, batch_size=2, entropy_scale=0.02)
 
 
 @pytest.mark.parametrize("update", [{}, PHILLIPS_UPDATE], ids=["clipped", "phillips"])
@@ -162,7 +177,8 @@ def test_snapshot_round_trip(tmp_path):
     from arena.training.trained import build_model
 
     rac = learner()
-    batch = Batch.stack(collect(rac, 4, epsilon=0.5))
+    with torch.no_grad():
+        batch = rac.prepare(Batch.stack(collect(rac, 4, epsilon=0.5)))
     for _ in range(3):
         rac.step(batch)
     meta = {

@@ -37,8 +37,11 @@ def test_every_envspec_field_is_in_the_guide():
 def test_every_batch_field_is_in_the_guide():
     from arena.training.learner import TRAJECTORY_KEYS, Batch
 
-    assert [f.name for f in dataclasses.fields(Batch)] == list(TRAJECTORY_KEYS)
+    names = [f.name for f in dataclasses.fields(Batch)]
+    assert names[: len(TRAJECTORY_KEYS)] == list(TRAJECTORY_KEYS)
     assert table_rows("## Algorithms: the learner contract", "field") == list(TRAJECTORY_KEYS)
+    for prepared in names[len(TRAJECTORY_KEYS) :]:  # the fields prepare() fills
+        assert f"`{prepared}`" in GUIDE, prepared
 
 
 def test_the_learner_methods_and_attributes_the_guide_names_exist():

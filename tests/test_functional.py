@@ -12,6 +12,7 @@ import math
 import pytest
 import torch
 
+from arena.training import functional as fn
 from arena.training.functional import (
     discounted_returns,
     entropy_loss,
@@ -458,3 +459,39 @@ def test_gamma_from_halflife():
 def test_gamma_from_halflife_rejects_bad_input(args):
     with pytest.raises((ValueError, TypeError)):
         gamma_from_halflife(*args)
+
+
+def test_vtrace_on_policy_is_gae_and_the_lambda_return():
+    torch.manual_seed(3)
+    T, B = 9, 4
+    rewards, values, next_values = torch.randn(T, B), torch.randn(T, B), torch.randn(T, B)
+    terminated = torch.rand(T, B) < 0.15
+    truncated = (torch.rand(T, B) < 0.15) & ~terminated
+    advantages, returns = fn.gae(rewards, values, next_values, terminated, truncated, 0.97, 0.9)
+    vs, pg = fn.vtrace(rewards, values, next_values, terminated, truncated, torch.zeros(T, B), 0.97, 0.9)
+    torch.testing.assert_close(pg, advantages)
+    torch.testing.assert_close(vs, returns)
+
+
+def test_vtrace_off_policy_by_hand():
+    # gamma 0.5, lambda 1; pi / mu = (2, 0.5): rho truncated to (1, 0.5), c = (1, 0.5).
+    rewards, values, next_values = torch.tensor([1.0, 2.0]), torch.tensor([0.0, 1.0]), torch.tensor([1.0, 4.0])
+    flags = torch.zeros(2, dtype=torch.bool)
+    log_rhos = torch.log(torch.tensor([2.0, 0.5]))
+    vs, pg = fn.vtrace(rewards, values, next_values, flags, flags, log_rhos, 0.5, 1.0)
+    # delta_1 = 0.5 * (2 + 0.5 * 4 - 1) = 1.5; delta_0 = 1 * (1 + 0.5 * 1 - 0) = 1.5
+    # vs_1 = 1 + 1.5 = 2.5; vs_0 = 0 + 1.5 + 0.5 * 1 * 1.5 = 2.25
+    assert vs.tolist() == pytest.approx([2.25, 2.5])
+    # A_0 = rho_0 * (r_0 + gamma * vs_1 - V_0) = 1 + 0.5 * 2.5 = 2.25; A_1 = 0.5 * (2 + 0.5 * 4 - 1) = 1.5
+    assert pg.tolist() == pytest.approx([2.25, 1.5])
+    vs_loose, _ = fn.vtrace(rewards, values, next_values, flags, flags, log_rhos, 0.5, 1.0, rho_max=2.0)
+    assert vs_loose[0].item() == pytest.approx(0 + 2 * 1.5 + 0.5 * 1 * 1.5)  # rho_0 no longer truncated
+
+
+def test_next_q_plain_and_double():
+    target = torch.tensor([[0.5, 2.0, -1.0]])
+    online = torch.tensor([[1.0, 0.0, -1.0]])
+    assert fn.next_q(target).tolist() == [2.0]
+    assert fn.next_q(target, online).tolist() == [0.5]  # the online net picks, the target values
+    with pytest.raises(ValueError, match="differ"):
+        fn.next_q(target, online[:, :2])

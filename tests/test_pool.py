@@ -12,7 +12,7 @@ import pytest
 
 from arena.errors import ArenaError
 from arena.training.enemies import EnemyEntry, PoolConfig, load_enemies, load_pool_file
-from arena.training.pool import EnemyPool, sample
+from arena.training.pool import MAX_PAST_SNAPSHOTS, EnemyPool, sample
 from arena_enemies import PFSP_FLOOR
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -255,6 +255,28 @@ def test_uniform_is_proportional_to_weight(tmp_path):
     # uniform ignores results
     play(pool, "cpu", wins=5)
     assert pool.distribution(["snaps/1.pt", "snaps/2.pt"]) == distribution
+
+
+def test_the_step_0_snapshot_is_never_an_enemy(tmp_path):
+    """A run saves its random initial weights at step 0 (to resume a crash before the first real
+    snapshot); that random policy is never drawn as a past self."""
+    pool = pool_from(tmp_path, ["self", "bot:tracker:3"])
+    first, later = "exp/snapshots/000000000000.pt", "exp/snapshots/000000004096.pt"
+    assert [spec for _, spec, _ in pool.distribution([first, later])] == ["self", later, "bot:tracker:3"]
+    # with only the step-0 snapshot saved, "self" is the latest self alone
+    assert probs(pool.distribution([first])) == pytest.approx({"self": 0.5, "bot:tracker:3": 0.5})
+
+
+def test_the_past_self_pool_is_the_newest_snapshots(tmp_path):
+    past = [f"exp/snapshots/{steps:012d}.pt" for steps in range(0, 100 * 4096, 4096)]  # step 0 and 99 more
+    shares = probs(pool_from(tmp_path, ["self"]).distribution(past))
+    assert list(shares) == ["self", *past[-MAX_PAST_SNAPSHOTS:]] and MAX_PAST_SNAPSHOTS == 20
+    assert shares["self"] == pytest.approx(0.5) and shares[past[-1]] == pytest.approx(0.5 / MAX_PAST_SNAPSHOTS)
+    config = load_pool_file(_write(tmp_path, ["self"]))
+    assert list(probs(EnemyPool(config, max_past=3).distribution(past))) == ["self", *past[-3:]]
+    assert probs(EnemyPool(config, max_past=0).distribution(past)) == {"self": 1.0}
+    with pytest.raises(ValueError, match="max_past"):
+        EnemyPool(config, max_past=-1)
 
 
 def test_snapshots_are_ignored_without_a_self_entry(tmp_path):

@@ -50,8 +50,11 @@ def stored(db: Path, name: str) -> dict[str, tuple[float, float]]:
 
 @pytest.fixture(scope="module")
 def arena():
+    before = os.environ.get("ARENA_LOAD_PLUGINS")
     os.environ.setdefault("ARENA_LOAD_PLUGINS", "agents,pong")
-    return load_plugins()
+    yield load_plugins()
+    if before is None:  # later modules load every plugin
+        del os.environ["ARENA_LOAD_PLUGINS"]
 
 
 def game(a: str, b: str, winner: str = "a", **extra) -> GameRecord:

@@ -174,7 +174,7 @@ def test_an_env_without_act_every_trains_and_plays_one_decision_a_step(arena, tm
 
     assert arena.add_plugin(CountPlugin(), "counttest")
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "count.json").write_text('["self", "random"]')
+    (tmp_path / "count.json").write_text('["random"]')  # one seat trains: one frame a step
     tiny = ["embed_sizes=8", "actor_sizes=8", "critic_sizes=8", "experience_length=8", "min_collect=2", "batch_size=2"]
     plan = plan_training("ac", env="count", enemies=str(tmp_path / "count.json"), sets=tiny, steps=32, workers=1,
                          eval_every=0, snapshot_every=1, arena=arena)  # fmt: skip

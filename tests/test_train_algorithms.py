@@ -43,7 +43,8 @@ def test_arena_train_runs_on_pong_and_the_snapshot_plays(algorithm, tmp_path):
     assert folder.name.startswith(algorithm)
     rows = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
     act_every = json.loads((folder / "params.json").read_text())["env_options"]["act_every"]  # the env's option
-    assert rows and rows[-1]["steps"] >= 640 and rows[-1]["frames"] >= 640 * act_every
+    # against its latest self both seats train, so a frame may give two steps
+    assert rows and rows[-1]["steps"] >= 640 and rows[-1]["frames"] >= 640 * act_every // 2
     assert all(b["steps"] > a["steps"] for a, b in zip(rows, rows[1:]))
     assert any(key.startswith("loss") for key in rows[-1])
     played = _arena(["match", str(folder), "cpu", "--games", "1", "--points", "1", "--workers", "1"], tmp_path, env)

@@ -42,6 +42,13 @@ from arena.cli import cli
     help="Updates between evaluation rounds (0: none) [default: about every 25,600 agent steps].",
 )
 @click.option("--eval-games", type=int, default=2, show_default=True, help="Evaluation games against each opponent per round.")
+@click.option(
+    "--eval-frames",
+    type=int,
+    default=None,
+    metavar="FRAMES",
+    help="Emulator frames an evaluation round may spend; no game starts past it (0: no cap) [default: 100,000].",
+)
 @click.option("--snapshot-every", type=int, default=10, show_default=True, help="Updates between snapshots.")
 @click.option("--dry-run", is_flag=True, help="Print what would run (name, params, workers, enemies) and change nothing.")
 @click.option("--list-params", is_flag=True, help="List the algorithm's hyperparameters with their defaults and exit.")
@@ -61,6 +68,7 @@ def train_command(
     workers,
     eval_every,
     eval_games,
+    eval_frames,
     snapshot_every,
     dry_run,
     list_params,
@@ -85,6 +93,8 @@ def train_command(
     console = make_console()
     if force and not init:
         raise ArenaError("--force only goes with --init (it deletes the experiment's snapshots)")
+    if eval_frames is not None and eval_frames < 0:
+        raise ArenaError(f"--eval-frames must be at least 0 (0: no cap), got {eval_frames}")
     if list_params:
         _list_params(console, arena, plugin)
         return
@@ -100,10 +110,13 @@ def train_command(
         plugin, env=env_name, enemies=enemies, sets=sets, env_pairs=options, name=name, tag=tag, init=init, force=force,
         steps=steps, workers=workers, eval_every=eval_every, eval_games=eval_games, snapshot_every=snapshot_every, arena=arena,
     )  # fmt: skip
+    from arena.training.evaluation import EVAL_FRAMES
+
+    eval_frames = EVAL_FRAMES if eval_frames is None else eval_frames
     if dry_run:
-        _show_plan(console, plan)
+        _show_plan(console, plan, eval_frames)
         return
-    _train(console, plan, arena, run_training)
+    _train(console, plan, arena, run_training, eval_frames)
 
 
 def _list_params(console, arena, plugin) -> None:
@@ -126,7 +139,7 @@ def _list_params(console, arena, plugin) -> None:
     console.print(table)
 
 
-def _show_plan(console, plan) -> None:
+def _show_plan(console, plan, eval_frames: int) -> None:
     from arena.training.params import to_dict
 
     what = (
@@ -136,7 +149,8 @@ def _show_plan(console, plan) -> None:
     )
     console.print("[bold]dry run[/bold]: nothing is written")
     console.print(f"experiment: {plan.name}  ({plan.folder})  -> {what}", soft_wrap=True)
-    evaluation = f"every {plan.eval_every} updates" if plan.eval_every else "off"
+    cap = f"at most {eval_frames:,} frames a round" if eval_frames else "no frame cap"
+    evaluation = f"every {plan.eval_every} updates, {plan.eval_games} games an opponent, {cap}" if plan.eval_every else "off"
     console.print(
         f"algorithm: {plan.algorithm.name}   env: {plan.env}   workers: {plan.workers}   steps: {plan.steps:,}   evaluation: {evaluation}"
     )
@@ -148,44 +162,107 @@ def _show_plan(console, plan) -> None:
     console.print("env options: " + json.dumps(dataclasses.asdict(plan.env_options)), soft_wrap=True)
 
 
-def _train(console, plan, arena, run_training) -> None:
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+PLAIN_EVERY_S = 30.0  # piped output: a progress line at least this often...
+PLAIN_EVERY_SHARE = 0.1  # ...and every tenth of the step budget
 
-    progress = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(bar_width=24),
-        MofNCompleteColumn(),
-        TextColumn("steps"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        TextColumn("{task.fields[status]}"),
-        console=console,
-    )
-    state = {"task": None}
 
-    def on_progress(p) -> None:
-        rates = "  ".join(
-            f"{label} {rate:.0%}/{games}" if rate is not None else f"{label} -/{games}"
-            for label, (rate, games) in p.win_rates.items()
+def _status(p) -> str:
+    if p.note:
+        return p.note
+    rates = "  ".join(
+        f"{label} {rate:.0%}/{games}" if rate is not None else f"{label} -/{games}"
+        for label, (rate, games) in p.win_rates.items()
+    )
+    reward = f"{p.reward:+.2f}" if p.reward is not None else "-"
+    return f"{p.fps:,.0f} frames/s  {p.games} games  reward {reward}  wins {rates}"
+
+
+class _Bar:
+    """A terminal's progress bar: the steps, then the final evaluation's games."""
+
+    def __init__(self, console, plan, start: int):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(bar_width=24),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[unit]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[status]}"),
+            console=console,
         )
-        reward = f"{p.reward:+.2f}" if p.reward is not None else "-"
-        status = f"{p.fps:,.0f} frames/s  {p.games} games  reward {reward}  wins {rates}"
-        progress.update(state["task"], completed=p.steps, status=status)
+        verb = "resuming" if plan.resume_from else "training"
+        self.steps = self.progress.add_task(
+            f"{verb} {plan.name}", total=plan.steps, completed=start, unit="steps", status="starting workers"
+        )
+        self.games = None  # the final evaluation's bar, once it starts
+        self.status, self.eval = "starting workers", ""  # the steps' status, and a round's games in it
 
-    def log(message: str) -> None:
-        progress.console.print(message, soft_wrap=True, highlight=False)
+    def __enter__(self):
+        self.progress.__enter__()
+        return self
 
-    verb = "resuming" if plan.resume_from else "training"
-    with progress:
-        state["task"] = progress.add_task(f"{verb} {plan.name}", total=plan.steps, status="starting workers")
-        result = run_training(plan, on_progress=on_progress, log=log, arena=arena)
+    def __exit__(self, *exc) -> None:
+        self.progress.__exit__(*exc)
+
+    def on_progress(self, p) -> None:
+        self.status = _status(p)
+        self.progress.update(self.steps, completed=p.steps, status=self.status + self.eval)
+
+    def on_eval(self, e) -> None:
+        if e.final:
+            if self.games is None:
+                self.games = self.progress.add_task("final evaluation", total=e.total, unit="games", status=e.snapshot)
+            self.progress.update(self.games, completed=e.done, total=e.total)
+            return
+        self.eval = f"  eval {e.done}/{e.total}" if e.done < e.total else ""
+        self.progress.update(self.steps, status=self.status + self.eval)
+
+    def log(self, message: str) -> None:
+        self.progress.console.print(message, soft_wrap=True, highlight=False)
+
+
+class _Lines:
+    """Piped output has no bar: a plain progress line every tenth of the budget or half minute."""
+
+    def __init__(self, console, plan, start: int):
+        import time
+
+        self.console, self.plan, self.clock = console, plan, time.monotonic
+        self.last_time, self.last_steps = self.clock(), start
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+    def on_progress(self, p) -> None:
+        total = self.plan.steps
+        due = p.steps >= total or p.steps - self.last_steps >= PLAIN_EVERY_SHARE * total
+        if p.note or not (due or self.clock() - self.last_time >= PLAIN_EVERY_S):
+            return
+        self.last_time, self.last_steps = self.clock(), p.steps
+        self.log(f"{self.plan.name}: {p.steps:,}/{total:,} steps ({p.steps / total:.0%})  {_status(p)}")
+
+    def on_eval(self, e) -> None:
+        pass  # each evaluation game is a line of its own ("eval 2/4: ...")
+
+    def log(self, message: str) -> None:
+        self.console.print(message, soft_wrap=True, highlight=False)
+
+
+def _train(console, plan, arena, run_training, eval_frames: int) -> None:
+    from arena.training.snapshot import snapshot_steps
+
+    start = (snapshot_steps(plan.resume_from.name) or 0) if plan.resume_from else 0
+    show = (_Bar if console.is_terminal else _Lines)(console, plan, start)
+    with show:
+        result = run_training(
+            plan, on_progress=show.on_progress, on_eval=show.on_eval, log=show.log, arena=arena, eval_frames=eval_frames
+        )
     rate = result.frames_this_run / result.wall_s if result.wall_s else 0.0
     console.print(
         f"{result.name}: {result.steps:,} steps, {result.frames:,} frames, {result.updates} updates, {result.games} games"
@@ -197,6 +274,9 @@ def _train(console, plan, arena, run_training) -> None:
     console.print(
         f"leaderboard: arena leaderboard show {result.name}   curves: {result.folder / 'curves' / 'index.html'}", soft_wrap=True
     )
+    # The last lines: which snapshot `experiments/NAME` plays, and where it stands.
+    for line in result.standing:
+        console.print(line, soft_wrap=True, highlight=False)
 
 
 def play_hint(plan, arena) -> str:

@@ -1,35 +1,193 @@
-"""Evaluation games: a training run's snapshots play the game's CPU and the pool in a background
-process, and every game is recorded in the experiment's leaderboard."""
+"""Evaluation games: a training run's snapshots play the game's CPU, the pool and the previous
+evaluated snapshot on validation seeds, and the best of them is published.
+
+* **Seeds.** Game seeds come in two ranges, defined here and nowhere else: :data:`TEST_SEEDS` for
+  the games that judge an agent (``arena match``, whose ``--seed`` defaults to 0, leaderboards,
+  benchmarks) and :data:`VALIDATION_SEEDS` for the evaluation games that choose it during
+  training, so a published agent is never chosen on the games it is then judged on.
+* **Rounds.** A round plays in one background process of its own, niced (:data:`EVAL_NICE`) and
+  one game at a time, so the rollout workers keep their cores; it starts no new game once its
+  games have spent its frame budget (``--eval-frames``, default :data:`EVAL_FRAMES`). Every game
+  goes to the leaderboard named after the experiment and to the round's entry in
+  ``evaluations.json``; a round cut short by Ctrl-C or a kill is finished on resume, without
+  playing its finished games again.
+* **Publishing.** A snapshot's validation score is its mean score difference against the round's
+  reference (the game's CPU, else the pool's first fixed enemy). The best one is published:
+  ``published.json`` names it, and ``experiments/NAME`` as an agent plays it
+  (:func:`arena.training.snapshot.find_snapshot`).
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
+import queue
+import signal
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from arena.errors import one_line
 from arena.training.plan import TrainPlan
+from arena.training.snapshot import PUBLISHED, snapshot_steps
 
 if TYPE_CHECKING:
+    from arena.games.play import GameTask
+    from arena.games.record import GameRecord
     from arena.plugins.manager import Arena
+
+TEST_SEEDS = range(0, 1_000_000)
+"""Seeds of the games that judge an agent: ``arena match`` (``--seed``, default 0), leaderboards, benchmarks."""
+
+VALIDATION_SEEDS = range(1_000_000, 2_000_000)
+"""Seeds of evaluation games during training, which choose the published snapshot."""
+
+EVAL_FRAMES = 100_000
+"""A round's default frame budget: about ten games of Pong to 21, 30-60 s of one core."""
+
+EVAL_NICE = 10  # the evaluation process yields the cores to the rollout workers and the learner
+
+ROUNDS = "evaluations.json"
+
+# What bench/train_pong.py measured (bench/README.md): on two training seeds nobody had tuned on,
+# the default rac's snapshots were above Pong's CPU at 1M frames (+8.7, +9.0) and at 2M (+7.8,
+# +16.2), with a swing below between; ppo beat it at 2M (+3.1, +8.6). Only used to say how far a
+# run is from that figure; the held-out tables in bench/README.md replace it when they are run.
+BEATS_CPU_AFTER = {("rac", "pong"): 2_000_000, ("ppo", "pong"): 2_000_000}
+
+
+@dataclass(frozen=True)
+class EvalProgress:
+    """Where a round stands: ``done`` of ``total`` games of ``snapshot`` (``final``: the run's last)."""
+
+    snapshot: str
+    done: int
+    total: int
+    final: bool = False
+
+
+class Rounds:
+    """``evaluations.json``: every evaluated snapshot's round (its games and validation score), and
+    ``published.json``, the best one. Rewritten whole and atomically; small."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.path = folder / ROUNDS
+        self.lock = threading.Lock()
+        self.rounds: list[dict[str, Any]] = []
+        try:
+            loaded = json.loads(self.path.read_text(encoding="utf-8"))
+            self.rounds = [r for r in loaded.get("rounds", []) if isinstance(r, dict) and "snapshot" in r]
+        except (OSError, ValueError, AttributeError):
+            pass  # none yet, or a file from before; rounds are a record, training never depends on them
+
+    def get(self, name: str) -> dict[str, Any] | None:
+        return next((r for r in self.rounds if r["snapshot"] == name), None)
+
+    def put(self, entry: dict[str, Any]) -> None:
+        with self.lock:
+            self.rounds = [r for r in self.rounds if r["snapshot"] != entry["snapshot"]] + [entry]
+            self.rounds.sort(key=lambda r: r["snapshot"])
+            self._write()
+
+    def save(self) -> None:
+        with self.lock:
+            self._write()
+
+    def trim(self, steps: int) -> None:
+        """Resuming from ``steps``: rounds of later snapshots are gone (those files are rewritten)."""
+        keep = [r for r in self.rounds if (snapshot_steps(r["snapshot"]) or 0) <= steps]
+        if len(keep) != len(self.rounds):
+            with self.lock:
+                self.rounds = keep
+                self._write()
+            self.publish()
+
+    def _write(self) -> None:
+        _write_atomic(self.path, json.dumps({"rounds": self.rounds}, indent=1) + "\n")
+
+    def unfinished(self) -> list[dict[str, Any]]:
+        return [r for r in self.rounds if r.get("status") == "playing"]
+
+    def scored(self) -> list[dict[str, Any]]:
+        """Finished rounds with at least one validation game, oldest first."""
+        return [r for r in self.rounds if r.get("status") == "done" and (r.get("validation") or {}).get("games")]
+
+    def best(self) -> dict[str, Any] | None:
+        """The round with the best validation score; a tie goes to the newer snapshot."""
+        scored = self.scored()
+        return max(scored, key=lambda r: (r["validation"]["mean_diff"], r["snapshot"])) if scored else None
+
+    def publish(self) -> dict[str, Any] | None:
+        """Point ``published.json`` at the best validated snapshot (removed when none is); the pointer."""
+        best = self.best()
+        path = self.folder / PUBLISHED
+        if best is None:
+            path.unlink(missing_ok=True)
+            return None
+        pointer = {
+            "snapshot": best["snapshot"],
+            "steps": best.get("steps"),
+            "chosen_by": "validation",
+            "validation": best["validation"],
+            "evaluated": len(self.scored()),
+        }
+        try:
+            if json.loads(path.read_text(encoding="utf-8")) == pointer:
+                return pointer
+        except (OSError, ValueError):
+            pass
+        _write_atomic(path, json.dumps(pointer, indent=1) + "\n")
+        return pointer
+
+
+def validation(games: list[dict[str, Any]], reference: str | None) -> dict[str, Any]:
+    """The validation score of a round's games: against ``reference``, finished games only."""
+    from arena.games.match import mean_ci95
+
+    played = [g for g in games if g["b"] == reference and g["status"] == "ok"]
+    mean, ci = mean_ci95([g["score_a"] - g["score_b"] for g in played])
+    return {
+        "against": reference,
+        "games": len(played),
+        "wins": sum(g["winner"] == "a" for g in played),
+        "draws": sum(g["winner"] == "draw" for g in played),
+        "mean_diff": mean,
+        "ci95": list(ci) if ci else None,
+    }
 
 
 class Evaluator:
-    """Evaluation games in a background process, recorded in the experiment's leaderboard.
+    """Evaluation rounds in a background process, recorded in the experiment's leaderboard.
 
     One round at a time: if the previous round is still playing, the new one is skipped (and
     said so) rather than queued, so evaluation never holds training back.
     """
 
-    def __init__(self, plan: TrainPlan, arena: Arena, log: Callable[[str], None]):
+    def __init__(
+        self,
+        plan: TrainPlan,
+        arena: Arena,
+        log: Callable[[str], None],
+        *,
+        frames: int = EVAL_FRAMES,
+        on_progress: Callable[[EvalProgress], None] | None = None,
+    ):
         self.plan = plan
         self.arena = arena
         self.log = log
+        self.frames = frames  # 0: no budget
+        self.on_progress = on_progress
+        self.rounds = Rounds(plan.folder)
         self.thread: threading.Thread | None = None
-        self.previous: str | None = None
-        self.results: list[dict] = []
+        self.process: Any = None
+        self.stopping = threading.Event()
+        self.results: list[GameRecord] = []
+        last = self.rounds.rounds[-1] if self.rounds.rounds else None
+        self.previous: str | None = last.get("agent") if last else None
 
     def opponents(self) -> list[str]:
         env_spec = self.arena.envs.get(self.plan.env)
@@ -46,64 +204,291 @@ class Evaluator:
                 out.append(entry.spec)
         return out
 
-    def submit(self, snapshot: Path, wait: bool = False) -> None:
-        if self.plan.eval_games == 0:
-            return
-        if self.thread is not None and self.thread.is_alive():
+    def evaluated(self, snapshot: Path) -> bool:
+        """``snapshot`` has a round already (the final save rewrites the last evaluated one)."""
+        entry = self.rounds.get(snapshot.name)
+        return entry is not None and entry.get("agent") == _display_path(snapshot)
+
+    def submit(self, snapshot: Path, counters: dict[str, Any] | None = None, *, wait: bool = False, final: bool = False) -> bool:
+        """Start a round for ``snapshot`` (``wait``: after the one playing, and to its end); whether one started."""
+        if self.plan.eval_games == 0 or self.evaluated(snapshot):
+            return False
+        if self.busy():
             if not wait:
                 self.log(f"evaluation of {snapshot.name} skipped: the previous round is still playing")
-                return
-            self.thread.join()
-        me = _display_path(snapshot)
-        if me == self.previous:
-            return  # this snapshot was evaluated already (the final save rewrote the last evaluated one)
+                return False
+            self.wait()
         from arena.training.snapshot import file_hash
 
-        opponents = self.opponents() + ([self.previous] if self.previous else [])
+        me = _display_path(snapshot)
+        opponents = self.opponents()
+        entry = {
+            "snapshot": snapshot.name,
+            "agent": me,
+            # The hash makes the games' uids unique per weights: after --init --force the same
+            # snapshot paths come back with other weights, and their games must not be dropped as repeats.
+            "hash": file_hash(snapshot),
+            "steps": snapshot_steps(snapshot.name),
+            **{key: (counters or {}).get(key) for key in ("updates", "frames")},
+            "reference": opponents[0] if opponents else None,
+            "opponents": opponents + ([self.previous] if self.previous and self.previous != me else []),
+            "status": "playing",
+            "games": [],
+        }
+        self.rounds.put(entry)
         self.previous = me
-        # The hash makes the games' uids unique per weights: after --init --force the same snapshot
-        # paths come back with other weights, and their games must not be dropped as repeats.
-        self.thread = threading.Thread(
-            target=self._play, args=(me, opponents, file_hash(snapshot)), daemon=True, name="arena-eval"
-        )
+        self._start(entry, final, wait)
+        return True
+
+    def replay(self, wait: bool = False) -> None:
+        """Finish the rounds a kill or Ctrl-C cut short (their finished games stay as they are)."""
+        from arena.training.snapshot import file_hash
+
+        for entry in self.rounds.unfinished():
+            path = self.plan.folder / "snapshots" / entry["snapshot"]
+            if not path.is_file():
+                continue
+            self.wait()  # one round at a time (and the playing one saves the rounds file)
+            if file_hash(path) != entry.get("hash"):  # rewritten since: its games were other weights'
+                entry.update(hash=file_hash(path), games=[])
+            self.log(f"finishing the evaluation of {entry['snapshot']} that was cut short ({len(entry['games'])} games played)")
+            self._start(entry, False, wait)
+
+    def busy(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
+
+    def wait(self) -> None:
+        while self.busy():
+            self.thread.join(0.2)  # a short join keeps Ctrl-C working
+
+    def cancel(self) -> None:
+        """Stop the round playing now, quietly: it stays unfinished and is finished on resume."""
+        self.stopping.set()
+        process = self.process
+        if process is not None and process.is_alive():
+            process.terminate()
+        if self.thread is not None:
+            self.thread.join(5)
+
+    def _start(self, entry: dict[str, Any], final: bool, wait: bool) -> None:
+        self.thread = threading.Thread(target=self._play, args=(entry, final), daemon=True, name="arena-eval")
         self.thread.start()
         if wait:
-            self.thread.join()
+            self.wait()
 
-    def _play(self, me: str, opponents: list[str], weights: str = "") -> None:
-        from arena.games.play import GamePool, plan_games
+    def _tasks(self, entry: dict[str, Any]) -> list[GameTask]:
+        from arena.games.play import plan_games
+
+        tasks: list[GameTask] = []
+        me = entry["agent"]
+        for opponent in entry["opponents"]:
+            games = plan_games(
+                self.arena, me, opponent, self.plan.env, self.plan.eval_games, VALIDATION_SEEDS.start, self.plan.env_options
+            )
+            for task in games:
+                uid = f"train:{self.plan.name}:{me}@{entry['hash']}:{opponent}:{task.index}"
+                tasks.append(dataclasses.replace(task, index=len(tasks), uid=uid))
+        return tasks
+
+    def _play(self, entry: dict[str, Any], final: bool) -> None:
         from arena.ratings.recorder import Recorder
         from arena.ratings.store import MatchStore
 
+        name = entry["snapshot"]
         try:
-            tasks = []
-            for opponent in opponents:
-                for task in plan_games(
-                    self.arena, me, opponent, self.plan.env, self.plan.eval_games, len(tasks), self.plan.env_options
-                ):
-                    tasks.append(
-                        dataclasses.replace(
-                            task, index=len(tasks), uid=f"train:{self.plan.name}:{me}@{weights}:{opponent}:{task.index}"
-                        )
-                    )
-            log_path = self.plan.folder / "logs" / "eval.jsonl"
-            with MatchStore() as store, Recorder(self.plan.name, log_path, store, arena=self.arena) as recorder:
-                with GamePool(1, self.arena, processes=True) as pool:
-                    for task in tasks:
-                        pool.submit(task)
-                    while len(pool):
-                        record = recorder.write(pool.next_result())
+            tasks = self._tasks(entry)
+            done = {game["index"] for game in entry["games"]}
+            todo = [task for task in tasks if task.index not in done]
+            spent = sum(game.get("frames") or 0 for game in entry["games"])
+            budget = self.frames - spent if self.frames else None
+            self._report(name, len(done), len(tasks), final)
+            if todo and (budget is None or budget > 0):
+                log_path = self.plan.folder / "logs" / "eval.jsonl"
+                with MatchStore() as store, Recorder(self.plan.name, log_path, store, arena=self.arena) as recorder:
+                    for record in self._games(todo, budget):
+                        record = recorder.write(record)
                         self.results.append(record)
+                        entry["games"].append(_game(record))
+                        spent += record.frames or 0
+                        self.rounds.save()
+                        played = len(entry["games"])
                         if record.ok:
-                            self.log(f"eval {record.a} {record.score_a}-{record.score_b} {record.b}")
+                            self.log(f"eval {played}/{len(tasks)}: {record.a} {record.score_a}-{record.score_b} {record.b}")
                         else:
-                            self.log(f"eval {record.a} vs {record.b}: error {record.error}")
+                            self.log(f"eval {played}/{len(tasks)}: {record.a} vs {record.b}: error {record.error}")
+                        self._report(name, played, len(tasks), final)
+            if self.stopping.is_set():
+                return
+            if len(entry["games"]) < len(tasks):
+                entry["cut"] = True
+                self.log(
+                    f"evaluation of {name}: its frame budget ({self.frames:,} frames, --eval-frames) was spent "
+                    f"after {len(entry['games'])} of {len(tasks)} games"
+                )
+            entry.update(status="done", frames_played=spent, validation=validation(entry["games"], entry["reference"]))
+            self.rounds.save()
+            pointer = self.rounds.publish()
+            score = entry["validation"]
+            if score["games"] and pointer is not None:
+                self.log(
+                    f"validation score of {name}: {score['mean_diff']:+.1f} against {score['against']} over "
+                    f"{score['games']} games; published: {pointer['snapshot']}"
+                )
         except Exception as exc:  # evaluation must never take training down
-            self.log(f"evaluation failed: {type(exc).__name__}: {one_line(exc)}")
+            if not self.stopping.is_set():
+                self.log(f"evaluation of {name} failed: {type(exc).__name__}: {one_line(exc)}")
+                entry.update(status="failed", error=one_line(exc))  # not replayed: it would fail again
+                self.rounds.save()
 
-    def wait(self) -> None:
-        if self.thread is not None:
-            self.thread.join()
+    def _games(self, tasks: list[GameTask], budget: int | None):
+        """Play ``tasks`` in a niced process of their own; yield each record as it comes."""
+        import multiprocessing
+
+        from arena.plugins.manager import share_warnings
+
+        share_warnings()  # the process loads the plugins again: no second copy of this process's warnings
+        context = multiprocessing.get_context("spawn")
+        outbox = context.Queue()
+        process = context.Process(target=_play_games, args=(tasks, budget, outbox), daemon=True, name="arena-eval")
+        self.process = process
+        process.start()
+        try:
+            while not self.stopping.is_set():
+                try:
+                    kind, payload = outbox.get(timeout=0.2)
+                except queue.Empty:
+                    if not process.is_alive():
+                        try:  # what it put just before it ended
+                            kind, payload = outbox.get(timeout=0.5)
+                        except queue.Empty:
+                            if not self.stopping.is_set():
+                                raise RuntimeError(f"the evaluation process ended (exit code {process.exitcode})") from None
+                            return
+                    else:
+                        continue
+                if kind == "done" or self.stopping.is_set():
+                    return
+                yield payload
+        finally:
+            if process.is_alive():
+                process.terminate()
+            process.join(2)
+            outbox.close()
+            self.process = None
+
+    def _report(self, name: str, done: int, total: int, final: bool) -> None:
+        if self.on_progress is not None and not self.stopping.is_set():
+            self.on_progress(EvalProgress(name, done, total, final))
+
+
+def _game(record: GameRecord) -> dict[str, Any]:
+    """What a round keeps of a game: enough to score it and to know it was played."""
+    return {
+        "index": record.game,
+        "b": record.b,
+        "seed": record.seed,
+        "status": record.status,
+        "score_a": record.score_a,
+        "score_b": record.score_b,
+        "winner": record.winner,
+        "frames": record.frames,
+    }
+
+
+def _play_games(tasks: list[GameTask], budget: int | None, outbox: Any) -> None:
+    """The evaluation process: one game at a time, niced, until the tasks or the budget run out."""
+    import multiprocessing
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the learner's to handle
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+    try:
+        os.nice(EVAL_NICE)
+    except (AttributeError, OSError):
+        pass
+    from arena.games.play import GamePool
+    from arena.plugins.manager import get_arena
+
+    spent = 0
+    with GamePool(1, get_arena(), processes=False) as pool:
+        for task in tasks:
+            if budget is not None and spent >= budget:
+                break
+            parent = multiprocessing.parent_process()
+            if parent is not None and not parent.is_alive():
+                return  # the learner was killed: nobody reads these games
+            pool.submit(task)
+            record = pool.next_result()
+            spent += record.frames or 0
+            outbox.put(("game", record))
+    outbox.put(("done", spent))
+
+
+# -- where the published agent stands ---------------------------------------------------------------
+
+
+def standing(plan: TrainPlan, rounds: Rounds, frames: int) -> list[str]:
+    """A few plain lines: which snapshot is published, how it did against the reference on its
+    validation games, and what it would take to beat it, from the numbers alone."""
+    best = rounds.best()
+    env = f" --env {plan.env}" if plan.env != "pong" else ""
+    if best is None:
+        why = (
+            "no evaluation games"
+            if not plan.eval_every or not plan.eval_games
+            else "no validation games against a fixed opponent"
+        )
+        return [f"published: the newest snapshot ({why} chose one)"]
+    v, scored = best["validation"], rounds.scored()
+    reference = v["against"]
+    lines = [
+        f"published: {_display_path(plan.folder / 'snapshots' / best['snapshot'])} "
+        f"(the best validation score of {len(scored)} evaluated snapshot{'s' * (len(scored) != 1)})"
+    ]
+    ci = f", 95% CI [{v['ci95'][0]:+.1f}, {v['ci95'][1]:+.1f}]" if v["ci95"] else " (one game: no interval)"
+    lines.append(
+        f"against {reference}: won {v['wins']} of {v['games']} validation games, mean score difference {v['mean_diff']:+.1f}{ci}"
+    )
+    low, high = v["ci95"] if v["ci95"] else (v["mean_diff"], v["mean_diff"])
+    check = f"`arena match {_display_path(plan.folder)} {reference} --games 10{env}` measures it on test seeds"
+    if v["ci95"] and low > 0:
+        lines.append(f"it beats {reference} on these games (chosen as the best of {len(scored)}, so {check})")
+        return lines
+    games = v["games"]
+    if v["ci95"] and high < 0:
+        verdict = f"it loses to {reference}"
+    elif v["wins"] == 0 and v["draws"] == 0:
+        which = {1: "its one validation game", 2: "both validation games"}.get(games, f"all {games} validation games")
+        verdict = f"it lost {which} against {reference}"
+    elif games == 1:
+        verdict = f"it {'won' if v['wins'] else 'drew'} its one validation game against {reference}, too few to say more"
+    else:
+        verdict = f"it is not clearly better than {reference} on {games} games"
+    target = BEATS_CPU_AFTER.get((plan.algorithm.name, plan.env)) if reference.startswith("cpu") else None
+    if target and frames < target:
+        steps = target // max(1, plan.timing.act_every)
+        lines.append(
+            f"{verdict}. To beat it, train longer: bench/train_pong.py's {plan.algorithm.name} with default parameters beat "
+            f"the CPU after {target:,} frames and this run has trained {frames:,}; rerun the same command with "
+            f"--steps {steps} to go on"
+        )
+        return lines
+    first, last = scored[0], scored[-1]
+    rise = last["validation"]["mean_diff"] - first["validation"]["mean_diff"]
+    trend = (
+        f"its validation score went from {first['validation']['mean_diff']:+.1f} at step {first['steps']:,} "
+        f"to {last['validation']['mean_diff']:+.1f} at {last['steps']:,}"
+    )
+    if len(scored) < 3:
+        lines.append(
+            f"{verdict}; {len(scored)} evaluated snapshot{'s' * (len(scored) != 1)} show no trend yet: "
+            "train longer (a larger --steps) and compare"
+        )
+    elif rise > 0:
+        lines.append(f"{verdict}; {trend}: train longer (a larger --steps) while it rises")
+    else:
+        lines.append(f"{verdict}; {trend}: more steps alone may not help, try other parameters (--list-params)")
+    return lines
 
 
 def _display_path(path: Path) -> str:
@@ -111,3 +496,9 @@ def _display_path(path: Path) -> str:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)

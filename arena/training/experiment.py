@@ -1,5 +1,7 @@
-"""An experiment's folder: ``params.json``, ``snapshots/``, ``metrics.jsonl``, ``tb/`` and
-``logs/``, and tidying it after a crash so a resumed run continues where its snapshot left off."""
+"""An experiment's folder: ``params.json``, ``snapshots/``, ``metrics.jsonl``, ``tb/``, ``logs/``,
+and once snapshots are evaluated ``evaluations.json`` and ``published.json``
+(:mod:`arena.training.evaluation`); and tidying it after a crash so a resumed run continues where
+its snapshot left off."""
 
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ class Experiment:
     def prepare(self) -> None:
         plan = self.plan
         if plan.init and plan.force and self.folder.exists():
-            for item in ("snapshots", "metrics.jsonl", "tb", "logs", "curves"):
+            for item in ("snapshots", "metrics.jsonl", "tb", "logs", "curves", "evaluations.json", "published.json"):
                 target = self.folder / item
                 if target.is_dir():
                     shutil.rmtree(target)

@@ -46,6 +46,8 @@ __all__ = [
     "value_loss",
     "entropy_loss",
     "ppo_clip_loss",
+    "vtrace",
+    "next_q",
     "gamma_from_halflife",
 ]
 
@@ -261,6 +263,78 @@ def gae(
     return advantages, advantages + values
 
 
+@torch.no_grad()
+def vtrace(
+    rewards: Tensor,
+    values: Tensor,
+    next_values: Tensor,
+    terminated: Tensor,
+    truncated: Tensor,
+    log_rhos: Tensor,
+    gamma: float,
+    lam: float = 1.0,
+    rho_max: float = 1.0,
+    c_max: float = 1.0,
+) -> tuple[Tensor, Tensor]:
+    """V-trace targets and policy-gradient advantages (Espeholt et al. 2018, with lambda as in rlax)
+    for data played by a behaviour policy ``mu`` while the learner's policy is ``pi``.
+
+    ::
+
+        rho_t   = min(rho_max, pi(a_t|s_t) / mu(a_t|s_t))          log_rhos = log pi - log mu
+        c_t     = lam * min(c_max, pi / mu)
+        delta_t = rho_t * (r_t + gamma * (1 - terminated_t) * next_values[t] - values[t])
+        acc_t   = delta_t + gamma * c_t * (1 - (terminated_t | truncated_t)) * acc_{t+1},  acc_T = 0
+        vs_t    = values[t] + acc_t                                  the critic's target
+        A_t     = rho_t * (r_t + gamma * (1 - terminated_t) * (next_values[t] + lam * acc_{t+1}') - values[t])
+
+    where ``acc_{t+1}'`` is 0 across a game's end. On-policy (``log_rhos`` 0) ``vs`` is the
+    TD(lambda) return and ``A`` is GAE(lambda), exactly: off-policy, the truncated weights keep
+    the correction's variance bounded.
+
+    Args:
+        rewards, values, next_values, log_rhos: ``[T]`` or ``[T, B]`` float.
+        terminated, truncated: bool, shaped like ``rewards``.
+
+    Returns:
+        ``(vs, advantages)``, both shaped like ``rewards``.
+    """
+    _check_steps(rewards, values=values, next_values=next_values, terminated=terminated, truncated=truncated, log_rhos=log_rhos)
+    _check_unit("gamma", gamma)
+    _check_unit("lam", lam)
+    rhos = log_rhos.exp()
+    clipped_rhos = rhos.clamp(max=rho_max)
+    cs = lam * rhos.clamp(max=c_max)
+    not_term = (~terminated).to(rewards.dtype)
+    not_ended = (~(terminated | truncated)).to(rewards.dtype)
+    deltas = clipped_rhos * (rewards + gamma * not_term * next_values - values)
+    acc = torch.empty_like(rewards)
+    following = torch.zeros_like(rewards[0])  # acc_{t+1}, 0 past the end and across a game's end
+    bootstrap = torch.empty_like(rewards)
+    for t in range(rewards.shape[0] - 1, -1, -1):
+        following = following * not_ended[t]
+        bootstrap[t] = next_values[t] + lam * following
+        following = deltas[t] + gamma * cs[t] * following
+        acc[t] = following
+    advantages = clipped_rhos * (rewards + gamma * not_term * bootstrap - values)
+    return values + acc, advantages
+
+
+@torch.no_grad()
+def next_q(target_q: Tensor, online_q: Tensor | None = None) -> Tensor:
+    """The value a Q-learning target bootstraps from, ``[...]`` from Q values ``[..., A]``.
+
+    Without ``online_q``: ``max_a target_q`` (DQN). With it: Double DQN (van Hasselt et al. 2016),
+    ``target_q[argmax_a online_q]``: the online network picks the action and the target network
+    values it, so one network's overestimate is not both the choice and its value.
+    """
+    if online_q is None:
+        return target_q.max(-1).values
+    if online_q.shape != target_q.shape:
+        raise ValueError(f"online_q {tuple(online_q.shape)} and target_q {tuple(target_q.shape)} differ")
+    return target_q.gather(-1, online_q.argmax(-1, keepdim=True)).squeeze(-1)
+
+
 def policy_gradient_loss(log_probs: Tensor, advantages: Tensor) -> Tensor:
     """REINFORCE / actor-critic policy loss: ``-mean(log_probs * advantages)``.
 
@@ -305,20 +379,27 @@ def entropy_loss(logits: Tensor) -> Tensor:
     return (p * safe_log_p).sum(dim=-1).mean()
 
 
-def ppo_clip_loss(new_log_probs: Tensor, old_log_probs: Tensor, advantages: Tensor, clip: float) -> Tensor:
+def ppo_clip_loss(
+    new_log_probs: Tensor, old_log_probs: Tensor, advantages: Tensor, clip: float, weights: Tensor | None = None
+) -> Tensor:
     """PPO's clipped surrogate loss (Schulman et al. 2017), to minimise.
 
     ::
 
         ratio = exp(new_log_probs - old_log_probs)
-        loss  = -mean(min(ratio * A, clamp(ratio, 1 - clip, 1 + clip) * A))
+        loss  = -mean(weights * min(ratio * A, clamp(ratio, 1 - clip, 1 + clip) * A))
 
-    ``old_log_probs`` and ``advantages`` are detached. Once the ratio has moved past the clip range
-    in the direction the advantage favours, the term is flat and gives no gradient.
+    ``old_log_probs``, ``advantages`` and ``weights`` are detached. Once the ratio has moved past
+    the clip range in the direction the advantage favours, the term is flat and gives no gradient.
+
+    Decoupled PPO (Hilton et al. 2021) passes the learner's own pre-update policy as
+    ``old_log_probs`` and the importance weight pre-update / behaviour policy (truncated) as
+    ``weights``, so data played by older weights is corrected without shrinking the trust region.
 
     Args:
         new_log_probs, old_log_probs, advantages: the same shape.
         clip: the clip range epsilon, ``> 0``.
+        weights: per-step weights (1 when omitted).
     """
     if not new_log_probs.shape == old_log_probs.shape == advantages.shape:
         raise ValueError(
@@ -332,7 +413,10 @@ def ppo_clip_loss(new_log_probs: Tensor, old_log_probs: Tensor, advantages: Tens
     ratio = torch.exp(new_log_probs - old_log_probs.detach())
     unclipped = ratio * adv
     clipped = torch.clamp(ratio, 1.0 - clip, 1.0 + clip) * adv
-    return -torch.minimum(unclipped, clipped).mean()
+    surrogate = torch.minimum(unclipped, clipped)
+    if weights is not None:
+        surrogate = weights.detach() * surrogate
+    return -surrogate.mean()
 
 
 def gamma_from_halflife(halflife_s: float, fps: float, act_every: int) -> float:

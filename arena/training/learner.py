@@ -1,4 +1,4 @@
-"""The small base class every algorithm builds on (imports torch: load it lazily).
+"""The small base class every algorithm builds on, and what it trains on (imports torch: load it lazily).
 
 Data flow: rollout workers play with an :class:`Actor` (the model, acting one step at a time) and
 send back *trajectories*: dicts of numpy arrays, ``experience_length`` (``T``) steps each::
@@ -14,21 +14,46 @@ send back *trajectories*: dicts of numpy arrays, ``experience_length`` (``T``) s
     logp          [T]      float32  log-probability of the action under the behaviour policy
     state         [H]      float32  the recurrent state before obs[0] (H = 0 for feed-forward)
 
-The learner stacks them time-major into a :class:`Batch` (``[T, B]``) and an algorithm's
-:meth:`Learner.loss` turns it into a scalar with the pure functions of :mod:`arena.training.functional`.
-:meth:`Learner.update` owns phillip's schedule (``sweeps`` x ``batches`` x ``batch_steps``).
+The learner stacks them time-major into a :class:`Batch` (``[T, B]``). :meth:`Learner.update` owns
+the whole schedule, the same for every algorithm::
+
+    data = collate(trajectories)              # on-policy: every fresh trajectory; dqn: its replay
+    data = prepare(data)                      # once, before any step, without gradients
+    for each of `sweeps` passes:
+        for minibatch in minibatches(data):   # shuffled trajectories (or single steps)
+            `batch_steps` times:
+                loss, metrics = loss(minibatch)
+                stop before stepping if should_stop(metrics)   # e.g. PPO's KL limit
+                clip the gradient, step the optimiser, after_step()
+
+An algorithm is a leaf class in its own file: it provides :meth:`Learner.make_model` and
+:meth:`Learner.loss`, and overrides only the hooks it needs. The networks it may share are in
+:mod:`arena.training.networks`, the returns and losses in :mod:`arena.training.functional`.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any, NamedTuple
+from collections.abc import Iterator
+from dataclasses import dataclass, fields, replace
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from arena.training import functional
+
+# Re-exported: plugins written against earlier versions import the network pieces from here.
+from arena.training.networks import (  # noqa: F401
+    Model,
+    ModelOutput,
+    RecurrentCore,
+    activation,
+    mlp,
+    numpy_gru,
+    numpy_sequential,
+)
 from arena.training.params import CommonParams
 
 TRAJECTORY_KEYS = (
@@ -43,137 +68,16 @@ TRAJECTORY_KEYS = (
     "logp",
     "state",
 )
-
-
-class ModelOutput(NamedTuple):
-    logits: torch.Tensor  # [T, B, A]: the policy is softmax(logits) (a Q-net's logits are Q / temperature)
-    values: torch.Tensor  # [T, B]: V(s_t)
-    state: torch.Tensor  # [B, H]: the recurrent state after the last step ([B, 0] for feed-forward)
-    q: torch.Tensor | None = None  # [T, B, A] for Q-learning models
-
-
-def activation(name: str) -> type[nn.Module]:
-    return {"elu": nn.ELU, "relu": nn.ReLU, "tanh": nn.Tanh}[name]
-
-
-def mlp(in_size: int, layer_sizes: tuple[int, ...], act: str) -> tuple[nn.Module, int]:
-    """A stack of linear layers, each followed by ``act``; returns it and its output size."""
-    layers: list[nn.Module] = []
-    for size in layer_sizes:
-        layers += [nn.Linear(in_size, size), activation(act)()]
-        in_size = size
-    return nn.Sequential(*layers), in_size
-
-
-class RecurrentCore(nn.Module):
-    """A GRU over ``[embedding, one-hot previous action]`` (phillip's rac input), reset at
-    episode starts inside a sequence.
-
-    The learner runs the fused ``nn.GRU`` over the stretches between resets (games are long, so
-    usually the whole sequence at once) instead of a Python loop of cells.
-    """
-
-    def __init__(self, in_size: int, num_actions: int, hidden: int):
-        super().__init__()
-        self.num_actions = num_actions
-        self.hidden = hidden
-        self.gru = nn.GRU(in_size + num_actions, hidden)
-
-    def forward(self, x: torch.Tensor, prev_actions: torch.Tensor, starts: torch.Tensor, state: torch.Tensor):
-        # x [T, B, E], prev_actions [T, B], starts [T, B] bool, state [B, H]
-        inputs = torch.cat([x, nn.functional.one_hot(prev_actions, self.num_actions).to(x.dtype)], dim=-1)
-        keep = (~starts).to(x.dtype).unsqueeze(-1)
-        cuts = [0] + [t for t in range(1, inputs.shape[0]) if bool(starts[t].any())] + [inputs.shape[0]]
-        outputs = []
-        h = state.unsqueeze(0)
-        for begin, end in zip(cuts[:-1], cuts[1:]):
-            out, h = self.gru(inputs[begin:end], h * keep[begin])
-            outputs.append(out)
-        return torch.cat(outputs), h.squeeze(0)
-
-
-class Model(nn.Module):
-    """What a learner trains and an actor plays. Subclasses set ``state_size`` (0: feed-forward).
-
-    A model may also offer :meth:`numpy_step`, one acting step in numpy: on a CPU core a batch-1
-    torch forward costs ~10x the arithmetic in per-op overhead, which would eat a rollout
-    worker's time. :class:`Actor` uses it when present.
-    """
-
-    state_size = 0
-
-    def numpy_step(self):
-        """``None``, or ``step(obs [D], prev_action, start, state [H]) -> (logits [A], value, state)``
-        computing exactly what ``forward`` computes for one step, with the live weights. ``value``
-        may be a float or a zero-argument function (computed only when asked: acting needs only
-        the logits)."""
-        return None
-
-    def initial_state(self, batch: int, device: Any = None) -> torch.Tensor:
-        return torch.zeros(batch, self.state_size, device=device)
-
-    def forward(self, obs, prev_actions, starts, state) -> ModelOutput:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-
-def _np_activation(name: str):
-    if name == "elu":
-        return lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0)))
-    if name == "relu":
-        return lambda x: np.maximum(x, 0)
-    return np.tanh
-
-
-def _np(tensor: torch.Tensor) -> np.ndarray:
-    return np.ascontiguousarray(tensor.detach().cpu().numpy(), dtype=np.float32)
-
-
-def numpy_sequential(seq: nn.Module):
-    """A numpy function computing ``seq`` (Linear layers and ELU/ReLU/Tanh) on a vector.
-
-    It copies the weights as they are now: after loading new weights, build it again (the
-    :class:`Actor` does, in :meth:`Actor.refresh`).
-    """
-    ops = []
-    for layer in seq.modules():
-        if isinstance(layer, nn.Linear):
-            ops.append((_np(layer.weight.T), _np(layer.bias)))
-        elif isinstance(layer, (nn.ELU, nn.ReLU, nn.Tanh)):
-            ops.append((_np_activation({nn.ELU: "elu", nn.ReLU: "relu", nn.Tanh: "tanh"}[type(layer)]), None))
-        elif not isinstance(layer, nn.Sequential):
-            raise TypeError(f"numpy_sequential cannot run {type(layer).__name__}")
-
-    def run(x):
-        for weight, bias in ops:
-            x = weight(x) if bias is None else x @ weight + bias
-        return x
-
-    return run
-
-
-def numpy_gru(core: RecurrentCore):
-    """One GRU step in numpy over ``[x, one-hot prev_action]`` (PyTorch's gate equations), with
-    the input bias folded into each action's column so a step is two matrix-vector products."""
-    gru = core.gru
-    hidden, width = core.hidden, gru.weight_ih_l0.shape[1] - core.num_actions
-    w_x = _np(gru.weight_ih_l0[:, :width].T)  # [E, 3H]
-    w_a = _np(gru.weight_ih_l0[:, width:].T + gru.bias_ih_l0)  # [A, 3H]: action column + input bias
-    w_h, b_h = _np(gru.weight_hh_l0.T), _np(gru.bias_hh_l0)
-    two = 2 * hidden
-
-    def step(x, prev_action, h):
-        gi = x @ w_x + w_a[prev_action]
-        gh = h @ w_h + b_h
-        rz = 0.5 * np.tanh(0.5 * (gi[:two] + gh[:two])) + 0.5  # sigmoid, in one ufunc
-        n = np.tanh(gi[two:] + rz[:hidden] * gh[two:])
-        return n + rz[hidden:] * (h - n)
-
-    return step
+_WITH_NEXT = ("obs", "prev_actions", "starts")  # [T+1]: they include the observation after the last step
 
 
 @dataclass
 class Batch:
-    """Trajectories stacked time-major. Keys as in the module docstring, each ``[T(+1), B, ...]``."""
+    """Trajectories stacked time-major. Keys as in the module docstring, each ``[T(+1), B, ...]``.
+
+    The last fields are empty until an algorithm's :meth:`Learner.prepare` fills them, once per
+    update, before any gradient step (each ``[T, B]``).
+    """
 
     obs: torch.Tensor
     prev_actions: torch.Tensor
@@ -185,6 +89,10 @@ class Batch:
     trunc_values: torch.Tensor
     logp: torch.Tensor
     state: torch.Tensor
+    advantages: torch.Tensor | None = None
+    returns: torch.Tensor | None = None  # the critic's targets
+    values: torch.Tensor | None = None  # V(s_t) before the update
+    prox_logp: torch.Tensor | None = None  # log-probability under the learner's policy before the update
 
     @classmethod
     def stack(cls, trajectories: list[dict], device: Any = "cpu") -> Batch:
@@ -197,11 +105,72 @@ class Batch:
     def steps(self) -> int:
         return self.actions.numel()
 
+    @property
+    def width(self) -> int:
+        """``B``: the trajectories side by side."""
+        return self.actions.shape[1]
+
+    def with_(self, **changes: torch.Tensor) -> Batch:
+        """This batch with some fields replaced (what :meth:`Learner.prepare` returns)."""
+        return replace(self, **changes)
+
+    def select(self, columns: torch.Tensor) -> Batch:
+        """The trajectories ``columns`` (indices into ``B``)."""
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = None if value is None else value[columns] if f.name == "state" else value[:, columns]
+        return Batch(**out)
+
+    def transitions(self, index: torch.Tensor) -> Batch:
+        """Single steps ``index`` (into the ``T * B`` steps, time-major) as a batch of one-step
+        trajectories: what a feed-forward learner shuffles when its minibatches are of steps."""
+        if self.state.shape[-1]:
+            raise ValueError("a recurrent model trains on whole trajectories, not single steps")
+        t, b = index // self.width, index % self.width
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None:
+                out[f.name] = None
+            elif f.name == "state":
+                out[f.name] = value[b]
+            elif f.name in _WITH_NEXT:
+                out[f.name] = torch.stack([value[t, b], value[t + 1, b]])
+            else:
+                out[f.name] = value[t, b].unsqueeze(0)
+        return Batch(**out)
+
     def next_values(self, values_all: torch.Tensor) -> torch.Tensor:
         """V(s_{t+1}) for each step from values over obs[0..T]: the value of the next observation,
         except where the game was cut off (the actor's value of the final observation, because
         obs[t+1] is then the next game's first). Terminated steps are masked by the losses."""
         return torch.where(self.truncated, self.trunc_values, values_all[1:].detach())
+
+
+class RMSpropTF(torch.optim.Optimizer):
+    """RMSprop as TensorFlow 1 and OpenAI baselines compute it.
+
+    ``v = alpha * v + (1 - alpha) * g^2`` with ``v`` starting at 1, and ``w -= lr * g / sqrt(v + eps)``.
+    torch's RMSprop starts ``v`` at 0 and puts ``eps`` outside the square root, so its first steps on
+    small gradients are hundreds to thousands of times larger than the ones the A2C references took.
+    """
+
+    def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-5):
+        super().__init__(params, {"lr": lr, "alpha": alpha, "eps": eps})
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for weight in group["params"]:
+                if weight.grad is None:
+                    continue
+                state = self.state[weight]
+                if not state:
+                    state["square_avg"] = torch.ones_like(weight)
+                square_avg = state["square_avg"]
+                square_avg.mul_(group["alpha"]).addcmul_(weight.grad, weight.grad, value=1 - group["alpha"])
+                weight.addcdiv_(weight.grad, square_avg.add(group["eps"]).sqrt_(), value=-group["lr"])
 
 
 def make_optimizer(params: CommonParams, parameters) -> torch.optim.Optimizer:
@@ -210,6 +179,8 @@ def make_optimizer(params: CommonParams, parameters) -> torch.optim.Optimizer:
         return torch.optim.Adam(parameters, lr=params.learning_rate)
     if params.optimizer == "rmsprop":
         return torch.optim.RMSprop(parameters, lr=params.learning_rate, alpha=0.99, eps=1e-5)
+    if params.optimizer == "rmsprop_tf":
+        return RMSpropTF(parameters, lr=params.learning_rate, alpha=0.99, eps=1e-5)
     return torch.optim.SGD(parameters, lr=params.learning_rate)
 
 
@@ -219,8 +190,28 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+class Replay:
+    """The newest ``size`` trajectories, sampled uniformly (the Q-learners' replay buffer)."""
+
+    def __init__(self, size: int, seed: int):
+        self.trajectories: list[dict] = []
+        self.size = size
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        return len(self.trajectories)
+
+    def add(self, trajectories: list[dict]) -> None:
+        self.trajectories = (self.trajectories + list(trajectories))[-self.size :]
+
+    def sample(self, count: int, device: Any) -> Batch:
+        """``count`` distinct trajectories (all of them if fewer are held)."""
+        picks = self.rng.choice(len(self), size=min(count, len(self)), replace=False)
+        return Batch.stack([self.trajectories[i] for i in picks], device)
+
+
 class Learner:
-    """Owns a model, its optimiser and the update schedule; algorithms override :meth:`loss`.
+    """Owns a model, its optimiser and the update schedule (see the module docstring).
 
     :param params: the algorithm's hyperparameters.
     :param obs_size: length of the (flat) observation vector.
@@ -231,7 +222,8 @@ class Learner:
     """
 
     params_class: type = CommonParams
-    on_policy = True  # off-policy learners (DQN) keep a replay buffer: see update()
+    on_policy = True  # off-policy learners (DQN) keep a replay buffer
+    synchronous = False  # true: every trajectory of an update was played with the current weights
 
     def __init__(
         self,
@@ -265,23 +257,37 @@ class Learner:
         """The scalar to minimise on one minibatch, and numbers worth logging."""
         raise NotImplementedError
 
-    def mixed_log_probs(self, logits: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        """log of ``(1 - epsilon) * softmax(logits) + epsilon / A`` at ``actions``: the policy the
-        workers actually play (see :class:`Actor`).
+    # -- hooks an algorithm may override ----------------------------------------------------------
 
-        Policy gradients use this, not the bare softmax: an action taken by the epsilon floor has
-        softmax probability near 0 once the policy is sharp, and its bare log-probability would
-        give a huge, noisy gradient that can collapse the policy to one action. Under the mixture
-        that action has probability
-        >= epsilon / A and almost no gradient.
-        """
-        log_probs = torch.log_softmax(logits, -1).gather(-1, actions.unsqueeze(-1)).squeeze(-1)
-        eps = self.params.epsilon
-        if eps == 0:
-            return log_probs
-        if eps == 1:
-            return torch.full_like(log_probs, -math.log(self.num_actions))
-        return torch.logaddexp(log_probs + math.log(1 - eps), torch.full_like(log_probs, math.log(eps / self.num_actions)))
+    def collate(self, trajectories: list[dict]) -> Any:
+        """What this update trains on, or ``None`` to skip training: every fresh trajectory."""
+        return Batch.stack(trajectories, self.device) if trajectories else None
+
+    def prepare(self, batch: Any) -> Any:
+        """Fix what stays fixed for the whole update (advantages, the pre-update policy), without
+        gradients, before the first step."""
+        return batch
+
+    def minibatches(self, batch: Any, generator: torch.Generator) -> Iterator[Batch]:
+        """One pass: the trajectories shuffled into minibatches of ``batch_size``, all of them used."""
+        order = torch.randperm(batch.width, generator=generator).to(self.device)
+        for start in range(0, batch.width, self.params.batch_size):
+            yield batch.select(order[start : start + self.params.batch_size])
+
+    @property
+    def sweeps(self) -> int:
+        return self.params.sweeps
+
+    @property
+    def batch_steps(self) -> int:
+        return self.params.batch_steps
+
+    def should_stop(self, metrics: dict[str, float]) -> bool:
+        """Whether to end the update now, before stepping on the minibatch ``metrics`` measured."""
+        return False
+
+    def after_step(self) -> None:
+        """Called after each gradient step (dqn syncs its target network here)."""
 
     # -- the schedule ------------------------------------------------------------------------------
 
@@ -298,33 +304,90 @@ class Learner:
         return self.params.min_collect
 
     def update(self, trajectories: list[dict]) -> dict[str, float]:
-        """One update from fresh trajectories: ``sweeps`` passes, each over ``batches`` shuffled
-        minibatches of ``batch_size`` trajectories, ``batch_steps`` gradient steps on each."""
-        p = self.params
-        use = trajectories[-p.batches * p.batch_size :]
+        """One update from fresh trajectories (the schedule in the module docstring); the mean of
+        each logged number, ``grad_steps`` taken and ``early_stop`` (1 when should_stop ended it)."""
         metrics: dict[str, list[float]] = {}
-        generator = torch.Generator().manual_seed(p.seed * 1_000_003 + self.updates)
-        for _ in range(p.sweeps):
-            order = torch.randperm(len(use), generator=generator).tolist()
-            for start in range(0, len(order), p.batch_size):
-                batch = Batch.stack([use[i] for i in order[start : start + p.batch_size]], self.device)
-                for _ in range(p.batch_steps):
-                    for key, value in self.step(batch).items():
-                        metrics.setdefault(key, []).append(value)
+        taken, stopped = 0, False
+        data = self.collate(trajectories)
+        if data is not None:
+            with torch.no_grad():
+                data = self.prepare(data)
+            generator = torch.Generator().manual_seed(self.params.seed * 1_000_003 + self.updates)
+            for _ in range(self.sweeps):
+                for minibatch in self.minibatches(data, generator):
+                    for _ in range(self.batch_steps):
+                        loss, numbers = self.loss(minibatch)
+                        stopped = self.should_stop(numbers)
+                        if not stopped:
+                            numbers.update(self.apply(loss))
+                            self.after_step()
+                            taken += 1
+                        for key, value in numbers.items():
+                            metrics.setdefault(key, []).append(value)
+                        if stopped:
+                            break
+                    if stopped:
+                        break
+                if stopped:
+                    break
         self.updates += 1
-        return {key: float(np.mean(values)) for key, values in metrics.items()}
+        out = {key: float(np.mean(values)) for key, values in metrics.items()}
+        out["grad_steps"] = float(taken)
+        out["early_stop"] = float(stopped)
+        return out
 
     def step(self, batch: Batch) -> dict[str, float]:
-        """One gradient step on ``batch``."""
-        loss, metrics = self.loss(batch)
+        """One gradient step on ``batch`` (a minibatch as :meth:`minibatches` yields it, prepared)."""
+        loss, numbers = self.loss(batch)
+        numbers.update(self.apply(loss))
+        self.after_step()
+        return numbers
+
+    def apply(self, loss: torch.Tensor) -> dict[str, float]:
+        """One gradient step on ``loss``: backward, clip to ``max_grad_norm``, step."""
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        metrics = {"loss": float(loss.detach())}
         if self.params.max_grad_norm > 0:
-            norm = nn.utils.clip_grad_norm_(self.model.parameters(), self.params.max_grad_norm)
-            metrics["grad_norm"] = float(norm)
+            metrics["grad_norm"] = float(nn.utils.clip_grad_norm_(self.model.parameters(), self.params.max_grad_norm))
         self.optimizer.step()
-        metrics["loss"] = float(loss.detach())
         return metrics
+
+    def mixed_log_probs(self, logits: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """log of ``(1 - epsilon) * softmax(logits) + epsilon / A`` at ``actions``: the policy the
+        workers actually play (see :class:`Actor`).
+
+        Policy gradients use this, not the bare softmax: an action taken by the epsilon floor has
+        softmax probability near 0 once the policy is sharp, and its bare log-probability would
+        give a huge, noisy gradient that can collapse the policy to one action. Under the mixture
+        that action has probability >= epsilon / A and almost no gradient.
+        """
+        log_probs = torch.log_softmax(logits, -1).gather(-1, actions.unsqueeze(-1)).squeeze(-1)
+        eps = self.params.epsilon
+        if eps == 0:
+            return log_probs
+        if eps == 1:
+            return torch.full_like(log_probs, -math.log(self.num_actions))
+        return torch.logaddexp(log_probs + math.log(1 - eps), torch.full_like(log_probs, math.log(eps / self.num_actions)))
+
+    def fixed_advantages(self, batch: Batch, lam: float) -> Batch:
+        """``batch`` with what the model as it stands gives, for a :meth:`prepare` to keep fixed
+        over an update: GAE(``lam``) advantages, the lambda-returns, the values and ``prox_logp``."""
+        out = self.evaluate(batch)
+        advantages, returns = functional.gae(
+            batch.rewards, out.values[:-1], batch.next_values(out.values), batch.terminated, batch.truncated, self.gamma, lam
+        )
+        prox_logp = self.mixed_log_probs(out.logits[:-1], batch.actions)
+        return batch.with_(advantages=advantages, returns=returns, values=out.values[:-1], prox_logp=prox_logp)
+
+    def acting(self, batch: Batch) -> ModelOutput:
+        """The model over the steps that acted, ``obs[0..T-1]``, from each trajectory's stored state."""
+        return self.model(batch.obs[:-1], batch.prev_actions[:-1], batch.starts[:-1], batch.state)
+
+    def evaluate(self, batch: Batch) -> ModelOutput:
+        """The model over ``obs[0..T]``, the observation after the last step included (its value
+        bootstraps the returns)."""
+        return self.model(batch.obs, batch.prev_actions, batch.starts, batch.state)
 
     # -- weights -----------------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ import difflib
 import math
 import typing
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from arena.errors import ArenaError
 
@@ -58,7 +58,9 @@ class CommonParams:
         "learning rate over the run: constant, or linear decay to 0 at the --steps budget (baselines' A2C, CleanRL's PPO)",
         short="lrs",
     )
-    optimizer: Literal["adam", "rmsprop", "sgd"] = param("adam", "optimiser: adam, rmsprop or sgd", short="opt")
+    optimizer: Literal["adam", "rmsprop", "rmsprop_tf", "sgd"] = param(
+        "adam", "optimiser: adam, rmsprop (torch's), rmsprop_tf (TensorFlow's, as the A2C references ran it) or sgd", short="opt"
+    )
     activation: Literal["elu", "relu", "tanh"] = param("elu", "hidden-layer activation: elu, relu or tanh", short="act")
     embed_sizes: str = param("128", "layer sizes of the state embedding, comma-separated", short="embed")
     max_grad_norm: float = param(0.5, "gradients are clipped to this global norm; 0 turns clipping off", short="gn")
@@ -80,6 +82,32 @@ class CommonParams:
     # -- bookkeeping ------------------------------------------------------------------------------
     seed: int = param(0, "seed of the network's initial weights and of the workers' games", naming=False)
     device: str = param("auto", "torch device for the learner: auto (a GPU when present), cpu or cuda[:N]", naming=False)
+
+    # An algorithm changes defaults here, without restating the fields: {"learning_rate": 3e-4}.
+    DEFAULTS: ClassVar[dict[str, Any]] = {}
+
+    def __init_subclass__(cls, **kwargs):
+        """Turn ``DEFAULTS`` into fields of the subclass (before ``@dataclass`` reads them): the
+        same help, short name and place in experiment names, with a new default."""
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("DEFAULTS", {})
+        if not own:
+            return
+        inherited = {}
+        for base in reversed(cls.__mro__[1:]):  # the nearest base's field wins
+            inherited.update(getattr(base, "__dataclass_fields__", {}))
+        annotations = cls.__dict__.get("__annotations__")
+        if annotations is None:
+            annotations = {}
+            cls.__annotations__ = annotations
+        for name, default in own.items():
+            if name not in inherited:
+                raise TypeError(f"{cls.__name__}.DEFAULTS names '{name}', which is not a parameter")
+            if name in annotations:
+                raise TypeError(f"{cls.__name__} declares '{name}' and also sets it in DEFAULTS")
+            # the type itself, not its string: the subclass's module may not import what it names
+            annotations[name] = typing.get_type_hints(cls.__mro__[1])[name]
+            setattr(cls, name, field(default=default, metadata=inherited[name].metadata))
 
     def __post_init__(self):
         positive = (
@@ -113,6 +141,105 @@ class CommonParams:
         from arena.training.functional import gamma_from_halflife
 
         return gamma_from_halflife(self.reward_halflife, fps, act_every)
+
+
+@dataclass(frozen=True)
+class ActorCriticParams(CommonParams):
+    """The actor-critic network (:class:`arena.training.networks.ActorCritic`) and the advantage
+    estimate, shared by ac, a2c, ppo and rac (each sets its own defaults)."""
+
+    actor_sizes: str = param("128,128", "policy head layer sizes, comma-separated", short="actor")
+    critic_sizes: str = param("128,128", "value head layer sizes, comma-separated", short="critic")
+    td_lambda: float = param(
+        0.95, "GAE / TD(lambda) mixing: 1 is phillip's discounted return to the trajectory's end, 0 one-step TD", short="lam"
+    )
+    value_scale: float = param(0.5, "weight of the critic's loss (0.5 * mean((V - target)^2)) beside the policy's", short="vs")
+    advantage_norm: bool = param(True, "normalise advantages in each minibatch (mean 0, std 1)", short="anorm")
+    shared_critic: bool = param(
+        True,
+        "the value head reads the policy's embedding (and GRU); false gives the critic its own network on the observation, as phillip's critic.py",
+        short="shc",
+    )
+
+    def __post_init__(self):
+        super().__post_init__()
+        sizes(self.actor_sizes), sizes(self.critic_sizes)
+        if not 0 <= self.td_lambda <= 1:
+            raise ValueError(f"td_lambda must be between 0 and 1, got {self.td_lambda}")
+        if self.value_scale < 0:
+            raise ValueError(f"value_scale must be 0 or more, got {self.value_scale}")
+
+
+@dataclass(frozen=True)
+class ClipParams(ActorCriticParams):
+    """Decoupled PPO's knobs (ppo, and rac with ``clip`` above 0)."""
+
+    clip: float = param(
+        0.2,
+        "clip range of the ratio to the learner's pre-update policy: the surrogate is flat outside [1 - clip, 1 + clip]",
+        short="cr",
+    )
+    value_clip: float = param(
+        0.0,
+        "clip the critic's change from its pre-update values to this range (CleanRL's clip_vloss); 0 turns it off",
+        short="vclip",
+    )
+    target_kl: float = param(
+        0.0,
+        "end an update before the step that a minibatch's approximate KL from the pre-update policy exceeds this; 0 never ends early",
+        short="kl",
+    )
+    rho_max: float = param(
+        1.0,
+        "truncation of the importance weight pre-update policy / behaviour policy for data played by older weights",
+        short="rho",
+    )
+
+    def __post_init__(self):
+        super().__post_init__()
+        for name in ("clip", "value_clip", "target_kl"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
+        if not self.rho_max > 0:
+            raise ValueError(f"rho_max must be positive, got {self.rho_max}")
+
+
+@dataclass(frozen=True)
+class QParams(CommonParams):
+    """The Q-network (:class:`arena.training.networks.QNetwork`), its replay and its targets, shared
+    by dqn and rdqn."""
+
+    q_sizes: str = param("128,128", "Q head layer sizes after the embedding, comma-separated (phillip's q_layers)", short="q")
+    temperature: float = param(
+        0.01,
+        "the DQNs' policy is a softmax of Q / temperature (phillip's 0.01: near-greedy where Q values differ by more "
+        "than a few hundredths); epsilon mixes in uniform",
+        short="temp",
+    )
+    n_step: int = param(
+        3, "steps of reward summed before bootstrapping from the target network (1: one-step Q-learning)", short="n"
+    )
+    target_update: int = param(100, "gradient steps between copies of the online network into the target network", short="tu")
+    replay_size: int = param(
+        1000, "trajectories the replay buffer keeps (the newest); times experience_length is its size in steps", short="replay"
+    )
+    learning_starts: int = param(32, "trajectories in the replay buffer before training begins", short="ls")
+    double: bool = param(
+        True,
+        "Double DQN: the online network picks the next action, the target network values it (false: the target's own max)",
+        short="ddqn",
+    )
+
+    def __post_init__(self):
+        super().__post_init__()
+        sizes(self.q_sizes)
+        if not self.temperature > 0:
+            raise ValueError(f"temperature must be positive, got {self.temperature}")
+        for name in ("n_step", "target_update", "replay_size", "learning_starts"):
+            if not getattr(self, name) >= 1:
+                raise ValueError(f"{name} must be 1 or more, got {getattr(self, name)}")
+        if self.learning_starts > self.replay_size:
+            raise ValueError(f"learning_starts ({self.learning_starts}) cannot exceed replay_size ({self.replay_size})")
 
 
 # Parameters that became env options: name -> (the env option, its short name in experiment names).

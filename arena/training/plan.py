@@ -185,7 +185,8 @@ def _check_schedule(arena: Arena, spec: AlgorithmSpec, params: CommonParams) -> 
     count steps that are never trained on."""
     learner = algorithm_class(arena, spec, "learner")
     used = params.batches * params.batch_size
-    if getattr(learner, "on_policy", True) and params.min_collect > used:
+    synchronous = getattr(learner, "synchronous", False)  # one trajectory from every worker, whatever min_collect says
+    if getattr(learner, "on_policy", True) and not synchronous and params.min_collect > used:
         raise ArenaError(
             f"min_collect={params.min_collect} trajectories would arrive per update, but an update of algorithm '{spec.name}' "
             f"trains on batches x batch_size = {used}; set min_collect={used}, or batches={-(-params.min_collect // params.batch_size)}"

@@ -12,6 +12,12 @@ past saved snapshots (spec = the snapshot's path). All of them carry the label `
 their games aggregate into one statistic, which is what PFSP weighs ``"self"`` by and what the
 progress display shows. With no past snapshots yet, ``"self"`` is the latest self alone.
 
+**Which past snapshots.** The step-0 snapshot (the random initial weights, saved only so that a
+crash before the first real snapshot resumes) is never an enemy: a random policy teaches
+nothing. Of the rest only the newest ``max_past`` (:data:`MAX_PAST_SNAPSHOTS`, 20, by default)
+are candidates, so the distribution, and the models the workers build from it, stay the same
+size however long a run goes.
+
 **Sampling rules** are plugins (:mod:`arena.plugins.enemies`; the built-in ``uniform``,
 ``pfsp`` and ``openai_five`` are in the ``arena_enemies`` plugin). The pool builds the file's rule
 once, and each :meth:`EnemyPool.distribution` hands it the candidates with their weights and the
@@ -29,6 +35,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,14 +46,16 @@ from arena.plugins.enemies import SELF, Enemy
 
 # The file format lives in arena.training.enemies; re-exported so callers need one import.
 from arena.training.enemies import EnemyEntry, PoolConfig, load_pool_file
+from arena.training.snapshot import SUFFIX
 
 if TYPE_CHECKING:
     from arena.plugins.enemies import SamplingRule
     from arena.plugins.manager import Registry
 
-__all__ = ["EMA_ALPHA", "EnemyEntry", "EnemyPool", "PoolConfig", "load_pool_file", "sample"]
+__all__ = ["EMA_ALPHA", "MAX_PAST_SNAPSHOTS", "EnemyEntry", "EnemyPool", "PoolConfig", "load_pool_file", "sample"]
 
 EMA_ALPHA = 0.05
+MAX_PAST_SNAPSHOTS = 20  # past selves a distribution draws from: the newest ones
 
 Distribution = list[tuple[str, str, float]]
 
@@ -63,9 +72,19 @@ class _Stats:
 class EnemyPool:
     """Enemy statistics and sampling distributions for one learner (see the module docstring)."""
 
-    def __init__(self, config: PoolConfig, *, ema_alpha: float = EMA_ALPHA, rules: Registry[SamplingRule] | None = None) -> None:
+    def __init__(
+        self,
+        config: PoolConfig,
+        *,
+        ema_alpha: float = EMA_ALPHA,
+        rules: Registry[SamplingRule] | None = None,
+        max_past: int = MAX_PAST_SNAPSHOTS,
+    ) -> None:
         if not 0 < ema_alpha <= 1:
             raise ValueError(f"ema_alpha must be in (0, 1], got {ema_alpha}")
+        if isinstance(max_past, bool) or not isinstance(max_past, int) or max_past < 0:
+            raise ValueError(f"max_past must be a whole number >= 0, got {max_past!r}")
+        self.max_past = max_past
         if rules is None:
             from arena.plugins.manager import get_arena
 
@@ -122,7 +141,8 @@ class EnemyPool:
         """The concrete enemies and their probabilities (summing to 1), from the pool's rule.
 
         :param self_snapshots: paths of the learner's saved snapshots, oldest first (the last
-            one is the newest saved); ignored when the pool has no ``"self"`` entry.
+            one is the newest saved); ignored when the pool has no ``"self"`` entry. The step-0
+            snapshot is dropped, and of the others only the newest ``max_past`` are used.
         :returns: ``[(label, spec, probability), ...]`` in file order, ``"self"`` expanded in
             place to the latest self then the past snapshots oldest first.
         """
@@ -131,6 +151,8 @@ class EnemyPool:
             raise ValueError(f"self_snapshots must be distinct non-empty paths, got {past!r}")
         if not self.config.has_self:
             past = []
+        past = [p for p in past if not is_initial_snapshot(p)]
+        past = past[max(0, len(past) - self.max_past) :]
         enemies = self.candidates(past)
         try:
             probabilities = [float(p) for p in self.rule.probabilities(enemies)]
@@ -189,6 +211,12 @@ class EnemyPool:
             ) from None
         for label in self._stats:
             self._stats[label] = restored.get(label, _Stats())
+
+
+def is_initial_snapshot(path: str) -> bool:
+    """``path`` is a step-0 snapshot (named by :func:`arena.training.snapshot.snapshot_name`):
+    the random weights a run saves before its first update."""
+    return re.fullmatch(r"0+" + re.escape(SUFFIX), Path(path).name) is not None
 
 
 def sample(rng: random.Random, distribution: Distribution) -> tuple[str, str]:

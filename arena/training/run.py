@@ -10,16 +10,23 @@ experiment's name and folder without writing anything (``--dry-run`` prints the 
   trajectories; the learner updates, broadcasts new weights and the enemies' distribution;
 * every ``snapshot_every`` updates a snapshot is written (rerunning the same command resumes from
   the newest); every ``eval_every`` updates the snapshot plays evaluation games against the game's
-  own CPU and the pool, recorded in the leaderboard named after the experiment.
+  own CPU and the pool on validation seeds, recorded in the leaderboard named after the experiment,
+  and the snapshot with the best validation score is published (:mod:`arena.training.evaluation`);
+* Ctrl-C lands between updates: the update under way finishes (a second Ctrl-C stops at once,
+  unsaved), so a snapshot's counters are exactly the steps its learner trained on.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import os
+import signal
+import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from arena.errors import ArenaError, one_line
 from arena.games.record import GameRecord
-from arena.training.evaluation import Evaluator, _display_path
+from arena.training.evaluation import EVAL_FRAMES, EvalProgress, Evaluator, _display_path, standing
 from arena.training.experiment import Experiment
 from arena.training.plan import TrainPlan
 
@@ -72,6 +79,8 @@ class TrainResult:
     resumed_from: Path | None
     evaluations: list[GameRecord]
     frames_this_run: int = 0
+    published: Path | None = None  # what ``experiments/NAME`` plays: the best validated snapshot
+    standing: list[str] = field(default_factory=list)  # where the published agent stands, in plain lines
 
 
 def make_executor(plan: TrainPlan, config: Any):
@@ -88,33 +97,71 @@ def run_training(
     plan: TrainPlan,
     *,
     on_progress: Callable[[Progress], None] | None = None,
+    on_eval: Callable[[EvalProgress], None] | None = None,
     log: Callable[[str], None] | None = None,
     arena: Arena | None = None,
     executor_factory: Callable[[TrainPlan, Any], Any] = make_executor,
+    eval_frames: int = EVAL_FRAMES,
 ) -> TrainResult:
     """Run the planned experiment to ``plan.steps`` agent steps (resuming from its newest
-    snapshot if the plan says so), then play the final evaluation and draw the learning curves."""
+    snapshot if the plan says so), then play the final evaluation, publish the best validated
+    snapshot and draw the learning curves. ``on_progress`` hears of every update (first of where
+    the run starts), ``on_eval`` of every evaluation game; ``eval_frames`` caps a round (0: no cap)."""
     from arena.plugins.manager import get_arena
 
-    run = _Run(plan, arena or get_arena(), log)
+    run = _Run(plan, arena or get_arena(), log, eval_frames=eval_frames, on_eval=on_eval)
     try:
         if run.counters["steps"] >= plan.steps:
             run.say(
                 f"{plan.name} already trained {run.counters['steps']:,} of {plan.steps:,} steps; pass a larger --steps to go on"
             )
+            run.finish_evaluations(plan.resume_from)
             return run.result(plan.resume_from)
         final = run.train(executor_factory(plan, run.worker_config()), on_progress)
-        run.evaluate_last(final)
+        run.finish_evaluations(final)
         run.draw_curves()
         return run.result(final)
     finally:
+        run.evaluator.cancel()  # nothing left to play after a normal end; after Ctrl-C, quietly stopped
         run.close()
+
+
+@contextlib.contextmanager
+def _finish_first(run: _Run) -> Iterator[None]:
+    """Ctrl-C inside lands when the block is done: an update is trained on and counted whole. A
+    second Ctrl-C stops at once, and ``run.torn`` says the learner is mid-update (not saved)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers belong to the main thread
+        return
+    caught: list[int] = []
+
+    def handler(signum, frame) -> None:
+        if caught:
+            run.torn = True
+            raise KeyboardInterrupt
+        caught.append(signum)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
 
 
 class _Run:
     """One run of an experiment: its learner, enemy pool and counters, and what it writes."""
 
-    def __init__(self, plan: TrainPlan, arena: Arena, log: Callable[[str], None] | None):
+    def __init__(
+        self,
+        plan: TrainPlan,
+        arena: Arena,
+        log: Callable[[str], None] | None,
+        *,
+        eval_frames: int = EVAL_FRAMES,
+        on_eval: Callable[[EvalProgress], None] | None = None,
+    ):
         import torch
 
         from arena.training.learner import count_parameters
@@ -128,7 +175,10 @@ class _Run:
         self.learner = learner_cls(plan.params, plan.obs_size, plan.num_actions, plan.fps, act_every=plan.timing.act_every)
         self.pool = EnemyPool(plan.pool)
         self.counters = {"steps": 0, "frames": 0, "games": 0, "wall_s": 0.0}
+        self.recent: deque[float] = deque(maxlen=RECENT_GAMES)
         self.resumed_from: Path | None = None
+        self.torn = False  # a second Ctrl-C stopped an update half-way
+        self.evaluator = Evaluator(plan, arena, self.say, frames=eval_frames, on_progress=on_eval)
         if plan.resume_from is not None:
             self._resume()
         else:
@@ -138,8 +188,6 @@ class _Run:
             )
         cores = os.cpu_count() or 1
         torch.set_num_threads(1 if plan.workers >= cores else max(1, cores - plan.workers))
-        self.evaluator = Evaluator(plan, arena, self.say)
-        self.recent: deque[float] = deque(maxlen=RECENT_GAMES)
         self.checked: dict[Path, bool] = {}  # snapshots checked as enemies
         self.wall_before, self.frames_before = self.counters["wall_s"], self.counters["frames"]
 
@@ -152,7 +200,9 @@ class _Run:
         self.counters.update({k: snapshot.meta.get("counters", {}).get(k, v) for k, v in self.counters.items()})
         if snapshot.meta.get("pool"):
             self.pool.load_state_dict(snapshot.meta["pool"])
+        self.recent.extend(snapshot.meta.get("recent") or [])  # the bar's reward goes on where it was
         self.experiment.trim_metrics(self.counters["steps"])
+        self.evaluator.rounds.trim(self.counters["steps"])
         c = self.counters
         self.say(
             f"resumed {plan.name} from {snapshot.path.name}: {c['steps']:,} steps, {c['frames']:,} frames, {self.learner.updates} updates"
@@ -178,11 +228,16 @@ class _Run:
         if self.log is not None:
             self.log(message)
 
+    @property
+    def synchronous(self) -> bool:
+        """The learner updates on exactly one trajectory from each worker (a2c)."""
+        return bool(getattr(type(self.learner), "synchronous", False))
+
     def worker_config(self):
         from arena.training.rollout import ArenaEnvMaker, WorkerConfig
 
         plan = self.plan
-        return WorkerConfig(
+        config = WorkerConfig(
             learner=plan.algorithm.learner,
             params=plan.params,
             obs_size=plan.obs_size,
@@ -192,6 +247,9 @@ class _Run:
             seed=plan.params.seed + self.learner.updates,  # a resumed run plays new games
             log_dir=str(self.experiment.logs),
         )
+        if self.synchronous and "synchronous" in {f.name for f in dataclasses.fields(WorkerConfig)}:
+            config = dataclasses.replace(config, synchronous=True)  # workers wait for each update's weights
+        return config
 
     def distribution(self) -> list:
         from arena.training.snapshot import list_snapshots
@@ -217,6 +275,7 @@ class _Run:
 
         meta = self.experiment.meta(dict(self.counters, updates=self.learner.updates))
         meta["pool"] = self.pool.state_dict()
+        meta["recent"] = list(self.recent)
         path = save_snapshot(self.experiment.snapshots / snapshot_name(self.counters["steps"]), meta, self.learner.state_dict())
         self.checked[path] = True  # written and read back just now (it may replace a damaged file)
         return path
@@ -235,16 +294,23 @@ class _Run:
         try:
             if plan.resume_from is None:
                 self.save()  # step 0: "self" has a past from the start, and a crash before the first snapshot resumes
+            if on_progress is not None:
+                on_progress(self._progress(note="starting workers"))  # a resumed bar starts where the run is
             executor.start(learner.policy_weights(), learner.updates, self.distribution())
+            self.evaluator.replay()  # a round a kill or Ctrl-C cut short
             with open(self.experiment.metrics_path, "a", encoding="utf-8") as metrics_file:
                 window = time.perf_counter()
                 while self.counters["steps"] < plan.steps:
-                    progress, row = self._update(executor, started, window)
-                    window = time.perf_counter()
-                    metrics_file.write(json.dumps(row) + "\n")
-                    metrics_file.flush()
-                    tb.add_scalars(progress.steps, {k: v for k, v in row.items() if isinstance(v, (int, float)) and k != "steps"})
-                    self._snapshot_and_evaluate()
+                    # Ctrl-C while gathering drops what was gathered: nothing of it is counted yet.
+                    results = executor.gather(plan.workers if self.synchronous else learner.wants())
+                    with _finish_first(self):
+                        progress, row = self._update(executor, results, started, window)
+                        window = time.perf_counter()
+                        metrics_file.write(json.dumps(row) + "\n")
+                        metrics_file.flush()
+                        scalars = {k: v for k, v in row.items() if isinstance(v, (int, float)) and k != "steps"}
+                        tb.add_scalars(progress.steps, scalars)
+                        self._snapshot_and_evaluate()
                     if on_progress is not None:
                         on_progress(progress)
             final = self.save()
@@ -255,19 +321,44 @@ class _Run:
             self.say(f"stopped: {one_line(exc)}")
             raise
         except KeyboardInterrupt:
+            self.evaluator.cancel()  # quietly: its round is finished on resume
             executor.close()
-            path = self.save()
-            self.say(f"interrupted: saved {path}; rerun the same command to resume")
+            c = self.counters
+            if self.torn:
+                self.say(
+                    f"interrupted during update {learner.updates + 1}: not saved; "
+                    "rerun the same command to resume from the newest snapshot"
+                )
+            else:
+                path = self.save()
+                self.say(
+                    f"interrupted at {c['steps']:,} steps ({learner.updates} updates, all trained on): saved {path}; "
+                    "rerun the same command to resume"
+                )
             raise
         finally:
             executor.close()
             tb.close()
 
-    def _update(self, executor: Any, started: float, window: float) -> tuple[Progress, dict[str, Any]]:
-        """Gather fresh trajectories, count their games, update, broadcast: one update's progress
-        and its metrics line."""
+    def _progress(self, fps: float = 0.0, metrics: dict[str, float] | None = None, note: str = "") -> Progress:
+        c = self.counters
+        return Progress(
+            updates=self.learner.updates,
+            steps=c["steps"],
+            frames=c["frames"],
+            games=c["games"],
+            wall_s=c["wall_s"],
+            fps=fps,
+            reward=sum(self.recent) / len(self.recent) if self.recent else None,
+            win_rates=self.pool.win_rates(),
+            metrics=metrics or {},
+            note=note,
+        )
+
+    def _update(self, executor: Any, results: list, started: float, window: float) -> tuple[Progress, dict[str, Any]]:
+        """Count the gathered trajectories and their games, update, broadcast: one update's
+        progress and its metrics line."""
         learner, counters = self.learner, self.counters
-        results = executor.gather(learner.wants())
         frames = self._count(results)
         learner.set_progress(counters["steps"] / self.plan.steps)
         try:
@@ -281,17 +372,7 @@ class _Run:
         now = time.perf_counter()
         counters["wall_s"] = self.wall_before + now - started
         fps = frames / max(now - window, 1e-9)
-        progress = Progress(
-            updates=learner.updates,
-            steps=counters["steps"],
-            frames=counters["frames"],
-            games=counters["games"],
-            wall_s=counters["wall_s"],
-            fps=fps,
-            reward=sum(self.recent) / len(self.recent) if self.recent else None,
-            win_rates=self.pool.win_rates(),
-            metrics=metrics,
-        )
+        progress = self._progress(fps, metrics)
         row = {
             "updates": progress.updates, "steps": progress.steps, "frames": progress.frames, "games": progress.games,
             "wall_s": round(progress.wall_s, 3), "fps": round(fps, 1), "reward": progress.reward,
@@ -337,18 +418,32 @@ class _Run:
         if updates % plan.snapshot_every == 0 or evaluate:
             path = self.save()
             if evaluate:
-                self.evaluator.submit(path)
+                self.evaluator.submit(path, self._counts())
+
+    def _counts(self) -> dict[str, Any]:
+        return dict(self.counters, updates=self.learner.updates)
 
     # -- after the loop ----------------------------------------------------------------------------
 
-    def evaluate_last(self, final: Path) -> None:
-        evaluator = self.evaluator
-        if self.plan.eval_every and _display_path(final) != evaluator.previous:
+    def finish_evaluations(self, final: Path | None) -> None:
+        """Finish a round cut short, play the final snapshot's round, and publish the best."""
+        evaluator, plan = self.evaluator, self.plan
+        try:
+            evaluator.wait()
+            evaluator.replay(wait=True)
+            if final is not None and plan.eval_every and plan.eval_games and not evaluator.evaluated(final):
+                me = _display_path(final)
+                against = evaluator.opponents() + ([evaluator.previous] if evaluator.previous not in (None, me) else [])
+                self.say("final evaluation: " + ", ".join(against))
+                evaluator.submit(final, self._counts(), wait=True, final=True)
+        except KeyboardInterrupt:
+            evaluator.cancel()
             self.say(
-                "final evaluation: " + ", ".join(evaluator.opponents() + ([evaluator.previous] if evaluator.previous else []))
+                f"interrupted during the final evaluation: training is saved in {final}; "
+                "rerun the same command to finish the evaluation"
             )
-            evaluator.submit(final, wait=True)
-        evaluator.wait()
+            raise
+        evaluator.rounds.publish()
 
     def draw_curves(self) -> None:
         try:
@@ -359,6 +454,8 @@ class _Run:
             self.say(f"could not draw learning curves: {one_line(exc)}")
 
     def result(self, final: Path | None) -> TrainResult:
+        from arena.training.snapshot import published_snapshot
+
         c = self.counters
         return TrainResult(
             name=self.plan.name,
@@ -372,6 +469,8 @@ class _Run:
             final_snapshot=final,
             resumed_from=self.resumed_from,
             evaluations=list(self.evaluator.results),
+            published=published_snapshot(self.plan.folder),
+            standing=standing(self.plan, self.evaluator.rounds, c["frames"]),
         )
 
     def close(self) -> None:

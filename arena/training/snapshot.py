@@ -27,6 +27,7 @@ FORMAT = "arena-snapshot"
 VERSION = 1
 SUFFIX = ".pt"
 _NAME = re.compile(r"^(\d+)\.pt$")
+PUBLISHED = "published.json"  # in an experiment folder: {"snapshot": NAME, ...}, the snapshot it publishes
 
 
 @dataclass
@@ -47,6 +48,12 @@ class Snapshot:
 def snapshot_name(steps: int) -> str:
     """Snapshots are named by the agent steps trained, zero-padded so names sort by age."""
     return f"{steps:012d}{SUFFIX}"
+
+
+def snapshot_steps(name: str) -> int | None:
+    """The agent steps in a snapshot's file name, or None for another name."""
+    found = _NAME.match(name)
+    return int(found.group(1)) if found else None
 
 
 def save_snapshot(path: str | Path, meta: dict[str, Any], learner_state: dict[str, Any]) -> Path:
@@ -174,12 +181,26 @@ def list_snapshots(folder: str | Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if _NAME.match(p.name))
 
 
+def published_snapshot(folder: str | Path) -> Path | None:
+    """The snapshot an experiment folder publishes (its ``published.json``), if it names one that exists."""
+    try:
+        name = json.loads((Path(folder) / PUBLISHED).read_text(encoding="utf-8")).get("snapshot")
+    except (OSError, ValueError, AttributeError):
+        return None
+    path = Path(folder) / "snapshots" / name if isinstance(name, str) and _NAME.match(name) else None
+    return path if path is not None and path.is_file() else None
+
+
 def find_snapshot(path: str | Path) -> Path:
-    """``path`` if it is a file, else the newest snapshot in the folder (an experiment's)."""
+    """``path`` if it is a file; for an experiment folder the snapshot it publishes (the best on
+    validation games), else its newest; for any other folder (``NAME/snapshots``) the newest."""
     path = Path(path)
     if path.is_file():
         return path
     if path.is_dir():
+        published = published_snapshot(path)
+        if published is not None:
+            return published
         found = list_snapshots(path)
         if found:
             return found[-1]

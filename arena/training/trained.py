@@ -1,8 +1,9 @@
 """Trained agents as players: a snapshot becomes an :class:`arena.plugins.agents.Agent` (imports torch).
 
 Registered by the built-in algorithms plugin as the agent kind that claims paths, so
-``arena match experiments/NAME cpu`` and enemies-file paths play the newest snapshot of an
-experiment (or the snapshot file given).
+``arena match experiments/NAME cpu`` and enemies-file paths play the snapshot an experiment
+publishes (its best on validation games, else its newest), ``experiments/NAME/snapshots`` the
+newest, and a snapshot file itself (:func:`arena.training.snapshot.find_snapshot`).
 """
 
 from __future__ import annotations
@@ -146,7 +147,8 @@ def check_fits(meta: dict, env_spec: Any, env_options: Any, what: str) -> None:
 
 
 def build_trained(args: str | None, env_spec: Any, env_options: Any) -> TrainedAgent:
-    """The ``AgentKind.build`` for paths: a snapshot file or an experiment folder."""
+    """The ``AgentKind.build`` for paths: a snapshot file, an experiment folder (its published
+    snapshot) or a snapshots folder (its newest)."""
     from arena.plugins.manager import get_arena
     from arena.training.learner import Actor
 

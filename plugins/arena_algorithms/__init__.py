@@ -41,8 +41,9 @@ def arena_register_agents(register):
         AgentKind(
             name="trained",
             build=_build_trained,
-            usage="PATH (a snapshot .pt or an experiment folder)",
-            description="an agent trained with arena train: its newest snapshot, or the snapshot file given",
+            usage="PATH (a snapshot .pt, an experiment folder or its snapshots/ folder)",
+            description="an agent trained with arena train: the experiment's published snapshot (best on validation games), "
+            "the newest in NAME/snapshots, or the snapshot file given",
             matches_path=True,
         )
     )

@@ -1,99 +1,97 @@
-"""``a2c``: synchronous advantage actor-critic with GAE (the openai-baselines A2C used on Sonic).
+"""``a2c``: advantage actor-critic as the Sonic A2C course trained it (Thomas Simonini's Deep
+Reinforcement Learning Course, "A2C with Sonic the Hedgehog", on OpenAI baselines).
 
-One update = one gradient step on every fresh trajectory together (``min_collect`` trajectories of
-``experience_length`` steps, all in one minibatch: ``batch_size = min_collect``, ``batches = sweeps =
-batch_steps = 1``), so the policy that played is the policy being improved. The loss is
-:class:`~arena_algorithms.ac.ACLearner`'s::
+**Synchronous.** Every worker is one env: each plays ``experience_length`` steps (the course's
+``nsteps``, 2048) with the current weights, then waits; the update uses one trajectory from every
+worker (the course's 13 envs, one per level), and the workers play on only with the new weights.
+So there is no staleness to correct: every trajectory was played by the policy being improved.
 
-    A_t, R_t = GAE(gamma, td_lambda) over each trajectory, from the critic's values (detached)
-    loss     = -mean(log pi(a_t|s_t) * A_t)                    policy gradient
-               + value_scale   * 0.5 * mean((V(s_t) - R_t)^2)  critic toward the lambda-return
-               - entropy_scale * mean(entropy(pi(.|s_t)))      exploration bonus
+One update::
 
-What differs from ``ac`` are baselines' A2C defaults (``baselines/a2c/a2c.py`` and its ``mlp``
-network): a 64x64 tanh trunk shared by both heads (each head one linear layer), RMSprop (decay
-0.99, eps 1e-5) at learning rate 7e-4, gradients clipped to norm 0.5, value coefficient 0.5,
-entropy coefficient 0.01, no advantage normalisation, and gamma 0.99.
+    V_old    = the critic before the update, over every observation
+    A, R     = GAE(gamma 0.99, td_lambda 0.95) from V_old; R = A + V_old  (A not normalised)
+    4 sweeps (the course's epochs) x 8 minibatches of single steps, shuffled:
+        loss = -mean(A_t * log pi(a_t|s_t))                         plain policy gradient: no ratio, no clip
+               + value_scale * 0.5 * mean((V(s_t) - R_t)^2)          value_scale 1: the course's 0.5 * mean((V - R)^2)
+               - 0.01 * mean(entropy(pi(.|s_t)))
+        RMSprop as TensorFlow computes it (decay 0.99, eps 1e-5 inside the square root, its
+        average starting at 1), learning rate 2e-4, constant; global gradient norm clipped to 0.5.
 
-Differences from baselines, and why:
-
-* **Steps per env**: ``experience_length`` 16 (baselines: 5 steps x 16 envs = 80 a step). Arena's
-  workers send one trajectory per message, so 16 steps x 16 trajectories = 256 steps an update
-  keeps the per-message and per-update costs small beside the emulator, and gives GAE(0.95) a
-  horizon longer than a handful of steps.
-* **GAE**: lambda 0.95 (``td_lambda``; baselines' A2C uses plain n-step returns, lambda = 1).
-* **gamma** comes from ``reward_halflife``: gamma = 0.5 ** (1 / (halflife * fps / act_every)),
-  with ``act_every`` the env's option (``-o act_every``). gamma = 0.99 is a half-life of
-  ln 0.5 / ln 0.99 = 69 agent steps; at Pong's 60 fps with its default ``act_every`` 2 (30
-  decisions a second) that is 69 / 30 = 2.3 s of game time (the default here); at
-  ``-o act_every=4`` it would be 4.6 s, at ``-o act_every=1`` 1.15 s. The half-life is in
-  seconds, so changing ``act_every`` alone changes gamma: keep gamma 0.99 by scaling
-  ``reward_halflife`` with it.
-* **Exploration floor**: workers play ``(1 - epsilon) * pi + epsilon / A`` (Arena's common
-  ``epsilon`` 0.02). A2C does not correct for it (nor for workers a version behind); the bias is
-  that small. Set ``epsilon=0`` for baselines' exact on-policy gradient.
-* No learning-rate schedule (baselines decays it linearly to 0 over a fixed budget; Arena runs
-  resume and have no fixed end).
+The later sweeps reuse the batch without a correction, as the course did (``sweeps=1`` is a plain
+A2C step). The network is the course's head on a shared trunk: a 512-unit ReLU layer (the
+course's fully connected layer; its convolutional encoder is for pixels), then a policy layer
+(initial scale 0.01) and a value layer, orthogonally initialised (gain sqrt(2)). There is no
+exploration floor (``epsilon`` 0): the course sampled from the softmax.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Literal
 
-from arena.training.params import param
-from arena_algorithms.ac import ACLearner, ACParams
+import torch
+from torch import nn
+
+from arena.training import functional as F
+from arena.training.learner import Batch, Learner
+from arena.training.networks import ActorCritic, Model, orthogonal_init
+from arena.training.params import ActorCriticParams
 
 
 @dataclass(frozen=True)
-class A2CParams(ACParams):
-    """A2C hyperparameters: ``ac`` 's, with baselines' A2C defaults (see the module docstring).
+class A2CParams(ActorCriticParams):
+    """A2C hyperparameters at the Sonic course's defaults (see the module docstring). ``batches``
+    counts minibatches of single steps; ``min_collect`` and ``batch_size`` are unused (an update is
+    one trajectory from every worker)."""
 
-    Every default the module docstring promises is set here rather than inherited, so tuning the
-    common defaults for ``rac`` does not change ``a2c``.
-    """
-
-    # gamma 0.99 at Pong's 30 decisions a second (60 fps, its default act_every 2): 0.5 ** (1 / (2.3 * 30)) = 0.99
-    reward_halflife: float = param(
-        2.3,
-        "discount as a half-life in seconds of game time: gamma = 0.5 ** (1 / (halflife * fps / act_every)); 2.3 s is gamma 0.99 at 60 fps, act_every 2",
-        short="hl",
-    )
-    learning_rate: float = param(7e-4, "optimiser step size (baselines' A2C: 7e-4)", short="lr")
-    optimizer: Literal["adam", "rmsprop", "sgd"] = param(
-        "rmsprop", "optimiser: adam, rmsprop (baselines' A2C: decay 0.99, eps 1e-5) or sgd", short="opt"
-    )
-    activation: Literal["elu", "relu", "tanh"] = param(
-        "tanh", "hidden-layer activation: elu, relu or tanh (baselines' mlp: tanh)", short="act"
-    )
-    embed_sizes: str = param(
-        "64,64", "layer sizes of the trunk shared by the policy and value heads, comma-separated", short="embed"
-    )
-    actor_sizes: str = param("", "policy head hidden layers after the shared trunk (none: one linear layer)", short="actor")
-    critic_sizes: str = param("", "value head hidden layers after the shared trunk (none: one linear layer)", short="critic")
-    td_lambda: float = param(
-        0.95, "GAE lambda: 1 is the n-step return to the trajectory's end (baselines' A2C), 0 one-step TD", short="lam"
-    )
-    value_scale: float = param(0.5, "value coefficient: weight of the critic's loss beside the policy's", short="vs")
-    entropy_scale: float = param(
-        0.01, "entropy coefficient: weight of the entropy bonus in the policy loss (baselines' A2C: 0.01)", short="ent"
-    )
-    max_grad_norm: float = param(
-        0.5, "gradients are clipped to this global norm (baselines' A2C: 0.5); 0 turns clipping off", short="gn"
-    )
-    advantage_norm: bool = param(
-        False, "normalise advantages in each minibatch (mean 0, std 1); baselines' A2C does not", short="anorm"
-    )
-    experience_length: int = param(16, "steps per env: agent steps in each trajectory (baselines: 5)", short="xl")
-    batch_size: int = param(
-        16, "trajectories in the one minibatch; keep it equal to min_collect so each update uses all fresh play", short="bs"
-    )
-    min_collect: int = param(
-        16, "fresh trajectories (of experience_length steps each) gathered for each synchronous update", short="mc"
-    )
+    DEFAULTS = {
+        "reward_halflife": 2.3,  # gamma 0.99 at Pong's 30 decisions a second
+        "epsilon": 0.0,
+        "entropy_scale": 0.01,
+        "learning_rate": 2e-4,
+        "optimizer": "rmsprop_tf",
+        "activation": "relu",
+        "embed_sizes": "512",
+        "actor_sizes": "",
+        "critic_sizes": "",
+        "td_lambda": 0.95,
+        "value_scale": 1.0,
+        "advantage_norm": False,
+        "experience_length": 2048,
+        "sweeps": 4,
+        "batches": 8,
+    }
 
 
-class A2CLearner(ACLearner):
-    """``ac`` 's loss on the synchronous schedule: each update is one step on all fresh trajectories."""
-
+class A2CLearner(Learner):
     params_class = A2CParams
+    synchronous = True
+
+    @classmethod
+    def make_model(cls, params: A2CParams, obs_size: int, num_actions: int) -> Model:
+        model = ActorCritic(params, obs_size, num_actions)
+        orthogonal_init(model)
+        nn.init.orthogonal_(model.critic[-1].weight, gain=1.0)
+        model.small_policy_layer()
+        return model
+
+    def prepare(self, batch: Batch) -> Batch:
+        return self.fixed_advantages(batch, self.params.td_lambda)
+
+    def minibatches(self, batch: Batch, generator: torch.Generator) -> Iterator[Batch]:
+        """One sweep: every step once, shuffled into ``batches`` minibatches."""
+        order = torch.randperm(batch.steps, generator=generator).to(self.device)
+        for part in order.chunk(self.params.batches):
+            yield batch.transitions(part)
+
+    def loss(self, batch: Batch):
+        p = self.params
+        out = self.acting(batch)
+        advantages = batch.advantages
+        if p.advantage_norm and advantages.numel() > 1:
+            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        policy = F.policy_gradient_loss(self.mixed_log_probs(out.logits, batch.actions), advantages)
+        value = F.value_loss(out.values, batch.returns)
+        entropy = F.entropy_loss(out.logits)
+        loss = policy + p.value_scale * value + p.entropy_scale * entropy
+        return loss, {"loss/policy": policy.item(), "loss/value": value.item(), "entropy": -entropy.item()}

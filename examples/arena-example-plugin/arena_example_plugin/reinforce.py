@@ -33,7 +33,8 @@ import torch
 from torch import nn
 
 from arena.training import functional as F
-from arena.training.learner import Batch, Learner, Model, ModelOutput, mlp, numpy_sequential
+from arena.training.learner import Batch, Learner
+from arena.training.networks import Model, ModelOutput, mlp, numpy_sequential
 from arena.training.params import CommonParams, param, sizes
 
 

@@ -1,0 +1,281 @@
+"""Evaluation during training: validation seeds kept apart from test seeds, a frame budget per
+round, the final round's progress, the published snapshot (the best on validation games, not the
+last), and the lines that say where it stands against the CPU.
+
+Runs train in this process on real Pong with tiny budgets; the publishing rules are checked on
+snapshots written directly, without an emulator.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from test_train import STEPS_PER_UPDATE, TINY, assert_error_line, train_env
+
+SETS = ["experience_length=32", "min_collect=4", "batch_size=4"]
+
+
+@pytest.fixture
+def arena(tmp_path, monkeypatch):
+    import arena.plugins.manager
+
+    for key, value in train_env(tmp_path).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(tmp_path)
+    loaded = arena.plugins.manager.load_plugins()
+    monkeypatch.setattr(arena.plugins.manager, "_loaded", loaded)
+    import torch
+
+    threads = torch.get_num_threads()
+    yield loaded
+    torch.set_num_threads(threads)  # run_training sets the learner's thread count
+
+
+def tiny_plan(arena, steps: int, **given):
+    from arena.training.plan import plan_training
+
+    given.setdefault("env_pairs", ["points=1"])
+    given.setdefault("eval_every", 0)
+    return plan_training("ac", sets=SETS, steps=steps, workers=1, arena=arena, **given)
+
+
+# -- seeds ----------------------------------------------------------------------------------------
+
+
+def test_validation_and_test_seeds_are_apart():
+    from arena.training.evaluation import TEST_SEEDS, VALIDATION_SEEDS
+
+    assert not set(range(TEST_SEEDS.start, TEST_SEEDS.stop)) & {VALIDATION_SEEDS.start, VALIDATION_SEEDS.stop - 1}
+    assert TEST_SEEDS.stop <= VALIDATION_SEEDS.start
+    assert 0 in TEST_SEEDS  # arena match --seed's default
+
+
+# -- a round: validation seeds, frame budget, progress ------------------------------------------------
+
+
+def test_the_final_round_plays_validation_seeds_reports_progress_and_keeps_its_frame_budget(arena, tmp_path):
+    from arena.ratings.store import MatchStore
+    from arena.training.evaluation import VALIDATION_SEEDS
+    from arena.training.run import run_training
+
+    plan = tiny_plan(arena, 2 * STEPS_PER_UPDATE, eval_every=100, eval_games=3, name="budget")
+    events, said = [], []
+    result = run_training(plan, arena=arena, on_eval=events.append, log=said.append, eval_frames=1)
+    # one frame of budget: the first game spends it, and no other game starts
+    final = [(e.done, e.total) for e in events if e.final]
+    assert final == [(0, 3), (1, 3)], events
+    games = MatchStore(tmp_path / "home" / "arena.db").games("budget")
+    assert len(games) == 1 and games[0].b == "cpu"
+    assert all(g.seed in VALIDATION_SEEDS for g in games)
+    assert any("frame budget (1 frames, --eval-frames) was spent after 1 of 3 games" in line for line in said), said
+    (entry,) = json.loads((plan.folder / "evaluations.json").read_text())["rounds"]
+    assert entry["status"] == "done" and entry["cut"] and entry["validation"]["games"] == 1
+    assert result.published == plan.folder / "snapshots" / entry["snapshot"]
+
+
+def test_bad_eval_frames_is_one_line_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    import arena.plugins.manager
+    from arena.cli import main
+
+    for key, value in train_env(tmp_path).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(arena.plugins.manager, "_loaded", arena.plugins.manager.load_plugins())
+    with pytest.raises(SystemExit) as info:
+        main(["train", *TINY, "--eval-frames", "-5", "--steps", "1"])
+    out, err = capsys.readouterr()
+    assert_error_line(info.value.code, out, err, "--eval-frames", "-5")
+    assert not (tmp_path / "experiments").exists() and not (tmp_path / "home").exists()
+    with pytest.raises(SystemExit) as info:
+        main(["train", *TINY, "--dry-run"])
+    out, _ = capsys.readouterr()
+    assert info.value.code == 0 and "at most 100,000 frames a round" in " ".join(out.split())
+
+
+# -- publishing -----------------------------------------------------------------------------------
+
+
+def write_snapshots(arena, folder: Path, steps: list[int]) -> list[Path]:
+    import dataclasses
+
+    from arena.training.params import parse_params
+    from arena.training.snapshot import save_snapshot, snapshot_name
+
+    spec = arena.algorithms.get("ac")
+    learner = spec.learner_class()(parse_params(spec.params_class(), [], owner="test"), 8, 3, 60.0, device="cpu")
+    paths = []
+    for step in steps:
+        meta = {
+            "algorithm": "ac", "params": dataclasses.asdict(learner.params), "env": "pong",
+            "env_options": {"act_every": 2}, "obs_size": 8, "num_actions": 3, "fps": 60.0,
+            "experiment": folder.name, "counters": {"steps": step},
+        }  # fmt: skip
+        learner.updates = step // STEPS_PER_UPDATE
+        paths.append(save_snapshot(folder / "snapshots" / snapshot_name(step), meta, learner.state_dict()))
+    return paths
+
+
+def scored_round(path: Path, diffs: list[int]) -> dict:
+    from arena.training.evaluation import validation
+
+    games = [
+        {"index": i, "b": "cpu", "seed": 1_000_000 + i, "status": "ok", "score_a": max(0, d), "score_b": max(0, -d),
+         "winner": "a" if d > 0 else "b", "frames": 5000}
+        for i, d in enumerate(diffs)
+    ]  # fmt: skip
+    return {
+        "snapshot": path.name, "agent": str(path), "steps": int(path.stem), "status": "done",
+        "reference": "cpu", "games": games, "validation": validation(games, "cpu"),
+    }  # fmt: skip
+
+
+def test_the_published_snapshot_is_the_best_on_validation_games_not_the_last(arena, tmp_path):
+    from arena.training.evaluation import Rounds
+    from arena.training.snapshot import file_hash, find_snapshot, load_snapshot
+    from arena.training.trained import build_trained
+
+    folder = tmp_path / "experiments" / "pick"
+    first, best, last = write_snapshots(arena, folder, [128, 256, 384])
+    rounds = Rounds(folder)
+    for path, diffs in ((first, [-5, -3]), (best, [2, 1]), (last, [-21, -21])):
+        rounds.put(scored_round(path, diffs))
+    pointer = rounds.publish()
+    assert pointer["snapshot"] == best.name and pointer["validation"]["mean_diff"] == 1.5
+    assert json.loads((folder / "published.json").read_text())["snapshot"] == best.name
+
+    # experiments/NAME means the published snapshot, as an agent too ...
+    assert find_snapshot(folder) == best
+    assert load_snapshot(folder).meta["counters"]["steps"] == 256
+    pong = arena.envs.get("pong")
+    assert build_trained(str(folder), pong, pong.parse_options([])).hash == file_hash(best)
+    # ... the last and any step stay reachable: the snapshots folder (newest) or the file
+    assert find_snapshot(folder / "snapshots") == last
+    assert find_snapshot(first) == first
+    assert build_trained(str(last), pong, pong.parse_options([])).hash == file_hash(last)
+
+    # a pointer to a file that is gone falls back to the newest snapshot
+    best.unlink()
+    assert find_snapshot(folder) == last
+
+
+def test_standing_says_where_the_published_agent_stands_from_the_numbers(arena, tmp_path):
+    from arena.training.evaluation import Rounds, standing
+    from arena.training.plan import plan_training
+
+    rac = plan_training("rac", steps=1000, workers=1, name="stand", arena=arena)
+    folder = rac.folder
+    paths = write_snapshots(arena, folder, [128, 256, 384])
+    rounds = Rounds(folder)
+    assert standing(rac, rounds, 0) == ["published: the newest snapshot (no validation games against a fixed opponent chose one)"]
+    rounds.put(scored_round(paths[0], [-8, -12]))  # the issue's quick run: 13-21 and 9-21
+    lines = standing(rac, rounds, 200_000)
+    assert lines[1] == "against cpu: won 0 of 2 validation games, mean score difference -10.0, 95% CI [-35.4, +15.4]"
+    assert lines[2].startswith("it lost both validation games against cpu. To beat it, train longer")
+    for path, diffs in zip(paths, ([-15, -12], [-8, -13], [-10, -9])):
+        rounds.put(scored_round(path, diffs))
+    lines = standing(rac, rounds, 250_000)
+    assert (
+        lines[0] == "published: experiments/stand/snapshots/000000000384.pt (the best validation score of 3 evaluated snapshots)"
+    )
+    assert lines[1].startswith("against cpu: won 0 of 2 validation games, mean score difference -9.5, 95% CI [-15.9, -3.1]")
+    assert lines[2].startswith("it loses to cpu. To beat it, train longer:")
+    assert "after 2,000,000 frames and this run has trained 250,000" in lines[2] and "--steps 1000000" in lines[2]
+
+    # past the bench's figure, or without one, the run's own trend speaks
+    assert "validation score went from -13.5 at step 128 to -9.5 at 384: train longer" in standing(rac, rounds, 3_000_000)[2]
+    rounds.put(scored_round(paths[2], [-13, -17]))
+    assert "went from -13.5 at step 128 to -15.0 at 384: more steps alone may not help" in standing(rac, rounds, 3_000_000)[2]
+
+    rounds.put(scored_round(paths[1], [7, 8, 6]))
+    lines = standing(rac, rounds, 0)
+    assert lines[1] == "against cpu: won 3 of 3 validation games, mean score difference +7.0, 95% CI [+4.5, +9.5]"
+    assert lines[2].startswith("it beats cpu on these games (chosen as the best of 3")
+    assert "arena match experiments/stand cpu --games 10` measures it on test seeds" in lines[2]
+
+
+# -- resuming ----------------------------------------------------------------------------------------
+
+
+def test_a_resumed_run_starts_where_it_was_with_its_reward_window(arena, tmp_path):
+    """The first progress report of a resumed run is at its resumed step and carries the mean
+    reward of the games before the snapshot (it used to start at step 0, the window empty)."""
+    from arena.training.run import run_training
+    from arena.training.snapshot import load_snapshot
+
+    run_training(tiny_plan(arena, 3 * STEPS_PER_UPDATE, name="window"), arena=arena)
+    saved = load_snapshot(tmp_path / "experiments" / "window").meta["recent"]
+    assert saved, "no game finished in 3 updates to 1 point"
+    reports = []
+    run_training(tiny_plan(arena, 4 * STEPS_PER_UPDATE, name="window"), arena=arena, on_progress=reports.append)
+    first = reports[0]
+    assert (first.steps, first.updates, first.note) == (3 * STEPS_PER_UPDATE, 3, "starting workers")
+    assert first.reward == pytest.approx(sum(saved) / len(saved))
+
+
+def test_the_terminal_bar_of_a_resumed_run_starts_at_its_steps(arena, tmp_path, monkeypatch, capsys):
+    import io
+
+    from rich.console import Console
+
+    from arena import cli
+    from arena.cli import main
+    from arena.training.run import run_training
+
+    run_training(tiny_plan(arena, 2 * STEPS_PER_UPDATE, name="bar"), arena=arena)
+    screen = io.StringIO()
+    monkeypatch.setattr(cli, "make_console", lambda: Console(file=screen, force_terminal=True, width=200))
+    with pytest.raises(SystemExit) as info:
+        main(["train", *TINY, "--name", "bar", "--steps", str(3 * STEPS_PER_UPDATE), "--eval-every", "0", "-o", "points=1"])
+    assert info.value.code == 0, capsys.readouterr()
+    bars = [line for line in screen.getvalue().replace("\r", "\n").split("\n") if "resuming bar" in line]
+    assert bars and "256/384" in bars[0] and "0/384" not in bars[0], bars[:2]
+
+
+def test_piped_output_has_plain_progress_lines_and_ends_with_the_standing(arena, tmp_path, capsys):
+    from arena.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["train", *TINY, "--name", "piped", "--steps", str(4 * STEPS_PER_UPDATE), "--eval-every", "2",
+              "--eval-games", "1", "-o", "points=1"])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert info.value.code == 0, err
+    lines = out.splitlines()
+    progress = [line for line in lines if line.startswith("piped: ") and " steps (" in line]
+    assert [line.split()[1] for line in progress] == ["128/512", "256/512", "384/512", "512/512"], out
+    assert "eval 1/" in out  # the evaluation's progress, game by game
+    published = json.loads((tmp_path / "experiments" / "piped" / "published.json").read_text())
+    assert lines[-3].startswith(f"published: experiments/piped/snapshots/{published['snapshot']} (the best validation score of")
+    assert "(play it: arena match" in out
+    assert lines[-2].startswith("against cpu: won ")
+    assert lines[-1].startswith("it ")
+
+
+# -- synchronous learners ------------------------------------------------------------------------------
+
+
+def test_a_synchronous_learner_gathers_one_trajectory_per_worker(arena, tmp_path, monkeypatch):
+    import dataclasses
+
+    from arena.training.rollout import InlineExecutor, WorkerConfig
+    from arena.training.run import run_training
+
+    plan = tiny_plan(arena, 2 * STEPS_PER_UPDATE, name="sync", enemies="cpu.json")  # one trained seat: 32 steps a segment
+    monkeypatch.setattr(plan.algorithm.learner_class(), "synchronous", True, raising=False)
+    asked, configs = [], []
+
+    class Recording(InlineExecutor):
+        def gather(self, count):
+            asked.append(count)
+            return super().gather(count)
+
+    def factory(plan, config):
+        configs.append(config)
+        return Recording(config)
+
+    result = run_training(plan, arena=arena, executor_factory=factory)
+    assert set(asked) == {plan.workers} == {1}  # not the learner's wants() (4 trajectories)
+    assert result.steps == len(asked) * 32 and result.updates == len(asked)
+    if "synchronous" in {f.name for f in dataclasses.fields(WorkerConfig)}:
+        assert configs[0].synchronous is True
