@@ -171,7 +171,7 @@ def test_standing_says_where_the_published_agent_stands_from_the_numbers(arena, 
     assert standing(rac, rounds, 0) == ["published: the newest snapshot (no validation games against a fixed opponent chose one)"]
     rounds.put(scored_round(paths[0], [-8, -12]))  # the quick run: 13-21 and 9-21
     lines = standing(rac, rounds, 200_000)
-    assert lines[1] == "against cpu: won 0 of 2 validation games, mean score difference -10.0, 95% CI [-35.4, +15.4]"
+    assert lines[1] == "against cpu: won 0 of 2 validation games, mean score difference -10.0 (2 games: too few for an interval)"
     assert lines[2].startswith("it lost both validation games against cpu. To beat it, train longer")
     for path, diffs in zip(paths, ([-15, -12], [-8, -13], [-10, -9])):
         rounds.put(scored_round(path, diffs))
@@ -179,9 +179,17 @@ def test_standing_says_where_the_published_agent_stands_from_the_numbers(arena, 
     assert (
         lines[0] == "published: experiments/stand/snapshots/000000000384.pt (the best validation score of 3 evaluated snapshots)"
     )
-    assert lines[1].startswith("against cpu: won 0 of 2 validation games, mean score difference -9.5, 95% CI [-15.9, -3.1]")
+    assert lines[1] == "against cpu: won 0 of 2 validation games, mean score difference -9.5 (2 games: too few for an interval)"
+    assert lines[2].startswith("it lost both validation games against cpu. To beat it, train longer:")
+    rounds.put(scored_round(paths[2], [-10, -9, -11, -9]))  # enough games for an interval, all below 0
+    lines = standing(rac, rounds, 250_000)
+    assert lines[1] == "against cpu: won 0 of 4 validation games, mean score difference -9.8, 95% CI [-11.3, -8.2]"
     assert lines[2].startswith("it loses to cpu. To beat it, train longer:")
+    rounds.put(scored_round(paths[2], [-10, -9]))
     assert "after 2,000,000 frames and this run has trained 250,000" in lines[2] and "--steps 1000000" in lines[2]
+    # a run whose steps came faster than one seat's (both seats train against the latest self):
+    # its 1,000 steps took 1,700 frames, so 2M frames are about 1,176,000 steps
+    assert "--steps 1200000 to go on" in standing(rac, rounds, 1_700)[2]
 
     # past the bench's figure, or without one, the run's own trend speaks
     assert "validation score went from -13.5 at step 128 to -9.5 at 384: train longer" in standing(rac, rounds, 3_000_000)[2]

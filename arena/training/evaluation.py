@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import queue
 import signal
@@ -56,6 +57,7 @@ ROUNDS = "evaluations.json"
 # the default rac's snapshots were above Pong's CPU at 1M frames (+8.7, +9.0) and at 2M (+7.8,
 # +16.2), with a swing below between; ppo beat it at 2M (+3.1, +8.6). Only used to say how far a
 # run is from that figure; the held-out tables in bench/README.md replace it when they are run.
+MIN_GAMES_FOR_INTERVAL = 3
 BEATS_CPU_AFTER = {("rac", "pong"): 2_000_000, ("ppo", "pong"): 2_000_000}
 
 
@@ -445,17 +447,23 @@ def standing(plan: TrainPlan, rounds: Rounds, frames: int) -> list[str]:
         f"published: {_display_path(plan.folder / 'snapshots' / best['snapshot'])} "
         f"(the best validation score of {len(scored)} evaluated snapshot{'s' * (len(scored) != 1)})"
     ]
-    ci = f", 95% CI [{v['ci95'][0]:+.1f}, {v['ci95'][1]:+.1f}]" if v["ci95"] else " (one game: no interval)"
+    # Two games that ended alike give a zero-width t-interval: a claim two games cannot carry.
+    interval = v["ci95"] if v["ci95"] and v["games"] >= MIN_GAMES_FOR_INTERVAL else None
+    ci = (
+        f", 95% CI [{interval[0]:+.1f}, {interval[1]:+.1f}]"
+        if interval
+        else f" ({v['games']} game{'s' * (v['games'] != 1)}: too few for an interval)"
+    )
     lines.append(
         f"against {reference}: won {v['wins']} of {v['games']} validation games, mean score difference {v['mean_diff']:+.1f}{ci}"
     )
-    low, high = v["ci95"] if v["ci95"] else (v["mean_diff"], v["mean_diff"])
+    low, high = interval if interval else (v["mean_diff"], v["mean_diff"])
     check = f"`arena match {_display_path(plan.folder)} {reference} --games 10{env}` measures it on test seeds"
-    if v["ci95"] and low > 0:
+    if interval and low > 0:
         lines.append(f"it beats {reference} on these games (chosen as the best of {len(scored)}, so {check})")
         return lines
     games = v["games"]
-    if v["ci95"] and high < 0:
+    if interval and high < 0:
         verdict = f"it loses to {reference}"
     elif v["wins"] == 0 and v["draws"] == 0:
         which = {1: "its one validation game", 2: "both validation games"}.get(games, f"all {games} validation games")
@@ -466,7 +474,11 @@ def standing(plan: TrainPlan, rounds: Rounds, frames: int) -> list[str]:
         verdict = f"it is not clearly better than {reference} on {games} games"
     target = BEATS_CPU_AFTER.get((plan.algorithm.name, plan.env)) if reference.startswith("cpu") else None
     if target and frames < target:
-        steps = target // max(1, plan.timing.act_every)
+        # Steps per frame as this run trained them (both seats train against the latest self), at
+        # least one seat's: the budget that reaches the target, rounded up to two figures.
+        steps = max(plan.steps * target / max(frames, 1), target / max(1, plan.timing.act_every))
+        scale = 10 ** max(0, len(str(int(steps))) - 2)
+        steps = int(math.ceil(steps / scale) * scale)
         lines.append(
             f"{verdict}. To beat it, train longer: bench/train_pong.py's {plan.algorithm.name} with default parameters beat "
             f"the CPU after {target:,} frames and this run has trained {frames:,}; rerun the same command with "
