@@ -122,7 +122,10 @@ def test_ctrl_c_while_evaluating_is_quiet_and_the_round_is_finished_on_resume(tm
                 assert time.monotonic() < deadline, "no evaluation game in 240 s"
                 time.sleep(0.2)
             os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole group
-            proc.wait(timeout=60)
+            try:
+                proc.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                pytest.fail("no exit 120 s after Ctrl-C; it said:\n" + (tmp_path / "first.out").read_text())
         finally:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)

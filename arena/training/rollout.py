@@ -690,6 +690,10 @@ class ProcessExecutor:
             if process.is_alive():
                 process.terminate()
             process.join(timeout=2)
+        for inbox in self._inboxes:
+            # weights a stopped worker never read must not hold this process at exit (a queue's
+            # feeder thread waits to flush them into a pipe nobody reads)
+            inbox.cancel_join_thread()
         self._processes, self._inboxes = [], []
 
 
