@@ -20,6 +20,19 @@ from test_train import STEPS_PER_UPDATE, TINY, metrics, run_arena, snapshot_step
 SETS = ["experience_length=32", "min_collect=4", "batch_size=4"]
 
 
+@pytest.fixture(autouse=True)
+def ctrl_c_is_heard():
+    """A Ctrl-C raises KeyboardInterrupt here, as at a terminal: a test run started in the
+    background of a non-interactive shell inherits SIGINT ignored, and Python keeps it so."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
+def _hear_ctrl_c() -> None:  # in the child, before it runs: the same for a spawned `arena train`
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.fixture
 def arena(tmp_path, monkeypatch):
     import arena.plugins.manager
@@ -113,6 +126,7 @@ def test_ctrl_c_while_evaluating_is_quiet_and_the_round_is_finished_on_resume(tm
         proc = subprocess.Popen(
             [sys.executable, "-c", "from arena.cli import main; main()", *args, "--steps", "1000000"],
             stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path, env=env, start_new_session=True,
+            preexec_fn=_hear_ctrl_c,
         )  # fmt: skip
         try:
             deadline = time.monotonic() + 240
