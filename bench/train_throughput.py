@@ -14,6 +14,9 @@ In ONE run, taking turns so both see the same machine load:
 Two worker counts by default: W = cores - 1 (the learner has a core of its own, as on any
 machine with a core to spare) and W = cores (the learner's gradient steps take CPU time from the
 workers; on 2 cores that is what a user of this machine gets).
+* ``+ eval rounds`` (``--eval``): the same training with evaluation rounds at the trainer's
+  default cadence (games against the CPU, one niced process, a frame budget per round), beside the
+  row without; the summary gives its steady frames/s as a ratio to the row without.
 * ``sb3 ppo`` (``--sb3``, needs ``pip install -e ".[bench]"``): Stable-Baselines3 PPO with
   default hyperparameters on the same env through a gymnasium wrapper, W ``SubprocVecEnv``
   workers; frames/s = total frames / wall time of ``learn``.
@@ -26,6 +29,7 @@ Usage::
 
     python bench/train_throughput.py                 # rac, 1 and 2 workers on 2 cores, ~4 min
     python bench/train_throughput.py --algo ppo --steps 60000 --sb3 --workers 2
+    python bench/train_throughput.py --eval --steps 80000  # what the default evaluation cadence costs
 """
 
 from __future__ import annotations
@@ -88,7 +92,8 @@ def raw_rate(workers: int, act_every: int, seconds: float) -> dict:
     return {"frames": frames, "seconds": wall, "fps": frames / wall, "cores": sum(r[2] for r in results) / wall}
 
 
-def train_rate(algo: str, workers: int, steps: int, sets: list[str], options: list[str] = ()) -> dict:
+def train_rate(algo: str, workers: int, steps: int, sets: list[str], options: list[str] = (), evaluate: bool = False) -> dict:
+    from arena.training.evaluation import Rounds
     from arena.training.plan import plan_training
     from arena.training.run import run_training
 
@@ -96,12 +101,20 @@ def train_rate(algo: str, workers: int, steps: int, sets: list[str], options: li
         os.environ["ARENA_EXPERIMENTS"] = tmp
         os.environ["ARENA_HOME"] = tmp
         plan = plan_training(
-            algo, enemies="cpu.json", sets=sets, env_pairs=list(options), steps=steps, workers=workers, eval_every=0, name="bench"
+            algo,
+            enemies="cpu.json",
+            sets=sets,
+            env_pairs=list(options),
+            steps=steps,
+            workers=workers,
+            eval_every=None if evaluate else 0,  # None: the trainer's default cadence
+            name="bench",
         )
         cpu0, wall0 = _cpu_s(), time.perf_counter()
         result = run_training(plan)
         wall, cpu = time.perf_counter() - wall0, _cpu_s() - cpu0
         rows = [json.loads(line) for line in (plan.folder / "metrics.jsonl").read_text().splitlines()]
+        rounds = len(Rounds(plan.folder).scored())
     first, last = rows[min(2, len(rows) - 2)], rows[-1]  # skip the first updates: workers warming up
     steady = (last["frames"] - first["frames"]) / (last["wall_s"] - first["wall_s"])
     return {
@@ -111,6 +124,7 @@ def train_rate(algo: str, workers: int, steps: int, sets: list[str], options: li
         "steady_fps": steady,
         "cores": cpu / wall,
         "updates": result.updates,
+        "eval_rounds": rounds,
     }
 
 
@@ -197,6 +211,11 @@ def main(argv=None) -> None:
         metavar="KEY=VALUE",
         help="Pong option, e.g. -o act_every=4",
     )
+    parser.add_argument(
+        "--eval",
+        action="store_true",
+        help="also time the same training with evaluation rounds at the trainer's default cadence (what they cost)",
+    )
     parser.add_argument("--sb3", action="store_true", help="also time Stable-Baselines3 PPO (pip install -e '.[bench]')")
     args = parser.parse_args(argv)
     torch_threads = "1"
@@ -222,6 +241,16 @@ def main(argv=None) -> None:
             (f"arena train {args.algo}", workers, train),
             ("raw env (after)", workers, after),
         ]
+        if args.eval:
+            evaluated = train_rate(args.algo, workers, args.steps, args.sets, args.options, evaluate=True)
+            again = raw_rate(workers, act_every, args.raw_seconds)
+            evaluated["reference"] = (after["fps"] + again["fps"]) / 2
+            evaluated["x_no_eval"] = evaluated["steady_fps"] / train["steady_fps"]
+            table += [
+                (f"  + eval rounds ({evaluated['eval_rounds']})", workers, evaluated),
+                ("raw env (after eval)", workers, again),
+            ]
+            after = again
         if args.sb3:
             try:
                 sb3 = sb3_rate(workers, act_every, args.steps)
@@ -243,7 +272,13 @@ def main(argv=None) -> None:
         print(
             f"{label:<22} {workers:>7} {row['frames']:>9,} {row['seconds']:>8.1f} {row['fps']:>9,.0f} {steady or row['fps']:>10,.0f} {ratio} {steady_ratio} {row['cores']:>10.2f}"
         )
-        rows[f"{label} x{workers}"] = row
+        rows[f"{label.strip()} x{workers}"] = row
+    for _label, workers, row in table:
+        if "x_no_eval" in row:
+            print(
+                f"\n{workers} worker(s): evaluation rounds at the default cadence ({row['eval_rounds']} in the run) leave"
+                f" {row['x_no_eval']:.2f}x the steady frames/s of the same training without them"
+            )
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / "train_throughput.json"
     out.write_text(

@@ -17,22 +17,6 @@ from test_train import STEPS_PER_UPDATE, TINY, assert_error_line, train_env
 SETS = ["experience_length=32", "min_collect=4", "batch_size=4"]
 
 
-@pytest.fixture
-def arena(tmp_path, monkeypatch):
-    import arena.plugins.manager
-
-    for key, value in train_env(tmp_path).items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.chdir(tmp_path)
-    loaded = arena.plugins.manager.load_plugins()
-    monkeypatch.setattr(arena.plugins.manager, "_loaded", loaded)
-    import torch
-
-    threads = torch.get_num_threads()
-    yield loaded
-    torch.set_num_threads(threads)  # run_training sets the learner's thread count
-
-
 def tiny_plan(arena, steps: int, **given):
     from arena.training.plan import plan_training
 

@@ -33,22 +33,6 @@ def _hear_ctrl_c() -> None:  # in the child, before it runs: the same for a spaw
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-@pytest.fixture
-def arena(tmp_path, monkeypatch):
-    import arena.plugins.manager
-
-    for key, value in train_env(tmp_path).items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.chdir(tmp_path)
-    loaded = arena.plugins.manager.load_plugins()
-    monkeypatch.setattr(arena.plugins.manager, "_loaded", loaded)
-    import torch
-
-    threads = torch.get_num_threads()
-    yield loaded
-    torch.set_num_threads(threads)  # run_training sets the learner's thread count
-
-
 def test_ctrl_c_during_an_update_lets_it_finish_and_counts_only_what_was_trained(arena, tmp_path, monkeypatch):
     """Ctrl-C used to land inside the update: its trajectories were counted, never trained on
     (29 updates for 30,720 steps). Now the update finishes, then the run saves and stops."""

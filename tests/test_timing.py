@@ -32,25 +32,6 @@ OLD_AC_SETS = ["embed_sizes=8", "actor_sizes=8", "critic_sizes=8"]  # how old-ac
 OLD_RAC_SETS = [*OLD_AC_SETS, "gru_size=8"]
 
 
-@pytest.fixture
-def arena(monkeypatch, tmp_path):
-    """The built-in plugins as the process-wide state (trained agents and workers use it)."""
-    import arena.plugins.manager
-
-    monkeypatch.setenv("ARENA_LOAD_PLUGINS", "agents,pong,algorithms,enemies")
-    monkeypatch.setenv("ARENA_EXPERIMENTS", str(tmp_path / "experiments"))
-    monkeypatch.setenv("ARENA_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("ARENA_DB", raising=False)
-    monkeypatch.delenv("ARENA_INLINE_ROLLOUT", raising=False)
-    loaded = arena.plugins.manager.load_plugins()
-    monkeypatch.setattr(arena.plugins.manager, "_loaded", loaded)
-    import torch
-
-    threads = torch.get_num_threads()
-    yield loaded
-    torch.set_num_threads(threads)  # run_training sets the learner's thread count
-
-
 class RecordingActor:
     """Stands in for a trained agent's actor: remembers what it was shown, picks action 0."""
 

@@ -312,22 +312,14 @@ class Learner:
         if data is not None:
             with torch.no_grad():
                 data = self.prepare(data)
-            generator = torch.Generator().manual_seed(self.params.seed * 1_000_003 + self.updates)
-            for _ in range(self.sweeps):
-                for minibatch in self.minibatches(data, generator):
-                    for _ in range(self.batch_steps):
-                        loss, numbers = self.loss(minibatch)
-                        stopped = self.should_stop(numbers)
-                        if not stopped:
-                            numbers.update(self.apply(loss))
-                            self.after_step()
-                            taken += 1
-                        for key, value in numbers.items():
-                            metrics.setdefault(key, []).append(value)
-                        if stopped:
-                            break
-                    if stopped:
-                        break
+            for minibatch in self.schedule(data):
+                loss, numbers = self.loss(minibatch)
+                stopped = self.should_stop(numbers)  # before the step: it is the step it prevents
+                if not stopped:
+                    numbers.update(self.apply(loss))
+                    taken += 1
+                for key, value in numbers.items():
+                    metrics.setdefault(key, []).append(value)
                 if stopped:
                     break
         self.updates += 1
@@ -336,21 +328,31 @@ class Learner:
         out["early_stop"] = float(stopped)
         return out
 
+    def schedule(self, data: Any) -> Iterator[Batch]:
+        """The minibatch of each gradient step of one update: ``sweeps`` passes over
+        :meth:`minibatches`, ``batch_steps`` steps on each (shuffled the same on a resume)."""
+        generator = torch.Generator().manual_seed(self.params.seed * 1_000_003 + self.updates)
+        for _ in range(self.sweeps):
+            for minibatch in self.minibatches(data, generator):
+                for _ in range(self.batch_steps):
+                    yield minibatch
+
     def step(self, batch: Batch) -> dict[str, float]:
         """One gradient step on ``batch`` (a minibatch as :meth:`minibatches` yields it, prepared)."""
         loss, numbers = self.loss(batch)
         numbers.update(self.apply(loss))
-        self.after_step()
         return numbers
 
     def apply(self, loss: torch.Tensor) -> dict[str, float]:
-        """One gradient step on ``loss``: backward, clip to ``max_grad_norm``, step."""
+        """One gradient step on ``loss``: backward, clip to ``max_grad_norm``, step, then
+        :meth:`after_step`."""
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         metrics = {"loss": float(loss.detach())}
         if self.params.max_grad_norm > 0:
             metrics["grad_norm"] = float(nn.utils.clip_grad_norm_(self.model.parameters(), self.params.max_grad_norm))
         self.optimizer.step()
+        self.after_step()
         return metrics
 
     def mixed_log_probs(self, logits: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
