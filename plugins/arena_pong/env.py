@@ -14,9 +14,6 @@ Facts this relies on (measured, see shared/reference/retro.md):
 
 from __future__ import annotations
 
-import fcntl
-import os
-import tempfile
 from collections import deque
 
 import numpy as np
@@ -24,6 +21,7 @@ from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
 from arena.errors import ArenaError
+from arena.roms import ensure_ale_rom
 from arena_pong import DOWN, NOOP, POS_CENTER, POS_SCALE, UP, PongOptions
 
 GAME = "Pong-Atari2600-v0"
@@ -40,32 +38,8 @@ TWO_PLAYER_BITS = {"right": {UP: 4, DOWN: 5}, "left": {UP: 6, DOWN: 7}}
 
 
 def ensure_rom() -> None:
-    """Import Pong's ROM from ale-py into stable-retro on first use (by hash, like retro.import)."""
-    import stable_retro
-
-    try:
-        stable_retro.data.get_romfile_path(GAME)
-        return
-    except FileNotFoundError:
-        pass
-    try:
-        import ale_py
-    except ImportError:
-        raise ArenaError("Pong's ROM is missing and ale-py is not installed; run: pip install 'ale-py>=0.9,<0.13'") from None
-    rom = os.path.join(os.path.dirname(ale_py.__file__), "roms", "pong.bin")
-    if not os.path.exists(rom):
-        raise ArenaError(f"Pong's ROM is missing: no {rom} in ale-py; reinstall ale-py or run python -m stable_retro.import DIR")
-    # Workers start together: one imports, the others wait for it.
-    with open(os.path.join(tempfile.gettempdir(), "arena-retro-import.lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            stable_retro.data.get_romfile_path(GAME)
-        except FileNotFoundError:
-            stable_retro.data.merge(rom, quiet=True)
-    try:
-        stable_retro.data.get_romfile_path(GAME)
-    except FileNotFoundError:
-        raise ArenaError(f"could not import Pong's ROM from {rom} into stable-retro (its SHA1 does not match)") from None
+    """Import Pong's ROM from ale-py into stable-retro on first use."""
+    ensure_ale_rom(GAME, "Pong", "pong.bin")
 
 
 def merge_actions(left: int, right: int) -> np.ndarray:
