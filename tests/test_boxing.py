@@ -216,7 +216,7 @@ def test_pixels_black_is_turned_around(make_env):
     env = make_env(BoxingOptions(obs="pixels", noop_max=0))
     obs, _ = env.reset(seed=0)
     for seat in SEATS:
-        assert obs[seat].shape == (210, 160, 3) and env.observation_space(seat).contains(obs[seat])
+        assert obs[seat].shape == (84, 84, 4) and env.observation_space(seat).contains(obs[seat])
     np.testing.assert_array_equal(obs["black"], obs["white"][::-1, ::-1])
 
 

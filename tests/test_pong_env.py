@@ -463,7 +463,7 @@ def test_pixels_observation_left_is_mirrored(make_env):
     for _ in range(20):
         obs, *_ = env.step({"left": UP, "right": DOWN})
     for seat in SEATS:
-        assert obs[seat].shape == (210, 160, 3) and obs[seat].dtype == np.uint8
+        assert obs[seat].shape == (84, 84, 4) and obs[seat].dtype == np.uint8
         assert env.observation_space(seat).contains(obs[seat])
     np.testing.assert_array_equal(obs["left"], obs["right"][:, ::-1])
     assert not np.array_equal(obs["left"], obs["right"])

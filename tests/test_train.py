@@ -312,7 +312,6 @@ BAD_INPUT = {
         ["no such option '--colour' for arena train or env 'pong'", "--points"],
     ),
     "stray argument": (("--plugin", "ac", "extra"), ["unexpected argument 'extra'", "arena train"]),
-    "pixels": (("--plugin", "ac", "-o", "obs=pixels"), ["obs=pixels", "flat vector"]),
     "act_every as parameter": (
         ("--plugin", "ac", "--set", "act_every=4"),
         ["'act_every' is an env option", "use -o act_every=4"],

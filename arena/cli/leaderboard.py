@@ -72,8 +72,11 @@ def _open(db_path, name: str, *, must_exist: bool = True):
 @click.option("--until-sigma", type=float, default=None, help="Play until every unpinned entrant's sigma is at most S.")
 @click.option("--workers", "-w", type=int, default=None, help="Games at once [default: games_per_round or cores].")
 @click.option("--seed", type=int, default=None, help="Seed for matchmaking ties [default: from the log's size].")
+@click.option(
+    "--record", is_flag=True, help="Keep each game's input movie (.bk2) beside the leaderboard's log (see `arena replay`)."
+)
 @DB_OPTION
-def run_command(name, games, until_sigma, workers, seed, db_path) -> None:
+def run_command(name, games, until_sigma, workers, seed, db_path, record) -> None:
     """Play the most informative games of leaderboard NAME (leaderboards/NAME.json).
 
     With no flag the definition's stopping rule applies. Killed, it resumes when run again.
@@ -122,7 +125,7 @@ def run_command(name, games, until_sigma, workers, seed, db_path) -> None:
 
         result = run_leaderboard(
             definition, store, games=games, until_sigma=until_sigma, workers=workers, arena=get_arena(),
-            seed=seed, on_game=show,
+            seed=seed, on_game=show, record=record,
         )  # fmt: skip
     console.print(f"stopped: {result.reason}; {result.played} games played, {result.errors} errors")
     console.print(f"see it with: arena leaderboard show {name}")

@@ -71,8 +71,11 @@ def env_flags(
     default=None,
     help="JSON-lines game log [default: $ARENA_HOME/matches/...].",
 )
+@click.option(
+    "--record", is_flag=True, help="Keep each game's input movie (.bk2) beside the log, in LOG.replays/ (see `arena replay`)."
+)
 @click.pass_context
-def match_command(ctx, a, b, env_name, games, seed, workers, options, leaderboard, db_path, log_path) -> None:
+def match_command(ctx, a, b, env_name, games, seed, workers, options, leaderboard, db_path, log_path, record) -> None:
     """Play GAMES games of agent A against agent B.
 
     An agent is `cpu` or `cpu:LEVEL` (the game's own computer player), `random`,
@@ -84,6 +87,7 @@ def match_command(ctx, a, b, env_name, games, seed, workers, options, leaderboar
       arena match bot:tracker:9 cpu --games 4
       arena match bot:tracker:3 bot:tracker:8 --games 6 --points 11
       arena match random cpu:9 --env melee --iso PATH --cpu-char falcon
+      arena match bot:tracker:3 bot:tracker:8 --points 3 --record
     """
     from rich.progress import (
         BarColumn,
@@ -140,7 +144,7 @@ def match_command(ctx, a, b, env_name, games, seed, workers, options, leaderboar
 
     with progress, recorder:
         progress.add_task(f"{a} vs {b}", total=games)
-        summary = run_match(plan, recorder=recorder, arena=arena, on_game=show)
+        summary = run_match(plan, recorder=recorder, arena=arena, on_game=show, record=record)
 
     played = summary.games - summary.errors
     table = Table(title=f"{a} vs {b} on {env_name}: {summary.games} games", title_justify="left")
@@ -158,6 +162,11 @@ def match_command(ctx, a, b, env_name, games, seed, workers, options, leaderboar
     rate = summary.frames / summary.wall_s if summary.wall_s else 0.0
     console.print(f"{summary.frames:,} frames in {summary.wall_s:.1f}s ({rate:,.0f} frames/s)")
     console.print(f"log: {summary.log_path}", soft_wrap=True)
+    if record:
+        from arena.games.replay import replays_folder
+
+        kept = sum(r.replay is not None for r in summary.records)
+        console.print(f"replays: {kept} in {replays_folder(summary.log_path)} (watch one: arena replay FILE)", soft_wrap=True)
     console.print(f"recorded in leaderboard '{leaderboard or env_name}' of {store.path}", soft_wrap=True)
     if summary.errors:
         raise SystemExit(1)

@@ -52,6 +52,9 @@ from arena.cli import cli
 @click.option("--snapshot-every", type=int, default=10, show_default=True, help="Updates between snapshots.")
 @click.option("--dry-run", is_flag=True, help="Print what would run (name, params, workers, enemies) and change nothing.")
 @click.option("--list-params", is_flag=True, help="List the algorithm's hyperparameters with their defaults and exit.")
+@click.option(
+    "--record", is_flag=True, help="Keep each evaluation game's input movie (.bk2) in the experiment (see `arena replay`)."
+)
 @click.pass_context
 def train_command(
     ctx,
@@ -72,6 +75,7 @@ def train_command(
     snapshot_every,
     dry_run,
     list_params,
+    record,
 ) -> None:
     """Train an algorithm in an environment against the enemies in an enemies file.
 
@@ -116,7 +120,7 @@ def train_command(
     if dry_run:
         _show_plan(console, plan, eval_frames)
         return
-    _train(console, plan, arena, run_training, eval_frames)
+    _train(console, plan, arena, run_training, eval_frames, record)
 
 
 def _list_params(console, arena, plugin) -> None:
@@ -254,15 +258,16 @@ class _Lines:
         self.console.print(message, soft_wrap=True, highlight=False)
 
 
-def _train(console, plan, arena, run_training, eval_frames: int) -> None:
+def _train(console, plan, arena, run_training, eval_frames: int, record: bool = False) -> None:
     from arena.training.snapshot import snapshot_steps
 
     start = (snapshot_steps(plan.resume_from.name) or 0) if plan.resume_from else 0
     show = (_Bar if console.is_terminal else _Lines)(console, plan, start)
     with show:
         result = run_training(
-            plan, on_progress=show.on_progress, on_eval=show.on_eval, log=show.log, arena=arena, eval_frames=eval_frames
-        )
+            plan, on_progress=show.on_progress, on_eval=show.on_eval, log=show.log, arena=arena, eval_frames=eval_frames,
+            record=record,
+        )  # fmt: skip
     rate = result.frames_this_run / result.wall_s if result.wall_s else 0.0
     console.print(
         f"{result.name}: {result.steps:,} steps, {result.frames:,} frames, {result.updates} updates, {result.games} games"

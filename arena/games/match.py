@@ -22,6 +22,7 @@ from arena import paths
 from arena.errors import ArenaError
 from arena.games.play import GameTask, plan_games, run_games
 from arena.games.record import GameRecord
+from arena.games.replay import check_records, replay_path
 from arena.plugins.manager import Arena, get_arena
 
 
@@ -137,18 +138,26 @@ def run_match(
     recorder: GameSink | None = None,
     arena: Arena | None = None,
     on_game: Callable[[GameRecord], None] | None = None,
+    record: bool = False,
 ) -> MatchSummary:
     """Play the planned games and summarise; with ``recorder``, write each game as it finishes.
 
     The recorder checks the games before the first one starts (a leaderboard's definition may
-    refuse them), so a refused match plays and writes nothing.
+    refuse them), so a refused match plays and writes nothing. With ``record`` each game's input
+    movie goes beside the recorder's log (:func:`arena.games.replay.replay_path`).
     """
+    if record:
+        check_records((arena or get_arena()).envs.get(plan.env))
+    if record and recorder is None:
+        raise ArenaError("recording replays needs a game log to keep them beside: pass a recorder")
     if recorder is not None and plan.tasks:
         recorder.check(plan.env, asdict(plan.tasks[0].options))
     started = time.perf_counter()
     records = []
     run_id = uuid.uuid4().hex[:12]
     tasks = [replace(task, uid=f"match:{run_id}:{task.index}") for task in plan.tasks]
+    if record:
+        tasks = [replace(task, replay=str(replay_path(recorder.log_path, task.uid))) for task in tasks]
     for record in run_games(tasks, plan.workers, arena):
         if recorder is not None:
             record = recorder.write(record).replace(traceback=record.traceback)

@@ -21,6 +21,7 @@ from typing import Any
 
 from arena.errors import ArenaError, one_line
 from arena.games.record import GameRecord
+from arena.games.replay import CannotRecord, start_recording
 from arena.plugins.agents import BuiltinCpu, resolve
 from arena.plugins.manager import Arena, get_arena, share_warnings
 
@@ -39,6 +40,7 @@ class GameTask:
     seats: dict[str, str]  # seat -> spec of the agent there ("cpu" for the game's own CPU)
     cpu_level: int | None  # None: two agents; else the CPU plays env_spec.cpu_seat
     uid: str | None = None  # the match log's key for this game (see arena.ratings.store)
+    replay: str | None = None  # record the game's input movie here (see arena.games.replay)
 
 
 def agent_seed(game_seed: int, seat_index: int) -> int:
@@ -123,7 +125,9 @@ class _WorkerState:
 
 
 def play_game(task: GameTask, state: _WorkerState) -> GameRecord:
-    """Play one game; never raises: a failure is a record with status ``error``."""
+    """Play one game; a failure is a record with status ``error``. Raises only
+    :class:`~arena.games.replay.CannotRecord` (``task.replay`` with an env that cannot record):
+    every game would fail alike, so nothing should be recorded."""
     started = time.perf_counter()
     hashes: dict[str, str] = {}
     try:
@@ -137,6 +141,8 @@ def play_game(task: GameTask, state: _WorkerState) -> GameRecord:
                 players[seat] = agent.act
                 if getattr(agent, "hash", None):
                     hashes[f"{role}_hash"] = agent.hash  # which weights played, for the match log
+        if task.replay is not None:
+            start_recording(env, task.env, task.replay)
         observations, _ = env.reset(seed=task.seed)
         state.arena.envs.get(task.env).check_observations(task.options, observations)
         truncated = False
@@ -154,8 +160,15 @@ def play_game(task: GameTask, state: _WorkerState) -> GameRecord:
             frames=env.frames,
             truncated=truncated,
         )
+        if task.replay is not None and os.path.isfile(task.replay):
+            outcome["replay"] = task.replay
         return _record(task, started, **outcome, **hashes)
     except Exception as exc:  # recorded, never counted as a win or a loss
+        if isinstance(exc, CannotRecord):
+            if state.env is not None:
+                state.env.close()
+                state.env, state.env_key = None, None
+            raise
         if isinstance(exc, ArenaError):
             return _record(task, started, status="error", error=one_line(exc), **hashes)
         error = f"{type(exc).__name__}: {one_line(exc)}"

@@ -45,6 +45,9 @@ class GameRecord:
     :param log_path: the JSON-lines file the game was written to.
     :param leaderboard: the leaderboard it was recorded in; ``id`` its place in the match log
         (the order ratings apply in). Both are set by the store.
+    :param replay: the game's input movie (``.bk2``) when it was recorded (``--record``), else
+        None. Kept in the JSON-lines log only: the match database has no column for it, and
+        :func:`arena.games.replay.find_replay` finds a stored game's movie from its log and uid.
     :param traceback: a failed game's traceback; kept in memory for the worker's log, never
         written to the game logs.
     """
@@ -74,6 +77,7 @@ class GameRecord:
     log_path: str | None = None
     leaderboard: str | None = None
     id: int | None = None
+    replay: str | None = None
     traceback: str | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -100,6 +104,8 @@ class GameRecord:
     def to_dict(self) -> dict[str, Any]:
         """The record as the JSON log writes it (no traceback, no store-assigned fields)."""
         out = {f.name: getattr(self, f.name) for f in FIELDS if f.name not in ("traceback", "id")}
+        if out["replay"] is None:
+            del out["replay"]  # an unrecorded game's line is what it always was
         return out
 
     def to_json(self) -> str:
@@ -109,7 +115,7 @@ class GameRecord:
     def from_dict(cls, data: Mapping[str, Any]) -> GameRecord:
         """A record from a JSON log line, a store row or an older Arena's dict (unknown keys are
         ignored, missing ones take their defaults; JSON text columns are decoded)."""
-        values = {name: data[name] for name in NAMES if name in data}
+        values = {name: data[name] for name in (*NAMES, *LOG_ONLY) if name in data}
         for key in ("options", "sides", "score"):
             if isinstance(values.get(key), str):
                 values[key] = json.loads(values[key])
@@ -121,7 +127,9 @@ class GameRecord:
 
 
 FIELDS = dataclasses.fields(GameRecord)
-NAMES = tuple(f.name for f in FIELDS)
+# Fields the JSON-lines log writes but the match database (its columns are NAMES) does not keep.
+LOG_ONLY = ("replay",)
+NAMES = tuple(f.name for f in FIELDS if f.name not in LOG_ONLY)
 
 
 def as_record(game: GameRecord | Mapping[str, Any]) -> GameRecord:

@@ -37,7 +37,7 @@ class EnvSpec:
     :param action_meanings: a name for each action index.
     :param fps: emulator frames per second of game time (the discount's half-life is in seconds).
     :param observation_shape: ``observation_shape(options) -> tuple`` without starting the
-        emulator; training needs a flat ``(N,)`` observation.
+        emulator; training needs a flat ``(N,)`` observation or an image ``(H, W, C)`` (uint8).
     :param potential: ``potential(observation) -> float`` for potential-based reward shaping
         (``gamma * phi(s') - phi(s)``, which keeps the optimal policy), from a seat's own
         observation; ``None`` if the env offers none.
@@ -53,6 +53,9 @@ class EnvSpec:
     :param machine_options: options that say where things are on this machine or how fast it
         runs (paths, timeouts, emulation speed), not how the game is played: a leaderboard's
         definition never compares them.
+    :param records: the env can record a game's inputs as a replay: it has ``record(path)``,
+        called before ``reset``, and writes that game's movie to ``path`` (stable-retro games:
+        :class:`arena.games.replay.RetroMovie`). ``--record`` is refused up front for others.
     """
 
     name: str
@@ -68,6 +71,7 @@ class EnvSpec:
     observation_shape: Callable[[Any], tuple[int, ...]] | None = None
     potential: Callable[[Any], float] | None = None
     machine_options: tuple[str, ...] = ()
+    records: bool = False
 
     @property
     def has_cpu(self) -> bool:

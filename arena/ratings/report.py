@@ -504,7 +504,7 @@ footer p { margin: 4px 0; }
 """
 
 
-def _link(log_path, out_dir: Path) -> str:
+def _link(log_path, out_dir: Path, label: str | None = None) -> str:
     if not log_path:
         return '<span class="muted">—</span>'
     path = Path(str(log_path))
@@ -514,7 +514,19 @@ def _link(log_path, out_dir: Path) -> str:
         href = quote(Path(rel).as_posix())
     except ValueError:  # another drive
         href = path.resolve().as_uri()
-    return f'<a class="file" href="{_e(href)}" title="{_e(str(log_path))}">{_e(path.name)}</a>'
+    return f'<a class="file" href="{_e(href)}" title="{_e(str(log_path))}">{_e(label or path.name)}</a>'
+
+
+def _replay_links(g: GameRecord, out_dir: Path) -> str:
+    """Links to a recorded game's movie and, when `arena replay` rendered one beside it, its video."""
+    from arena.games.replay import VIDEO_FORMATS, find_replay
+
+    movie = find_replay(g)
+    if movie is None:
+        return ""
+    links = [_link(movie, out_dir, "replay")]
+    links += [_link(movie.with_suffix(s), out_dir, s[1:]) for s in VIDEO_FORMATS if movie.with_suffix(s).is_file()]
+    return '<br><span class="replay">' + " · ".join(links) + "</span>"
 
 
 def _bar(lo: float, hi: float, mu: float, cons: float, colour: str, span: tuple[float, float]) -> str:
@@ -876,7 +888,8 @@ def _games_section(games: list[GameRecord], out_dir: Path, max_games_listed: int
         f"<h2>Games <small>{len(ok):,} finished, newest first</small></h2>",
         (
             '<p class="lead">Every finished game with its score (the winner in bold) and a link to '
-            'its log. <a href="games.csv">games.csv</a> holds all games, errored ones included, and '
+            "its log (and to its replay when it was recorded with <code>--record</code>: "
+            '<code>arena replay FILE</code> renders it). <a href="games.csv">games.csv</a> holds all games, errored ones included, and '
             '<a href="entrants.csv">entrants.csv</a> the standings.</p>'
         ),
     ]
@@ -927,7 +940,7 @@ def _game_row(g: GameRecord, out_dir: Path, who) -> str:
         f'<td class="num">{e(_blank(g.seed))}</td>'
         f'<td class="num">{f"{frames:,}" if isinstance(frames, int) else "—"}</td>'
         f'<td class="num">{f"{wall:.1f} s" if isinstance(wall, (int, float)) else "—"}</td>'
-        f'<td class="log">{_link(g.log_path, out_dir)}</td></tr>'
+        f'<td class="log">{_link(g.log_path, out_dir)}{_replay_links(g, out_dir)}</td></tr>'
     )
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from arena import paths
 from arena.errors import ArenaError
 from arena.games.record import GameRecord
+from arena.games.replay import check_records, replay_path
 from arena.ratings.leaderboard import LeaderboardDef
 from arena.ratings.recorder import Recorder
 
@@ -63,17 +64,22 @@ def run_leaderboard(
     arena: Arena | None = None,
     seed: int | None = None,
     on_game: Callable[[GameRecord], None] | None = None,
+    record: bool = False,
 ) -> RunResult:
     """Play the most informative games until the stopping rule holds, recording each one.
 
     Stops after ``games`` more games, or when every unpinned entrant's sigma is at most
     ``until_sigma``; with neither, the definition's ``stop`` rule applies (its ``max_games``
-    counts every finished game in the log, so a rerun after a crash resumes toward it).
+    counts every finished game in the log, so a rerun after a crash resumes toward it). With
+    ``record`` each game's input movie goes beside the leaderboard's log
+    (:func:`arena.games.replay.replay_path`).
     """
     from arena.games.play import GamePool
     from arena.plugins.manager import get_arena
 
     arena = arena or get_arena()
+    if record:
+        check_records(arena.envs.get(definition.env))
     stop = _stopping_rule(definition, games, until_sigma)
     recorder = Recorder(definition.name, paths.leaderboard_log(definition.name), store, definition=definition, arena=arena)
     schedule = _Schedule(definition, store, arena, seed)
@@ -84,6 +90,8 @@ def run_leaderboard(
             reason = schedule.done(stop, result)
             if not reason:
                 for task in schedule.next_tasks(schedule.budget(stop, result, workers)):
+                    if record:
+                        task = replace(task, replay=str(replay_path(recorder.log_path, task.uid)))
                     pool.submit(task)
             if not len(pool):  # once the rule holds, games in flight finish and are recorded first
                 result.reason = reason or "no pairing left to play"

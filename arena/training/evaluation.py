@@ -31,7 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from arena.errors import one_line
+from arena.errors import ArenaError, one_line
+from arena.games.replay import CannotRecord, replay_path
 from arena.training.plan import TrainPlan
 from arena.training.snapshot import PUBLISHED, snapshot_steps
 
@@ -177,8 +178,10 @@ class Evaluator:
         *,
         frames: int = EVAL_FRAMES,
         on_progress: Callable[[EvalProgress], None] | None = None,
+        record: bool = False,
     ):
         self.plan = plan
+        self.record = record  # keep each game's input movie beside the evaluation log
         self.arena = arena
         self.log = log
         self.frames = frames  # 0: no budget
@@ -289,8 +292,13 @@ class Evaluator:
             )
             for task in games:
                 uid = f"train:{self.plan.name}:{me}@{entry['hash']}:{opponent}:{task.index}"
-                tasks.append(dataclasses.replace(task, index=len(tasks), uid=uid))
+                replay = str(replay_path(self._log_path(), uid)) if self.record else None
+                tasks.append(dataclasses.replace(task, index=len(tasks), uid=uid, replay=replay))
         return tasks
+
+    def _log_path(self) -> Path:
+        """The evaluation games' log; with ``record`` their movies are in ``eval.replays/`` beside it."""
+        return self.plan.folder / "logs" / "eval.jsonl"
 
     def _play(self, entry: dict[str, Any], final: bool) -> None:
         from arena.ratings.recorder import Recorder
@@ -305,7 +313,7 @@ class Evaluator:
             budget = self.frames - spent if self.frames else None
             self._report(name, len(done), len(tasks), final)
             if todo and (budget is None or budget > 0):
-                log_path = self.plan.folder / "logs" / "eval.jsonl"
+                log_path = self._log_path()
                 with MatchStore() as store, Recorder(self.plan.name, log_path, store, arena=self.arena) as recorder:
                     for record in self._games(todo, budget):
                         record = recorder.write(record)
@@ -370,6 +378,8 @@ class Evaluator:
                         continue
                 if kind == "done" or self.stopping.is_set():
                     return
+                if kind == "error":  # --record with an env that cannot record
+                    raise ArenaError(payload)
                 yield payload
         finally:
             if process.is_alive():
@@ -420,7 +430,11 @@ def _play_games(tasks: list[GameTask], budget: int | None, outbox: Any) -> None:
             if parent is not None and not parent.is_alive():
                 return  # the learner was killed: nobody reads these games
             pool.submit(task)
-            record = pool.next_result()
+            try:
+                record = pool.next_result()
+            except CannotRecord as exc:
+                outbox.put(("error", str(exc)))
+                return
             spent += record.frames or 0
             outbox.put(("game", record))
     outbox.put(("done", spent))

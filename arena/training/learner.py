@@ -4,6 +4,7 @@ Data flow: rollout workers play with an :class:`Actor` (the model, acting one st
 send back *trajectories*: dicts of numpy arrays, ``experience_length`` (``T``) steps each::
 
     obs           [T+1, D] float32  obs[T] is the observation after the last step
+                                    (images: [T+1, H, W, C] uint8, as the env gives them)
     prev_actions  [T+1]    int64    the action taken before obs[t] (0 at an episode's start)
     starts        [T+1]    bool     obs[t] is the first of an episode: recurrent state resets
     actions       [T]      int64
@@ -53,6 +54,7 @@ from arena.training.networks import (  # noqa: F401
     mlp,
     numpy_gru,
     numpy_sequential,
+    obs_shape,
 )
 from arena.training.params import CommonParams
 
@@ -214,7 +216,8 @@ class Learner:
     """Owns a model, its optimiser and the update schedule (see the module docstring).
 
     :param params: the algorithm's hyperparameters.
-    :param obs_size: length of the (flat) observation vector.
+    :param obs_size: length of the flat observation vector (an ``int``), or an image's shape
+        ``(H, W, C)`` (a tuple; its pixels arrive as uint8): passed on to :meth:`make_model` as is.
     :param num_actions: size of the discrete action space.
     :param fps: the game's frames per second (for the discount's half-life).
     :param act_every: the env's frames per agent step (its ``act_every`` option, 1 if it has none):
@@ -222,6 +225,7 @@ class Learner:
     """
 
     params_class: type = CommonParams
+    images = False  # make_model takes an image's shape (H, W, C) as obs_size, not only an int
     on_policy = True  # off-policy learners (DQN) keep a replay buffer
     synchronous = False  # true: every trajectory of an update was played with the current weights
 
@@ -236,7 +240,8 @@ class Learner:
         act_every: int = 1,
     ):
         self.params = params
-        self.obs_size = obs_size = int(obs_size)  # numpy ints (gym's action_space.n) break nn.GRU
+        # numpy ints (gym's action_space.n) break nn.GRU
+        self.obs_size = obs_size = int(obs_size) if len(obs_shape(obs_size)) == 1 else obs_shape(obs_size)
         self.num_actions = num_actions = int(num_actions)
         self.act_every = int(act_every)
         self.gamma = params.gamma(fps, self.act_every)
@@ -250,7 +255,9 @@ class Learner:
 
     @classmethod
     def make_model(cls, params: CommonParams, obs_size: int, num_actions: int) -> Model:
-        """The network; also built by rollout workers and by ``arena match`` to play."""
+        """The network; also built by rollout workers and by ``arena match`` to play. ``obs_size``
+        is an ``int`` for flat observations; a learner that sets ``images = True`` also gets an
+        image's shape ``(H, W, C)`` (uint8 pixels)."""
         raise NotImplementedError
 
     def loss(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
@@ -440,12 +447,14 @@ class Actor:
         self.start = True
 
     def _forward(self, obs) -> tuple[np.ndarray, Any, np.ndarray]:
-        obs = np.asarray(obs, dtype=np.float32).reshape(-1)
+        obs = np.asarray(obs)
+        if obs.ndim != 3:  # a vector; an image [H, W, C] stays as the env gave it (uint8)
+            obs = obs.astype(np.float32, copy=False).reshape(-1)
         if self._numpy is not None:
             return self._numpy(obs, self.prev_action, self.start, self.state)
         with torch.inference_mode():
             out = self.model(
-                torch.from_numpy(obs).view(1, 1, -1),
+                torch.from_numpy(np.ascontiguousarray(obs))[None, None],
                 torch.tensor([[self.prev_action]]),
                 torch.tensor([[self.start]]),
                 torch.from_numpy(self.state).view(1, -1),

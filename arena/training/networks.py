@@ -1,9 +1,16 @@
 """The networks the built-in algorithms share, and the numpy acting path (imports torch).
 
 * :class:`Model`: what a learner trains and an :class:`~arena.training.learner.Actor` plays.
-* :func:`mlp`, :class:`RecurrentCore` (phillip's GRU over the embedding and the previous action).
+* :func:`mlp`, :class:`NatureEncoder` (Nature DQN's convolutions, for images), :func:`embedding`
+  (whichever of the two fits the observation), :class:`RecurrentCore` (phillip's GRU over the
+  embedding and the previous action).
 * :class:`ActorCritic` (ac, a2c, ppo, rac) and :class:`QNetwork` (dqn, rdqn).
-* :func:`numpy_sequential`, :func:`numpy_gru`: one acting step in numpy, for rollout workers.
+* :func:`numpy_sequential`, :func:`numpy_encoder`, :func:`numpy_gru`: one acting step in numpy, for
+  rollout workers.
+
+What a network sees is given as ``obs_size`` (what ``make_model`` receives): an ``int`` ``N`` for a
+flat vector of ``N`` float32 numbers, or a tuple ``(H, W, C)`` for an image of uint8 pixels,
+channel last (``-o obs=pixels``: ``(84, 84, 4)``). :func:`obs_shape` reads either.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import torch
+from numpy.lib.stride_tricks import sliding_window_view
 from torch import nn
 
 from arena.training.params import sizes
@@ -35,6 +43,56 @@ def mlp(in_size: int, layer_sizes: tuple[int, ...], act: str) -> tuple[nn.Module
         layers += [nn.Linear(in_size, size), activation(act)()]
         in_size = size
     return nn.Sequential(*layers), in_size
+
+
+def obs_shape(obs_size: int | tuple[int, ...] | list[int]) -> tuple[int, ...]:
+    """The observation's shape from ``obs_size``: ``(N,)`` for an int ``N`` (a flat vector),
+    else the tuple itself (``(H, W, C)`` for an image; a snapshot's JSON gives a list)."""
+    if isinstance(obs_size, (int, np.integer)):
+        return (int(obs_size),)
+    return tuple(int(size) for size in obs_size)
+
+
+def is_image(obs_size: int | tuple[int, ...]) -> bool:
+    """Whether ``obs_size`` describes an image ``(H, W, C)`` (uint8, channel last)."""
+    return len(obs_shape(obs_size)) == 3
+
+
+class NatureEncoder(nn.Module):
+    """Nature DQN's encoder (Mnih et al., 2015) over uint8 images ``[..., H, W, C]``, channel last:
+    ``x / 255``, conv 32 8x8 stride 4, conv 64 4x4 stride 2, conv 64 3x3 stride 1, each with ReLU,
+    flattened, then linear 512 with ReLU: ``[..., 512]``. On 84x84 the convolutions leave 7x7x64."""
+
+    out_size = 512
+
+    def __init__(self, shape: tuple[int, int, int]):
+        super().__init__()
+        height, width, channels = shape
+        self.convs = nn.Sequential(
+            nn.Conv2d(channels, 32, 8, stride=4),
+            nn.ReLU(),
+            nn.Conv2d(32, 64, 4, stride=2),
+            nn.ReLU(),
+            nn.Conv2d(64, 64, 3, stride=1),
+            nn.ReLU(),
+        )
+        with torch.no_grad():
+            flat = self.convs(torch.zeros(1, channels, height, width)).numel()
+        self.linear = nn.Sequential(nn.Linear(flat, self.out_size), nn.ReLU())
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        lead = obs.shape[:-3]
+        x = obs.reshape(-1, *obs.shape[-3:]).permute(0, 3, 1, 2).float() / 255.0  # NCHW in [0, 1]
+        return self.linear(self.convs(x).flatten(1)).reshape(*lead, self.out_size)
+
+
+def embedding(params: Any, obs_size: int | tuple[int, ...]) -> tuple[nn.Module, int]:
+    """What the built-in networks put first, and its output size: for an image the
+    :class:`NatureEncoder`, else :func:`mlp` over ``params.embed_sizes`` with ``params.activation``."""
+    if is_image(obs_size):
+        encoder = NatureEncoder(obs_shape(obs_size))
+        return encoder, encoder.out_size
+    return mlp(obs_shape(obs_size)[0], sizes(params.embed_sizes), params.activation)
 
 
 class RecurrentCore(nn.Module):
@@ -75,7 +133,8 @@ class Model(nn.Module):
     state_size = 0
 
     def numpy_step(self):
-        """``None``, or ``step(obs [D], prev_action, start, state [H]) -> (logits [A], value, state)``
+        """``None``, or ``step(obs, prev_action, start, state [H]) -> (logits [A], value, state)``
+        (``obs``: a float32 vector ``[D]``, or an image ``[H, W, C]`` as the env gives it)
         computing exactly what ``forward`` computes for one step, with the live weights. ``value``
         may be a float or a zero-argument function (computed only when asked: acting needs only
         the logits)."""
@@ -101,24 +160,61 @@ def _np(tensor: torch.Tensor) -> np.ndarray:
 
 
 def numpy_sequential(seq: nn.Module):
-    """A numpy function computing ``seq`` (Linear layers and ELU/ReLU/Tanh) on a vector.
+    """A numpy function computing ``seq`` (Linear layers, ELU/ReLU/Tanh, a :class:`NatureEncoder`)
+    on one observation: a vector, or an image ``[H, W, C]`` where the encoder comes first.
 
     It copies the weights as they are now: after loading new weights, build it again (the
     :class:`Actor` does, in :meth:`Actor.refresh`).
     """
     ops = []
-    for layer in seq.modules():
-        if isinstance(layer, nn.Linear):
-            ops.append((_np(layer.weight.T), _np(layer.bias)))
-        elif isinstance(layer, (nn.ELU, nn.ReLU, nn.Tanh)):
-            ops.append((_np_activation({nn.ELU: "elu", nn.ReLU: "relu", nn.Tanh: "tanh"}[type(layer)]), None))
-        elif not isinstance(layer, nn.Sequential):
-            raise TypeError(f"numpy_sequential cannot run {type(layer).__name__}")
+
+    def walk(module: nn.Module) -> None:
+        if isinstance(module, NatureEncoder):
+            ops.append((numpy_encoder(module), None))
+        elif isinstance(module, nn.Sequential):
+            for child in module:
+                walk(child)
+        elif isinstance(module, nn.Linear):
+            ops.append((_np(module.weight.T), _np(module.bias)))
+        elif isinstance(module, (nn.ELU, nn.ReLU, nn.Tanh)):
+            ops.append((_np_activation({nn.ELU: "elu", nn.ReLU: "relu", nn.Tanh: "tanh"}[type(module)]), None))
+        else:
+            raise TypeError(f"numpy_sequential cannot run {type(module).__name__}")
+
+    walk(seq)
 
     def run(x):
         for weight, bias in ops:
             x = weight(x) if bias is None else x @ weight + bias
         return x
+
+    return run
+
+
+def numpy_encoder(encoder: NatureEncoder):
+    """A :class:`NatureEncoder` in numpy on one image ``[H, W, C]``: each convolution is one matrix
+    product over the image's patches (im2col: ``sliding_window_view``, strided, then copied to
+    ``[positions, k * k * C]``), with the ``/ 255`` folded into the first convolution's weights.
+    Everything stays channel last: a patch's rows are then runs of ``k * C`` contiguous numbers,
+    which copies 2-4x faster than torch's ``(C, kh, kw)`` order; the weights are permuted to fit."""
+    convs = []
+    for index, conv in enumerate(layer for layer in encoder.convs if isinstance(layer, nn.Conv2d)):
+        weight = conv.weight.permute(2, 3, 1, 0).reshape(-1, conv.out_channels)  # [kh * kw * C, out]
+        convs.append((_np(weight / 255.0 if index == 0 else weight), _np(conv.bias), conv.kernel_size[0], conv.stride[0]))
+    linear = encoder.linear[0]
+    channels = convs[-1][0].shape[1]
+    # torch flattens [C, h, w]; the numpy activations are [h, w, C]
+    w_lin = linear.weight.reshape(linear.out_features, channels, -1).permute(2, 1, 0).reshape(-1, linear.out_features)
+    w_lin, b_lin = _np(w_lin), _np(linear.bias)
+
+    def run(image):
+        x = np.asarray(image, dtype=np.float32)
+        for weight, bias, kernel, stride in convs:
+            patches = sliding_window_view(x, (kernel, kernel), axis=(0, 1))[::stride, ::stride]  # [h, w, C, kh, kw]
+            patches = patches.transpose(0, 1, 3, 4, 2)  # [h, w, kh, kw, C]
+            height, width = patches.shape[:2]
+            x = np.maximum(patches.reshape(height * width, -1) @ weight + bias, 0).reshape(height, width, -1)
+        return np.maximum(x.reshape(-1) @ w_lin + b_lin, 0)
 
     return run
 
@@ -144,9 +240,10 @@ def numpy_gru(core: RecurrentCore):
 
 
 def orthogonal_init(model: nn.Module, gain: float = 2**0.5) -> None:
-    """Orthogonal weights (``gain``) and zero biases for every linear layer: baselines' init."""
+    """Orthogonal weights (``gain``) and zero biases for every linear and convolution layer:
+    baselines' init."""
     for layer in model.modules():
-        if isinstance(layer, nn.Linear):
+        if isinstance(layer, (nn.Linear, nn.Conv2d)):
             nn.init.orthogonal_(layer.weight, gain=gain)
             nn.init.zeros_(layer.bias)
 
@@ -157,18 +254,26 @@ class ActorCritic(Model):
     ``params`` needs ``embed_sizes``, ``actor_sizes``, ``critic_sizes``, ``activation`` and
     ``shared_critic`` (:class:`arena.training.params.ActorCriticParams`). With ``shared_critic``
     false the critic is a network of its own on the observation (phillip's critic.py), so the value
-    loss's gradient never reaches the features the policy reads.
+    loss's gradient never reaches the features the policy reads; on images it has an encoder of
+    its own. The embedding is :func:`embedding`'s: an MLP, or Nature DQN's encoder for an image.
     """
 
-    def __init__(self, params: Any, obs_size: int, num_actions: int, gru_size: int = 0):
+    def __init__(self, params: Any, obs_size: int | tuple[int, ...], num_actions: int, gru_size: int = 0):
         super().__init__()
-        self.embed, width = mlp(obs_size, sizes(params.embed_sizes), params.activation)
+        self.embed, width = embedding(params, obs_size)
         self.core = RecurrentCore(width, num_actions, gru_size) if gru_size else None
         self.state_size = gru_size
         width = gru_size or width
         actor, actor_out = mlp(width, sizes(params.actor_sizes), params.activation)
         self.shared_critic = params.shared_critic
-        critic, critic_out = mlp(width if self.shared_critic else obs_size, sizes(params.critic_sizes), params.activation)
+        if self.shared_critic:
+            critic, critic_out = mlp(width, sizes(params.critic_sizes), params.activation)
+        elif is_image(obs_size):
+            encoder = NatureEncoder(obs_shape(obs_size))
+            hidden, critic_out = mlp(encoder.out_size, sizes(params.critic_sizes), params.activation)
+            critic = nn.Sequential(encoder, hidden)
+        else:
+            critic, critic_out = mlp(obs_shape(obs_size)[0], sizes(params.critic_sizes), params.activation)
         self.actor = nn.Sequential(actor, nn.Linear(actor_out, num_actions))
         self.critic = nn.Sequential(critic, nn.Linear(critic_out, 1))
         self.small_policy_layer()
@@ -204,13 +309,13 @@ class QNetwork(Model):
     ``params`` needs ``embed_sizes``, ``q_sizes``, ``activation`` and ``temperature``
     (:class:`arena.training.params.QParams`). ``logits = Q / temperature`` and ``values`` is the
     value of that policy, ``sum_a softmax(logits)_a Q_a``, so everything that plays or bootstraps
-    from an actor works unchanged.
+    from an actor works unchanged. The embedding is :func:`embedding`'s, as in :class:`ActorCritic`.
     """
 
-    def __init__(self, params: Any, obs_size: int, num_actions: int, gru_size: int = 0):
+    def __init__(self, params: Any, obs_size: int | tuple[int, ...], num_actions: int, gru_size: int = 0):
         super().__init__()
         self.temperature = params.temperature
-        self.embed, width = mlp(obs_size, sizes(params.embed_sizes), params.activation)
+        self.embed, width = embedding(params, obs_size)
         self.core = RecurrentCore(width, num_actions, gru_size) if gru_size else None
         self.state_size = gru_size
         hidden, hidden_out = mlp(gru_size or width, sizes(params.q_sizes), params.activation)

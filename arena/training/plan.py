@@ -53,7 +53,7 @@ class TrainPlan:
     folder: Path
     workers: int
     steps: int
-    obs_size: int
+    obs_size: int | tuple[int, ...]  # N for a flat vector, (H, W, C) for an image
     num_actions: int
     fps: float
     resume_from: Path | None
@@ -106,7 +106,7 @@ def plan_training(
     _check_schedule(arena, spec, params)
     _check_device(params)
     options = env_spec.parse_options(list(env_pairs))
-    shape = _flat_observations(env_spec, options)
+    obs_size = _observations(arena, spec, env_spec, options)
     _check_counts(steps=steps, workers=workers, eval_every=eval_every, eval_games=eval_games, snapshot_every=snapshot_every)
     if eval_every is None:
         # Evaluation rounds at a steady pace in agent steps, whatever an update's size (ac's is 256
@@ -142,7 +142,7 @@ def plan_training(
         folder=folder,
         workers=workers or max(1, os.cpu_count() or 1),
         steps=steps or DEFAULT_STEPS,
-        obs_size=shape[0],
+        obs_size=obs_size,
         num_actions=env_spec.num_actions,
         fps=env_spec.fps,
         resume_from=resume_from,
@@ -214,11 +214,23 @@ def _check_device(params: CommonParams) -> None:
         )
 
 
-def _flat_observations(env_spec: EnvSpec, options: Any) -> tuple[int]:
+def _observations(arena: Arena, spec: AlgorithmSpec, env_spec: EnvSpec, options: Any) -> int | tuple[int, ...]:
+    """What the algorithm's ``make_model`` gets as ``obs_size``: ``N`` for a flat vector ``(N,)``,
+    the shape ``(H, W, C)`` for an image, which only learners with ``images = True`` take."""
     shape = tuple(env_spec.observation_shape(options)) if env_spec.observation_shape else None
-    if shape is None or len(shape) != 1:
+    if shape is None or len(shape) not in (1, 3):
         raise ArenaError(
-            f"env '{env_spec.name}' with these options gives observations of shape {shape}; training needs a flat vector (Pong: drop -o obs=pixels)"
+            f"env '{env_spec.name}' with these options gives observations of shape {shape}; training needs a flat vector (N,) "
+            "or an image (H, W, C) of uint8 pixels: the env's EnvSpec.observation_shape must return one of them"
+        )
+    if len(shape) == 1:
+        return shape[0]
+    if not getattr(algorithm_class(arena, spec, "learner"), "images", False):
+        plugin = arena.algorithms.owner(spec.name)
+        raise ArenaError(
+            f"algorithm '{spec.name}' (plugin '{plugin}') learns from flat observations only, and env '{env_spec.name}' "
+            f"with these options gives images of shape {shape}; drop -o obs=pixels, or use an algorithm that takes images "
+            "(the built-in ac, rac, dqn, rdqn, a2c and ppo do)"
         )
     return shape
 

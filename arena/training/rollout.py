@@ -200,6 +200,14 @@ class SeatEnv:
 # -- playing trajectories --------------------------------------------------------------------------
 
 
+def _observation(obs) -> np.ndarray:
+    """An observation as a trajectory stores it: float32, except images (``[H, W, C]`` uint8),
+    which stay uint8 (a 1,024-step batch of 84x84x4 is 29 MB so, 115 MB as float32); the network
+    converts them."""
+    obs = np.asarray(obs)
+    return obs if obs.ndim == 3 and obs.dtype == np.uint8 else np.asarray(obs, dtype=np.float32)
+
+
 class _Seat:
     """One seat's play cut into trajectories of ``length`` steps, with that seat's training reward."""
 
@@ -218,7 +226,7 @@ class _Seat:
 
     def begin(self, obs) -> None:
         """A game starts: a fresh recurrent state and the first observation's potential."""
-        self.obs = np.asarray(obs, dtype=np.float32)
+        self.obs = _observation(obs)
         self.actor.reset()
         self.phi = self.potential(self.obs) if self.potential else 0.0
         self.game_reward = 0.0
@@ -231,9 +239,9 @@ class _Seat:
     def act(self, version: int) -> int:
         actor = self.actor
         if self.traj is None:
-            T, size = self.length, self.obs.shape[0]
+            T = self.length
             self.traj = {
-                "obs": np.empty((T + 1, size), np.float32),
+                "obs": np.empty((T + 1, *self.obs.shape), self.obs.dtype),
                 "prev_actions": np.empty(T + 1, np.int64),
                 "starts": np.empty(T + 1, bool),
                 "actions": np.empty(T, np.int64),
@@ -256,7 +264,7 @@ class _Seat:
 
     def observe(self, obs, reward: float, terminated: bool, truncated: bool) -> None:
         """The step's outcome for this seat; after a game's end, :meth:`begin` or :meth:`pause`."""
-        obs = np.asarray(obs, dtype=np.float32)
+        obs = _observation(obs)
         traj, t = self.traj, self.t
         self.game_reward += reward
         if self.potential:
@@ -387,7 +395,7 @@ class WorkerConfig:
 
     learner: str  # "module:Class" of the algorithm's learner
     params: Any
-    obs_size: int
+    obs_size: int | tuple[int, ...]  # a tuple (H, W, C) for images
     num_actions: int
     gamma: float
     make_env: Callable[[int, int], Any]  # (worker index, seed) -> SeatEnv-like

@@ -102,14 +102,20 @@ def run_training(
     arena: Arena | None = None,
     executor_factory: Callable[[TrainPlan, Any], Any] = make_executor,
     eval_frames: int = EVAL_FRAMES,
+    record: bool = False,
 ) -> TrainResult:
     """Run the planned experiment to ``plan.steps`` agent steps (resuming from its newest
     snapshot if the plan says so), then play the final evaluation, publish the best validated
     snapshot and draw the learning curves. ``on_progress`` hears of every update (first of where
-    the run starts), ``on_eval`` of every evaluation game; ``eval_frames`` caps a round (0: no cap)."""
+    the run starts), ``on_eval`` of every evaluation game; ``eval_frames`` caps a round (0: no cap);
+    ``record`` keeps each evaluation game's input movie beside the experiment's evaluation log."""
+    from arena.games.replay import check_records
     from arena.plugins.manager import get_arena
 
-    run = _Run(plan, arena or get_arena(), log, eval_frames=eval_frames, on_eval=on_eval)
+    arena = arena or get_arena()
+    if record:
+        check_records(arena.envs.get(plan.env))
+    run = _Run(plan, arena, log, eval_frames=eval_frames, on_eval=on_eval, record=record)
     try:
         if run.counters["steps"] >= plan.steps:
             run.say(
@@ -161,6 +167,7 @@ class _Run:
         *,
         eval_frames: int = EVAL_FRAMES,
         on_eval: Callable[[EvalProgress], None] | None = None,
+        record: bool = False,
     ):
         import torch
 
@@ -178,7 +185,7 @@ class _Run:
         self.recent: deque[float] = deque(maxlen=RECENT_GAMES)
         self.resumed_from: Path | None = None
         self.torn = False  # a second Ctrl-C stopped an update half-way
-        self.evaluator = Evaluator(plan, arena, self.say, frames=eval_frames, on_progress=on_eval)
+        self.evaluator = Evaluator(plan, arena, self.say, frames=eval_frames, on_progress=on_eval, record=record)
         if plan.resume_from is not None:
             self._resume()
         else:

@@ -51,7 +51,7 @@ def build_model(snapshot: Snapshot, arena: Arena):
         )
     base = with_absent(params_class, {key: value for key, value in meta["params"].items() if key in known})
     params = parse_params(params_class, (), owner=f"snapshot {snapshot.path}", base=base)
-    model = spec.learner_class().make_model(params, meta["obs_size"], meta["num_actions"])
+    model = spec.learner_class().make_model(params, _obs_size(meta), meta["num_actions"])
     try:
         load_weights(model, snapshot.learner["model"])
     except (RuntimeError, KeyError) as exc:
@@ -133,15 +133,22 @@ def plan_timing(trained: Timing, env: Timing, what: str) -> tuple[int, int]:
     raise ArenaError(f"{what} was trained at {trained}, but the env runs at {env}: {why}; use {fix}")
 
 
+def _obs_size(meta: dict) -> int | tuple[int, ...]:
+    """The ``obs_size`` a snapshot's model was built with: ``N``, or an image's ``(H, W, C)``
+    (JSON gives a list)."""
+    size = meta["obs_size"]
+    return size if isinstance(size, int) else tuple(size)
+
+
 def check_fits(meta: dict, env_spec: Any, env_options: Any, what: str) -> None:
     if meta["env"] != env_spec.name:
         raise ArenaError(f"{what} was trained on env '{meta['env']}', not '{env_spec.name}'; add --env {meta['env']}")
     if env_spec.observation_shape is not None:
         shape = tuple(env_spec.observation_shape(env_options))
-        if shape != (meta["obs_size"],):
-            raise ArenaError(
-                f"{what} sees {meta['obs_size']} numbers, but env '{env_spec.name}' with these options gives shape {shape}"
-            )
+        size = _obs_size(meta)
+        if shape != (size if isinstance(size, tuple) else (size,)):
+            sees = f"images of shape {size}" if isinstance(size, tuple) else f"{size} numbers"
+            raise ArenaError(f"{what} sees {sees}, but env '{env_spec.name}' with these options gives shape {shape}")
     if meta["num_actions"] != env_spec.num_actions:
         raise ArenaError(f"{what} has {meta['num_actions']} actions; env '{env_spec.name}' has {env_spec.num_actions}")
 

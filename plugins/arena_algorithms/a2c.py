@@ -65,10 +65,11 @@ class A2CParams(ActorCriticParams):
 
 class A2CLearner(Learner):
     params_class = A2CParams
+    images = True  # obs_size may be an image's (H, W, C): the shared networks encode it
     synchronous = True
 
     @classmethod
-    def make_model(cls, params: A2CParams, obs_size: int, num_actions: int) -> Model:
+    def make_model(cls, params: A2CParams, obs_size: int | tuple[int, ...], num_actions: int) -> Model:
         model = ActorCritic(params, obs_size, num_actions)
         orthogonal_init(model)
         nn.init.orthogonal_(model.critic[-1].weight, gain=1.0)

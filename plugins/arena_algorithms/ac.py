@@ -42,9 +42,10 @@ class ACParams(ActorCriticParams):
 
 class ACLearner(Learner):
     params_class = ACParams
+    images = True  # obs_size may be an image's (H, W, C): the shared networks encode it
 
     @classmethod
-    def make_model(cls, params: ACParams, obs_size: int, num_actions: int) -> Model:
+    def make_model(cls, params: ACParams, obs_size: int | tuple[int, ...], num_actions: int) -> Model:
         return ActorCritic(params, obs_size, num_actions)
 
     def loss(self, batch: Batch):

@@ -77,6 +77,7 @@ class DQNParams(QParams):
 
 class DQNLearner(Learner):
     params_class = DQNParams
+    images = True  # obs_size may be an image's (H, W, C): the shared networks encode it
     on_policy = False
 
     def __init__(self, params: DQNParams, obs_size: int, num_actions: int, fps: float = 60.0, device=None, *, act_every=1):
@@ -86,7 +87,7 @@ class DQNLearner(Learner):
         self.grad_steps = 0
 
     @classmethod
-    def make_model(cls, params: DQNParams, obs_size: int, num_actions: int) -> Model:
+    def make_model(cls, params: DQNParams, obs_size: int | tuple[int, ...], num_actions: int) -> Model:
         return QNetwork(params, obs_size, num_actions)
 
     def wants(self) -> int:

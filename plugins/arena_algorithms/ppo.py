@@ -77,9 +77,10 @@ class PPOParams(ClipParams):
 
 class PPOLearner(Learner):
     params_class = PPOParams
+    images = True  # obs_size may be an image's (H, W, C): the shared networks encode it
 
     @classmethod
-    def make_model(cls, params: PPOParams, obs_size: int, num_actions: int) -> Model:
+    def make_model(cls, params: PPOParams, obs_size: int | tuple[int, ...], num_actions: int) -> Model:
         return ActorCritic(params, obs_size, num_actions)
 
     def prepare(self, batch: Batch) -> Batch:

@@ -91,9 +91,10 @@ class RACParams(ClipParams):
 
 class RACLearner(Learner):
     params_class = RACParams
+    images = True  # obs_size may be an image's (H, W, C): the shared networks encode it
 
     @classmethod
-    def make_model(cls, params: RACParams, obs_size: int, num_actions: int) -> Model:
+    def make_model(cls, params: RACParams, obs_size: int | tuple[int, ...], num_actions: int) -> Model:
         return ActorCritic(params, obs_size, num_actions, gru_size=params.gru_size)
 
     @property

@@ -70,6 +70,7 @@ class RDQNParams(QParams):
 
 class RDQNLearner(Learner):
     params_class = RDQNParams
+    images = True  # obs_size may be an image's (H, W, C): the shared networks encode it
     on_policy = False
 
     def __init__(self, params: RDQNParams, obs_size: int, num_actions: int, fps: float = 60.0, device=None, *, act_every=1):
@@ -79,7 +80,7 @@ class RDQNLearner(Learner):
         self.grad_steps = 0
 
     @classmethod
-    def make_model(cls, params: RDQNParams, obs_size: int, num_actions: int) -> Model:
+    def make_model(cls, params: RDQNParams, obs_size: int | tuple[int, ...], num_actions: int) -> Model:
         return QNetwork(params, obs_size, num_actions, gru_size=params.gru_size)
 
     def wants(self) -> int:

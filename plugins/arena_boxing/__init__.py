@@ -77,8 +77,9 @@ class BoxingOptions:
     0 turns it off."""
     obs: Literal["features", "pixels"] = "features"
     """``features``: 8 numbers read from RAM (both boxers, their offset, the clock, the score
-    difference) from the seat's own side; ``pixels``: the 210x160 RGB screen, turned 180 degrees
-    for the black seat (its boxer stays black)."""
+    difference) from the seat's own side; ``pixels``: the last 4 screens in grayscale shrunk to
+    84x84 by area averaging, ``[84, 84, 4]`` uint8 (Nature DQN's; :mod:`arena.screens`), turned 180
+    degrees for the black seat (its boxer stays black). The raw screen is ``env.render()``."""
 
     def __post_init__(self):
         for name, low in (("act_every", 1), ("max_frames", 1), ("noop_max", 0)):
@@ -88,6 +89,9 @@ class BoxingOptions:
             raise ValueError(f"sticky must be in [0, 1), got {self.sticky}")
 
 
+PIXELS_SHAPE = (84, 84, 4)  # -o obs=pixels: arena.screens.SHAPE (not imported here: it imports numpy)
+
+
 def make_boxing(options: BoxingOptions, cpu_level: int | None):
     from arena_boxing.env import BoxingEnv  # the emulator is imported only here
 
@@ -95,7 +99,7 @@ def make_boxing(options: BoxingOptions, cpu_level: int | None):
 
 
 def boxing_observation_shape(options: BoxingOptions) -> tuple[int, ...]:
-    return (NUM_FEATURES,) if options.obs == "features" else (210, 160, 3)
+    return (NUM_FEATURES,) if options.obs == "features" else PIXELS_SHAPE
 
 
 BOXING = EnvSpec(
@@ -111,6 +115,7 @@ BOXING = EnvSpec(
     fps=60.0,
     observation_shape=boxing_observation_shape,
     potential=None,
+    records=True,
 )
 
 # Where a punch scores (measured against a still boxer, RAM pixels): the boxers cannot get closer

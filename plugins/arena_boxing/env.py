@@ -27,7 +27,10 @@ from pettingzoo import ParallelEnv
 
 from arena import paths
 from arena.errors import ArenaError
+from arena.games.replay import RetroMovie
 from arena.roms import ensure_ale_rom
+from arena.screens import SHAPE as PIXELS_SHAPE
+from arena.screens import SeatScreens
 from arena_boxing import (
     ACTION_MEANINGS,
     ACTIONS,
@@ -44,7 +47,6 @@ from arena_boxing import (
 
 GAME = "Boxing-Atari2600-v0"
 SEATS = ("white", "black")
-SCREEN_SHAPE = (210, 160, 3)
 RAM_BASE = 128
 WHITE_X, BLACK_X, WHITE_Y, BLACK_Y = 160, 161, 162, 163
 WHITE_SCORE, BLACK_SCORE, MINUTES, SECONDS = 146, 147, 144, 145
@@ -249,6 +251,7 @@ class BoxingEnv(ParallelEnv):
             ) from None
         self._em = self._retro.unwrapped.em
         self._data = self._retro.unwrapped.data
+        self._movie = RetroMovie(self._retro)  # --record: the game's inputs as a .bk2
         if RAM_BASE not in self._data.memory.blocks:
             raise ArenaError(f"unexpected Boxing RAM layout in stable-retro: blocks {list(self._data.memory.blocks)}")
         if not self.cpu:
@@ -262,7 +265,7 @@ class BoxingEnv(ParallelEnv):
         self.possible_agents = ["white"] if self.cpu else list(SEATS)
         self.agents: list[str] = []
         if self.options.obs == "pixels":
-            obs_space = spaces.Box(0, 255, SCREEN_SHAPE, dtype=np.uint8)
+            obs_space = spaces.Box(0, 255, PIXELS_SHAPE, dtype=np.uint8)
         else:
             obs_space = spaces.Box(-1.0, 1.0, (NUM_FEATURES,), dtype=np.float32)
         self.observation_spaces = {seat: obs_space for seat in self.possible_agents}
@@ -271,6 +274,8 @@ class BoxingEnv(ParallelEnv):
         self._scores = (0, 0)
         self._frames = 0
         self._last_actions = {seat: NOOP for seat in SEATS}
+        # -o obs=pixels: each seat's last 4 screens at 84x84 grayscale, black's turned 180 degrees.
+        self._screens = SeatScreens({seat: (0, 1) if seat == "black" else () for seat in self.possible_agents})
 
     def observation_space(self, agent):
         return self.observation_spaces[agent]
@@ -289,23 +294,31 @@ class BoxingEnv(ParallelEnv):
         """Seconds left on the cartridge's clock."""
         return clock(_ram(self._data))
 
+    def record(self, path: str) -> None:
+        """Record the next game's input movie (a ``.bk2``) to ``path``; it is complete when the game ends."""
+        self._movie.record(path)
+
     def _press(self, white: int, black: int, frames: int) -> None:
         if not (0 <= white < len(ACTIONS) and 0 <= black < len(ACTIONS)):
             raise ValueError(
                 f"Boxing actions are 0-{len(ACTIONS) - 1} ({', '.join(ACTION_MEANINGS)}); got white={white}, black={black}"
             )
         p1 = None if self.cpu else self._masks["black"][black]
-        _press(self._em, self._masks["white"][white], p1, frames)
+        if self._movie.movie is not None:
+            masks = [self._masks["white"][white]] + ([] if p1 is None else [p1])
+            self._movie.press(self._em, masks, frames)
+        else:
+            _press(self._em, self._masks["white"][white], p1, frames)
         self._frames += frames
 
     def _read_scores(self) -> tuple[int, int]:
         ram = _ram(self._data)
         return bcd(ram[WHITE_SCORE - RAM_BASE]), bcd(ram[BLACK_SCORE - RAM_BASE])
 
-    def _observe(self) -> dict:
+    def _observe(self, first: bool = False) -> dict:
         if self.options.obs == "pixels":
-            screen = self._em.get_screen()
-            return {seat: (screen[::-1, ::-1].copy() if seat == "black" else screen) for seat in self.possible_agents}
+            screen = self._em.get_screen()  # a game's first fills the stacks
+            return self._screens.reset(screen) if first else self._screens.push(screen)
         ram = _ram(self._data)
         return {seat: features(ram, seat) for seat in self.possible_agents}
 
@@ -328,6 +341,7 @@ class BoxingEnv(ParallelEnv):
     def reset(self, seed: int | None = None, options: dict | None = None):
         if seed is not None:
             self._rng = np.random.default_rng(seed)
+        self._movie.begin()
         self._retro.reset()
         self._frames = 0
         noops = int(self._rng.integers(0, self.options.noop_max + 1)) if self.options.noop_max else 0
@@ -335,7 +349,7 @@ class BoxingEnv(ParallelEnv):
         self._scores = self._read_scores()
         self.agents = list(self.possible_agents)
         self._last_actions = {seat: NOOP for seat in SEATS}
-        return self._observe(), self._infos()
+        return self._observe(first=True), self._infos()
 
     def step(self, actions: dict[str, int]):
         if not self.agents:
@@ -361,6 +375,7 @@ class BoxingEnv(ParallelEnv):
         infos = self._infos()
         if terminated or truncated:
             self.agents = []
+            self._movie.end()
         return observations, rewards, terminations, truncations, infos
 
     def render(self):
@@ -368,6 +383,7 @@ class BoxingEnv(ParallelEnv):
 
     def close(self):
         if getattr(self, "_retro", None) is not None:
+            self._movie.end()
             self._retro.close()
             self._retro = None
             self._em = None

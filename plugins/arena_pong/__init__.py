@@ -47,7 +47,9 @@ class PongOptions:
     plays the same game for every seed. 0 turns it off."""
     obs: Literal["features", "pixels"] = "features"
     """``features``: 8 numbers read from RAM (ball, velocity, paddles) from the seat's own side;
-    ``pixels``: the 210x160 RGB screen, mirrored for the left seat."""
+    ``pixels``: the last 4 screens in grayscale shrunk to 84x84 by area averaging, ``[84, 84, 4]``
+    uint8 (Nature DQN's; :mod:`arena.screens`), mirrored for the left seat. The raw screen is
+    ``env.render()``."""
 
     def __post_init__(self):
         for name, low in (("act_every", 1), ("delay", 0), ("points", 1), ("max_frames", 1), ("noop_max", 0)):
@@ -59,6 +61,9 @@ class PongOptions:
             raise ValueError(f"points must be <= 21 (the cartridge ends the game at 21), got {self.points}")
 
 
+PIXELS_SHAPE = (84, 84, 4)  # -o obs=pixels: arena.screens.SHAPE (not imported here: it imports numpy)
+
+
 def make_pong(options: PongOptions, cpu_level: int | None):
     from arena_pong.env import PongEnv  # the emulator is imported only here
 
@@ -66,7 +71,7 @@ def make_pong(options: PongOptions, cpu_level: int | None):
 
 
 def pong_observation_shape(options: PongOptions) -> tuple[int, ...]:
-    return (8,) if options.obs == "features" else (210, 160, 3)
+    return (8,) if options.obs == "features" else PIXELS_SHAPE
 
 
 # Half the paddle's height in the aim feature's units (64 px): balls this close to the paddle's
@@ -101,6 +106,7 @@ PONG = EnvSpec(
     fps=60.0,
     observation_shape=pong_observation_shape,
     potential=pong_potential,
+    records=True,
 )
 
 # Aim noise in pixels for levels 1-9, a monotone ladder. retro.md suggested ending in 4, 2, 0,

@@ -21,13 +21,15 @@ from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
 from arena.errors import ArenaError
+from arena.games.replay import RetroMovie
 from arena.roms import ensure_ale_rom
+from arena.screens import SHAPE as PIXELS_SHAPE
+from arena.screens import SeatScreens
 from arena_pong import DOWN, NOOP, POS_CENTER, POS_SCALE, UP, PongOptions
 
 GAME = "Pong-Atari2600-v0"
 SEATS = ("left", "right")
 NUM_FEATURES = 8
-SCREEN_SHAPE = (210, 160, 3)
 PADDLE_HALF = 6  # paddle position + 6 is its centre in ball coordinates
 MIRROR_X = 256  # ball x seen from the left seat: 256 - x (paddles sit near x=69 and x=187)
 VELOCITY_SCALE = 4.0
@@ -116,6 +118,7 @@ class PongEnv(ParallelEnv):
             raise ArenaError(f"cannot start the Pong emulator: {exc} (one emulator per process: close() the other env)") from None
         self._em = self._retro.unwrapped.em
         self._data = self._retro.unwrapped.data
+        self._movie = RetroMovie(self._retro)  # --record: the game's inputs as a .bk2
         # RAM variables read straight from the emulator's live memory: update_ram() + lookup_all()
         # cost 20-45 us a step, six byte reads ~1 us. Every Pong variable is one unsigned byte.
         (self._ram_base,) = self._data.memory.blocks.keys()
@@ -132,7 +135,7 @@ class PongEnv(ParallelEnv):
         self.possible_agents = ["right"] if self.cpu else list(SEATS)
         self.agents: list[str] = []
         if self.options.obs == "pixels":
-            obs_space = spaces.Box(0, 255, SCREEN_SHAPE, dtype=np.uint8)
+            obs_space = spaces.Box(0, 255, PIXELS_SHAPE, dtype=np.uint8)
         else:
             obs_space = spaces.Box(-1.0, 1.0, (NUM_FEATURES,), dtype=np.float32)
         self.observation_spaces = {seat: obs_space for seat in self.possible_agents}
@@ -141,6 +144,8 @@ class PongEnv(ParallelEnv):
         self._ram: dict | None = None
         self._frames = 0
         self._history: dict[str, deque] = {}
+        # -o obs=pixels: each seat's last 4 screens at 84x84 grayscale, the left seat's mirrored.
+        self._screens = SeatScreens({seat: (1,) if seat == "left" else () for seat in self.possible_agents})
         self._last_actions = {seat: NOOP for seat in SEATS}
 
     def observation_space(self, agent):
@@ -156,19 +161,24 @@ class PongEnv(ParallelEnv):
     def scores(self) -> dict[str, int]:
         return {"left": int(self._ram["score1"]), "right": int(self._ram["score2"])}
 
+    def record(self, path: str) -> None:
+        """Record the next game's input movie (a ``.bk2``) to ``path``; it is complete when the game
+        ends. Both seats' buttons sit in player 0's slot, as the emulator gets them."""
+        self._movie.record(path)
+
     def _press(self, left: int, right: int, frames: int) -> None:
         em = self._em
         try:
-            if self.cpu:
-                em.set_button_mask(self._masks_1p[right], 0)
-            else:
-                low, high = self._masks[left, right]
-                em.set_button_mask(low, 0)
-                em.set_button_mask(high, 1)
+            masks = [self._masks_1p[right]] if self.cpu else self._masks[left, right]
         except KeyError:
             raise ValueError(f"Pong actions are 0 (noop), 1 (up), 2 (down); got left={left}, right={right}") from None
-        for _ in range(frames):
-            em.step()
+        if self._movie.movie is not None:
+            self._movie.press(em, masks, frames)
+        else:
+            for player, mask in enumerate(masks):
+                em.set_button_mask(mask, player)
+            for _ in range(frames):
+                em.step()
         self._frames += frames
 
     def _read_ram(self) -> dict:
@@ -177,8 +187,8 @@ class PongEnv(ParallelEnv):
 
     def _observe(self, previous: dict | None, frames_between: int) -> dict:
         if self.options.obs == "pixels":
-            screen = self._em.get_screen()
-            return {seat: (screen[:, ::-1].copy() if seat == "left" else screen) for seat in self.possible_agents}
+            screen = self._em.get_screen()  # a game's first (previous is None) fills the stacks
+            return self._screens.reset(screen) if previous is None else self._screens.push(screen)
         return {seat: features(self._ram, previous, frames_between, seat) for seat in self.possible_agents}
 
     def _seen(self, fresh: dict) -> dict:
@@ -204,6 +214,7 @@ class PongEnv(ParallelEnv):
     def reset(self, seed: int | None = None, options: dict | None = None):
         if seed is not None:
             self._rng = np.random.default_rng(seed)
+        self._movie.begin()
         self._retro.reset()
         self._frames = 0
         noops = int(self._rng.integers(0, self.options.noop_max + 1)) if self.options.noop_max else 0
@@ -248,6 +259,7 @@ class PongEnv(ParallelEnv):
         infos = self._infos()
         if terminated or truncated:
             self.agents = []
+            self._movie.end()
         return observations, rewards, terminations, truncations, infos
 
     def render(self):
@@ -255,6 +267,7 @@ class PongEnv(ParallelEnv):
 
     def close(self):
         if getattr(self, "_retro", None) is not None:
+            self._movie.end()
             self._retro.close()
             self._retro = None
             self._em = None

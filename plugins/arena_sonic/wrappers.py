@@ -10,10 +10,12 @@ with stable-retro and has Sonic's 12-button Genesis pad.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Sequence
 
 import numpy as np
+
+from arena import screens
+from arena.screens import FrameStack  # noqa: F401 (the course's stack: arena's shared one)
 
 GENESIS_BUTTONS = ("B", "A", "MODE", "START", "UP", "DOWN", "LEFT", "RIGHT", "C", "Y", "X", "Z")
 # The course's 7 actions, in its order.
@@ -48,31 +50,9 @@ class Discretizer:
 
 
 def grayscale(frame: np.ndarray, size: int = FRAME_SIZE) -> np.ndarray:
-    """An RGB screen ``[H, W, 3]`` as ``[size, size]`` uint8 luma (0.299 R + 0.587 G + 0.114 B),
-    shrunk by averaging each output pixel's area of the screen, as the course's OpenCV
-    ``INTER_AREA`` did (Pillow's BOX filter)."""
-    from PIL import Image
-
-    return np.asarray(Image.fromarray(frame, "RGB").convert("L").resize((size, size), Image.Resampling.BOX))
-
-
-class FrameStack:
-    """The last ``depth`` frames, channel last (``[size, size, depth]``); a reset fills it with
-    the first frame, as baselines' FrameStack did."""
-
-    def __init__(self, depth: int = STACK):
-        self.frames: deque[np.ndarray] = deque(maxlen=depth)
-
-    def reset(self, frame: np.ndarray) -> np.ndarray:
-        self.frames.extend([frame] * self.frames.maxlen)
-        return self.observation()
-
-    def push(self, frame: np.ndarray) -> np.ndarray:
-        self.frames.append(frame)
-        return self.observation()
-
-    def observation(self) -> np.ndarray:
-        return np.stack(self.frames, axis=-1)
+    """An RGB screen as ``[size, size]`` uint8 luma shrunk by area averaging (the course's OpenCV
+    ``INTER_AREA``), at the course's 96x96: :func:`arena.screens.grayscale`."""
+    return screens.grayscale(frame, size)
 
 
 class Backtracking:
