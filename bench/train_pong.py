@@ -31,6 +31,7 @@ run from its newest snapshot).
 Usage::
 
     python bench/train_pong.py --resume                          # the full benchmark, in pieces
+    python bench/train_pong.py --report                          # the tables of the runs finished so far
     python bench/train_pong.py --algos rac --seeds 101 --frames 50000 --eval-every 25000 --games 2
     python bench/train_pong.py --smoke                           # every path, tiny, ~1-2 min
 """
@@ -166,8 +167,13 @@ def summarize(config: str, runs: list[dict], marks: list[int]) -> dict:
         "fps": trained / seconds if seconds else None,
         "published": _published_summary(runs),
         # A benchmark done in pieces over days can straddle a change of defaults: say so.
-        "mixed_params": len({json.dumps(r.get("params"), sort_keys=True) for r in runs}) > 1,
+        "mixed_params": len({json.dumps(_without_seed(r.get("params")), sort_keys=True) for r in runs}) > 1,
     }
+
+
+def _without_seed(params: dict | None) -> dict | None:
+    """A run's parameters less its training seed, which differs between seeds by design."""
+    return None if params is None else {k: v for k, v in params.items() if k != "seed"}
 
 
 def _published_summary(runs: list[dict]) -> dict | None:
@@ -671,6 +677,7 @@ def parse_args(argv):
     parser.add_argument("--games", type=int, default=10, help="test games per evaluated snapshot [10]")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--resume", action="store_true", help="skip runs whose JSON exists; resume an interrupted Arena run")
+    parser.add_argument("--report", action="store_true", help="only tabulate the runs already finished; train nothing")
     parser.add_argument(
         "--validation", action="store_true", help="tuning: validation training and game seeds, results kept apart"
     )
@@ -721,9 +728,12 @@ def main(argv=None) -> None:
     for config, seeds in args.plan.items():
         for seed in seeds:
             path = protocol / f"{config}-s{seed}.json"
-            if args.resume and path.exists():
+            if (args.resume or args.report) and path.exists():
                 print(f"{config}, training seed {seed}: done ({path.name}), skipped")
                 run = json.loads(path.read_text())
+            elif args.report:
+                print(f"{config}, training seed {seed}: not run yet")
+                continue
             else:
                 try:
                     run = run_one(config, seed, args, protocol)

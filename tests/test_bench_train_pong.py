@@ -105,6 +105,12 @@ def test_summary_across_seeds(bench):
     assert s["rows"][0]["ci95"] == pytest.approx((-2.0 - half, -2.0 + half))
     assert s["mean_above_0"] == 200 and s["seed_above_0"] == {101: 200, 102: 300, 103: 200}
     assert s["fps"] == 100.0 and s["published"]["mean"] == 3.0
+    # runs of one configuration differ in their seed by design; anything else is flagged
+    for r in runs:
+        r["params"] = {"seed": r["seed"], "learning_rate": 3e-4}
+    assert not bench.summarize("rac", runs, [100, 200, 300])["mixed_params"]
+    runs[0]["params"]["learning_rate"] = 1e-3
+    assert bench.summarize("rac", runs, [100, 200, 300])["mixed_params"]
 
 
 def test_smoke_run_end_to_end(bench, tmp_path, capsys):
@@ -129,3 +135,8 @@ def test_smoke_run_end_to_end(bench, tmp_path, capsys):
     assert {p.name for p in folder.glob("*.pt")} <= kept | {max(p.name for p in folder.glob("*.pt"))}
     bench.main(["--smoke", "--algos", algos, "--resume"])
     assert "rac, training seed 101: done" in capsys.readouterr().out
+    # --report tabulates what is finished and trains nothing
+    bench.main(["--smoke", "--algos", "rac", "--n-seeds", "2", "--report"])
+    out = capsys.readouterr().out
+    assert "rac, training seed 101: done" in out and "rac, training seed 102: not run yet" in out
+    assert "\nrac: training seeds 101;" in out and not (folder.parent.parent / "rac-s102").exists()
