@@ -35,6 +35,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import multiprocessing as mp
 import os
@@ -128,57 +129,17 @@ def train_rate(algo: str, workers: int, steps: int, sets: list[str], options: li
     }
 
 
-class _PongVsCpu:
-    """Pong's right paddle against the cartridge, as a gymnasium env (for SB3)."""
-
-    def __new__(cls, act_every: int, shaping: float = 0.0, gamma: float = 0.99):
-        import gymnasium as gym
-        import numpy as np
-
-        from arena_pong import PongOptions, pong_potential
-        from arena_pong.env import PongEnv
-
-        class PongVsCpu(gym.Env):
-            def __init__(self):
-                self.env = PongEnv(PongOptions(act_every=act_every), cpu_level=0)
-                self.observation_space = gym.spaces.Box(-1.0, 1.0, (8,), np.float32)
-                self.action_space = gym.spaces.Discrete(3)
-                self.games = 0
-                self.frames = 0
-
-            def reset(self, seed=None, options=None):
-                self.games += 1
-                obs, _ = self.env.reset(seed=seed if seed is not None else os.getpid() * 1000 + self.games)
-                self.frames += self.env.frames
-                self.phi = pong_potential(obs["right"])
-                self.score = 0.0
-                return obs["right"], {}
-
-            def step(self, action):
-                before = self.env.frames
-                obs, rew, term, trunc, _ = self.env.step({"right": int(action)})
-                self.frames += self.env.frames - before
-                reward = rew["right"]
-                self.score += reward
-                if shaping:
-                    phi = 0.0 if term["right"] else pong_potential(obs["right"])
-                    reward += shaping * (gamma * phi - self.phi)
-                    self.phi = phi
-                info = (
-                    {"score": self.score, "frames": self.frames} if term["right"] or trunc["right"] else {"frames": self.frames}
-                )
-                return obs["right"], reward, term["right"], trunc["right"], info
-
-        return PongVsCpu()
-
-
 def sb3_rate(workers: int, act_every: int, steps: int) -> dict:
     from stable_baselines3 import PPO
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.vec_env import SubprocVecEnv
+    from train_pong import pong_vs_cpu  # this folder's learning bench: the same gymnasium Pong
 
     vec = make_vec_env(
-        lambda: _PongVsCpu(act_every), n_envs=workers, vec_env_cls=SubprocVecEnv, vec_env_kwargs={"start_method": "spawn"}
+        functools.partial(pong_vs_cpu, act_every),
+        n_envs=workers,
+        vec_env_cls=SubprocVecEnv,
+        vec_env_kwargs={"start_method": "spawn"},
     )
     model = PPO("MlpPolicy", vec, verbose=0, device="cpu")
     cpu0, wall0 = _cpu_s(), time.perf_counter()
