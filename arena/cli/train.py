@@ -178,6 +178,8 @@ def _status(p) -> str:
         for label, (rate, games) in p.win_rates.items()
     )
     reward = f"{p.reward:+.2f}" if p.reward is not None else "-"
+    if not any(games for _, games in p.win_rates.values()) and p.score is not None:
+        return f"{p.fps:,.0f} frames/s  {p.games} games  reward {reward}  score {p.score:,.0f}"  # a one-player game
     return f"{p.fps:,.0f} frames/s  {p.games} games  reward {reward}  wins {rates}"
 
 

@@ -92,6 +92,7 @@ def plan_games(arena: Arena, a: str, b: str, env: str, games: int, seed: int, op
         raise ArenaError(f"--games must be at least 1, got {games}")
     if seed < 0:
         raise ArenaError(f"--seed must be 0 or more, got {seed}")
+    arena.envs.get(env).check_installed(options)
     built = check_pair(arena, a, b, env, options)
     return [game_task(arena, built, a, b, env, options, index=i, seed=seed + i) for i in range(games)]
 
@@ -162,6 +163,8 @@ def play_game(task: GameTask, state: _WorkerState) -> GameRecord:
         )
         if task.replay is not None and os.path.isfile(task.replay):
             outcome["replay"] = task.replay
+        if getattr(env, "level", None) is not None:
+            outcome["level"] = env.level
         return _record(task, started, **outcome, **hashes)
     except Exception as exc:  # recorded, never counted as a win or a loss
         if isinstance(exc, CannotRecord):

@@ -48,6 +48,8 @@ class GameRecord:
     :param replay: the game's input movie (``.bk2``) when it was recorded (``--record``), else
         None. Kept in the JSON-lines log only: the match database has no column for it, and
         :func:`arena.games.replay.find_replay` finds a stored game's movie from its log and uid.
+    :param level: the level the game was played on, for games with levels (Sonic), else None.
+        Kept in the JSON-lines log only, like ``replay``.
     :param traceback: a failed game's traceback; kept in memory for the worker's log, never
         written to the game logs.
     """
@@ -78,6 +80,7 @@ class GameRecord:
     leaderboard: str | None = None
     id: int | None = None
     replay: str | None = None
+    level: str | None = None
     traceback: str | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -104,8 +107,9 @@ class GameRecord:
     def to_dict(self) -> dict[str, Any]:
         """The record as the JSON log writes it (no traceback, no store-assigned fields)."""
         out = {f.name: getattr(self, f.name) for f in FIELDS if f.name not in ("traceback", "id")}
-        if out["replay"] is None:
-            del out["replay"]  # an unrecorded game's line is what it always was
+        for key in LOG_ONLY:
+            if out[key] is None:
+                del out[key]  # a game without a replay or a level logs the line it always did
         return out
 
     def to_json(self) -> str:
@@ -128,7 +132,7 @@ class GameRecord:
 
 FIELDS = dataclasses.fields(GameRecord)
 # Fields the JSON-lines log writes but the match database (its columns are NAMES) does not keep.
-LOG_ONLY = ("replay",)
+LOG_ONLY = ("replay", "level")
 NAMES = tuple(f.name for f in FIELDS if f.name not in LOG_ONLY)
 
 

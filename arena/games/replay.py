@@ -18,6 +18,7 @@ Nothing heavy is imported at module level: stable_retro, numpy and imageio load 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Callable
@@ -44,6 +45,13 @@ def replays_folder(log_path: str | os.PathLike) -> Path:
 def replay_path(log_path: str | os.PathLike, uid: str) -> Path:
     """Where the game ``uid`` logged in ``log_path`` keeps its movie."""
     return replays_folder(log_path) / (re.sub(r"[^A-Za-z0-9._@-]+", "-", uid).strip("-.") + SUFFIX)
+
+
+def second_turn(path: str | os.PathLike) -> Path:
+    """Where a one-player game played in turns (``EnvSpec.single_player``) keeps its second
+    seat's turn: ``X.second.bk2`` beside the first turn's ``X.bk2``. Rendering ``X.bk2`` plays both."""
+    path = Path(path)
+    return path.with_name(path.stem + ".second" + path.suffix)
 
 
 def find_replay(game: Any) -> Path | None:
@@ -254,6 +262,10 @@ def render(
 
     out = check_video_path(out if out is not None else Path(path).with_suffix(".mp4"))
     info = check_movie(path)
+    # A game played in turns keeps its second turn beside the first: the video shows both.
+    movies = [Path(path)] + [turn for turn in (second_turn(path),) if turn.is_file()]
+    if len(movies) > 1:
+        info = dataclasses.replace(info, frames=info.frames + check_movie(movies[1]).frames)
     if on_start is not None:
         on_start(info)
     gif = out.suffix.lower() == ".gif"
@@ -267,19 +279,21 @@ def render(
             partial, format="FFMPEG", fps=fps, codec="libx264", pixelformat="yuv420p", macro_block_size=2,
             ffmpeg_log_level="error",
         )  # fmt: skip
-    written = 0
+    written = played = 0
 
     def frame(screen, n: int) -> None:
         nonlocal written
-        if not gif or (n - 1) % GIF_EVERY == 0:
+        if not gif or (played + n - 1) % GIF_EVERY == 0:
             writer.append_data(screen)
             written += 1
         if on_frame is not None:
-            on_frame(n)
+            on_frame(played + n)
 
     try:
         try:
-            play_movie(path, frame)
+            for movie in movies:
+                play_movie(movie, frame)
+                played += check_movie(movie).frames
         finally:
             writer.close()
         os.replace(partial, out)

@@ -56,6 +56,14 @@ class EnvSpec:
     :param records: the env can record a game's inputs as a replay: it has ``record(path)``,
         called before ``reset``, and writes that game's movie to ``path`` (stable-retro games:
         :class:`arena.games.replay.RetroMovie`). ``--record`` is refused up front for others.
+    :param single_player: a one-player game played head to head: the two seats take turns from
+        the same start (level, seed), each scoring on its own, and the higher score wins (the way
+        the retro contest ranked entries). ``agents`` is the seat whose turn it is. There is no
+        enemy in training: ``reset(seed, options={"alone": True})`` plays the first seat's turn
+        only, and the enemies are the agents its evaluation games compare it with.
+    :param require: ``require(options)`` raises :class:`~arena.errors.ArenaError` with one line
+        when this machine cannot play the env (a ROM the user must import); every command that
+        plays games calls it (:meth:`check_installed`) before anything starts.
     """
 
     name: str
@@ -72,6 +80,13 @@ class EnvSpec:
     potential: Callable[[Any], float] | None = None
     machine_options: tuple[str, ...] = ()
     records: bool = False
+    single_player: bool = False
+    require: Callable[[Any], None] | None = None
+
+    def check_installed(self, options: Any) -> None:
+        """One line (an :class:`ArenaError`) if this machine cannot play the env, e.g. its ROM is missing."""
+        if self.require is not None:
+            self.require(options)
 
     @property
     def has_cpu(self) -> bool:

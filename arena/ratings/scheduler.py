@@ -118,6 +118,7 @@ class _Schedule:
         self.name = definition.name
         self.env_spec = arena.envs.get(definition.env)
         self.options = self.env_spec.parse_options(**definition.options)
+        self.env_spec.check_installed(self.options)  # a missing ROM: one line before any game
         self.entrants = list(definition.entrants)
         # Every entrant is checked against the env before anything plays (one-line errors).
         self.built = {e: resolve(e, arena.agents, self.env_spec, self.options) for e in self.entrants}

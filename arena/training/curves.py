@@ -22,7 +22,7 @@ from pathlib import Path
 
 __all__ = ["CURVES", "curves_figure", "curves_svg", "load_metrics", "write_curves"]
 
-CURVES = ("reward.svg", "win_rate.svg", "fps.svg", "loss.svg", "entropy.svg")
+CURVES = ("reward.svg", "score.svg", "win_rate.svg", "fps.svg", "loss.svg", "entropy.svg")
 """The charts :func:`write_curves` can write, each only when its metrics exist."""
 
 X_LABELS = {
@@ -252,7 +252,7 @@ def _write_atomic(path: Path, text: str) -> None:
 
 def write_curves(experiment_dir: str | os.PathLike, *, x: str = "frames", smooth: int | None = None) -> list[Path]:
     """Draw ``experiment_dir/metrics.jsonl`` into ``experiment_dir/curves/``: ``reward.svg``,
-    ``win_rate.svg`` (one line per enemy), ``fps.svg``, ``loss.svg`` (total and parts) and
+    ``score.svg``, ``win_rate.svg`` (one line per enemy), ``fps.svg``, ``loss.svg`` (total and parts) and
     ``entropy.svg``, each only when its metrics have values, and an ``index.html`` showing them.
     Returns the paths written, ``index.html`` last.
 
@@ -289,6 +289,15 @@ def _charts(name: str, records: Sequence[Mapping], *, x: str, window: int) -> li
             curves_svg(
                 {name: records}, "reward", title=f"{name}: reward",
                 y_label="mean score difference", hline=0.0, **common,
+            ),
+        ))  # fmt: skip
+    if "score" in keys:
+        charts.append((
+            "score.svg",
+            "Score",
+            curves_svg(
+                {name: records}, "score", title=f"{name}: score",
+                y_label="the learner's mean score a game", **common,
             ),
         ))  # fmt: skip
     enemies = [k for k in keys if k.startswith("win_rate/")]

@@ -37,6 +37,13 @@ DEFAULT_STEPS = 100_000  # agent steps: 200k frames at Pong's act_every=2, a few
 
 
 DEFAULT_ENEMIES = "default.json"
+SOLO_ENEMIES = "solo.json"  # one-player games: nobody to play, so the enemies only judge (random)
+
+
+def default_enemies(env_spec: EnvSpec) -> str:
+    """The enemies file a run uses without ``--enemies``: self-play and the game's CPU, or for a
+    one-player game (``EnvSpec.single_player``) the random agent its evaluation games compare with."""
+    return SOLO_ENEMIES if env_spec.single_player else DEFAULT_ENEMIES
 
 
 @dataclass(frozen=True)
@@ -112,9 +119,10 @@ def plan_training(
         # Evaluation rounds at a steady pace in agent steps, whatever an update's size (ac's is 256
         # steps, so every 100 updates; rac's 1,024, so every 25).
         eval_every = max(1, round(EVAL_EVERY_STEPS / (params.min_collect * params.experience_length)))
-    source, pool = find_pool(enemies or DEFAULT_ENEMIES, arena)
+    env_spec.check_installed(options)
+    source, pool = find_pool(enemies or default_enemies(env_spec), arena)
     options = _apply_cpu_char(source, pool, env_spec, options, list(env_pairs))
-    if enemies is None and not env_spec.has_cpu:
+    if enemies is None and not env_spec.has_cpu and not env_spec.single_player:
         raise ArenaError(
             f"env '{env}' has no CPU of its own, which the default enemies (self-play and the game's CPU) need; "
             "pass --enemies self, or an enemies file or pool of your own"
@@ -272,7 +280,7 @@ def _experiment_name(
     extra = {}
     if env != "pong":
         extra["env"] = env
-    if Path(source).name != DEFAULT_ENEMIES:
+    if Path(source).name != default_enemies(env_spec):
         extra["enemies"] = Path(source).stem if source.endswith(".json") else source
     exp_name = experiment_name(plugin, params, extra, timing=_timing_names(env_spec, options))
     return exp_name + "_" + secrets.token_hex(3) if tag else exp_name

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from arena.plugins.manager import Arena
 
 MAX_CACHED_ENEMIES = 4  # enemies a worker keeps built (least recently drawn goes first)
+ALONE = "alone"  # a one-player game's enemy label: the learner played its turn alone
 
 # -- envs as the learner sees them -----------------------------------------------------------------
 
@@ -57,7 +58,9 @@ class SeatEnv:
 
     ``step`` returns ``(obs, reward, terminated, truncated, info)``; when a game ends, ``info``
     holds ``enemy`` (the pool label), ``score``, ``opponent_score`` and ``outcome`` (1 win,
-    0.5 draw, 0 loss).
+    0.5 draw, 0 loss). In a one-player game (``EnvSpec.single_player``) no enemy is drawn: the
+    learner plays the first seat's turn alone, ``enemy`` is :data:`ALONE` and there is no
+    ``opponent_score`` or ``outcome``.
 
     **Mirrored games.** With ``mirror_self`` set (by the worker), a game against the latest self
     is *mirrored*: ``mirrored`` is true from its reset on, nobody inside the env plays the enemy
@@ -128,11 +131,13 @@ class SeatEnv:
     def reset(self):
         from arena.plugins.agents import BuiltinCpu
 
+        self.enemy_step = None
+        seats = self.spec.seats
+        if self.spec.single_player:
+            return self._reset_alone()
         self.label, spec = sample_enemy(self.rng, self.distribution)
         self.mirrored = self.mirror_self and spec == "self"
         enemy = None if self.mirrored else self._enemy(spec)
-        self.enemy_step = None
-        seats = self.spec.seats
         if self.mirrored:
             env = self._env_for(None)
             self.seat = self.rng.choice(seats)
@@ -153,6 +158,19 @@ class SeatEnv:
             self.enemy.reset(game_seed + 1)
         if self.enemy is not None or self.mirrored:
             self.enemy_obs = observations[self.enemy_seat]
+        self._frames_seen = env.frames
+        self.frames += env.frames
+        return observations[self.seat]
+
+    def _reset_alone(self):
+        # A one-player game (EnvSpec.single_player): nobody else's turn is worth playing, since it
+        # changes nothing in the learner's; the learner plays the first seat's turn alone.
+        env = self._env_for(None)
+        self.label, self.mirrored, self.enemy = ALONE, False, None
+        self.seat, self.enemy_seat = self.spec.seats
+        self._game += 1
+        observations, _ = env.reset(seed=self._seed * 1_000_003 + self._game, options={"alone": True})
+        self.spec.check_observations(self.options, observations)
         self._frames_seen = env.frames
         self.frames += env.frames
         return observations[self.seat]
@@ -187,6 +205,8 @@ class SeatEnv:
                 "opponent_score": other,
                 "outcome": 1.0 if own > other else 0.0 if own < other else 0.5,
             }
+            if self.label == ALONE:
+                info.update(opponent_score=None, outcome=None)  # nobody to win against
         elif self.enemy is not None:
             self.enemy_obs = observations[self.enemy_seat]
         return observations[self.seat], rewards[self.seat], terminated, truncated, info

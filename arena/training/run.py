@@ -58,6 +58,7 @@ class Progress:
     wall_s: float = 0.0
     fps: float = 0.0
     reward: float | None = None
+    score: float | None = None  # the learner's mean score over the recent games
     win_rates: dict[str, tuple[float | None, int]] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     note: str = ""
@@ -183,6 +184,7 @@ class _Run:
         self.pool = EnemyPool(plan.pool)
         self.counters = {"steps": 0, "frames": 0, "games": 0, "wall_s": 0.0}
         self.recent: deque[float] = deque(maxlen=RECENT_GAMES)
+        self.recent_scores: deque[float] = deque(maxlen=RECENT_GAMES)
         self.resumed_from: Path | None = None
         self.torn = False  # a second Ctrl-C stopped an update half-way
         self.evaluator = Evaluator(plan, arena, self.say, frames=eval_frames, on_progress=on_eval, record=record)
@@ -208,6 +210,7 @@ class _Run:
         if snapshot.meta.get("pool"):
             self.pool.load_state_dict(snapshot.meta["pool"])
         self.recent.extend(snapshot.meta.get("recent") or [])  # the bar's reward goes on where it was
+        self.recent_scores.extend(snapshot.meta.get("recent_scores") or [])
         self.experiment.trim_metrics(self.counters["steps"])
         self.evaluator.rounds.trim(self.counters["steps"])
         c = self.counters
@@ -283,6 +286,7 @@ class _Run:
         meta = self.experiment.meta(dict(self.counters, updates=self.learner.updates))
         meta["pool"] = self.pool.state_dict()
         meta["recent"] = list(self.recent)
+        meta["recent_scores"] = list(self.recent_scores)
         path = save_snapshot(self.experiment.snapshots / snapshot_name(self.counters["steps"]), meta, self.learner.state_dict())
         self.checked[path] = True  # written and read back just now (it may replace a damaged file)
         return path
@@ -357,6 +361,7 @@ class _Run:
             wall_s=c["wall_s"],
             fps=fps,
             reward=sum(self.recent) / len(self.recent) if self.recent else None,
+            score=sum(self.recent_scores) / len(self.recent_scores) if self.recent_scores else None,
             win_rates=self.pool.win_rates(),
             metrics=metrics or {},
             note=note,
@@ -382,7 +387,7 @@ class _Run:
         progress = self._progress(fps, metrics)
         row = {
             "updates": progress.updates, "steps": progress.steps, "frames": progress.frames, "games": progress.games,
-            "wall_s": round(progress.wall_s, 3), "fps": round(fps, 1), "reward": progress.reward,
+            "wall_s": round(progress.wall_s, 3), "fps": round(fps, 1), "reward": progress.reward, "score": progress.score,
             "lag": learner.updates - 1 - min(r.version for r in results),
             **{f"win_rate/{label}": rate for label, (rate, _) in progress.win_rates.items()},
             **{key: round(value, 6) for key, value in metrics.items()},
@@ -415,6 +420,8 @@ class _Run:
             for game in result.games:
                 self.counters["games"] += 1
                 self.recent.append(game["reward"])
+                if game.get("score") is not None:
+                    self.recent_scores.append(game["score"])
                 if game.get("outcome") is not None:
                     self.pool.record(game["enemy"], game["outcome"])
         return frames
