@@ -665,64 +665,76 @@ def sb3_available() -> bool:
     return True
 
 
-def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--algos", default=None, help=f"comma-separated configurations [default: {','.join(SEEDS_PER_CONFIG)}]")
+def protocol_parser(
+    doc: str,
+    configs,
+    *,
+    frames: int,
+    eval_every: int,
+    workers: int | None,
+    workers_help: str,
+    smoke_help: str,
+    option_help: str,
+) -> argparse.ArgumentParser:
+    """The options every learning bench shares: configurations, seeds, budget, marks, resuming."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--algos", default=None, help=f"comma-separated configurations [default: {','.join(configs)}]")
     parser.add_argument(
         "--seeds", default=None, help="comma-separated training seeds for every configuration [default: 101, 102, ...]"
     )
     parser.add_argument("--n-seeds", type=int, default=None, help="the first N training seeds for every configuration")
-    parser.add_argument("--frames", type=int, default=2_000_000, help="training frames per run [2M]")
-    parser.add_argument("--eval-every", type=int, default=250_000, help="frames between evaluated snapshots [250k]")
+    parser.add_argument("--frames", type=int, default=frames, help=f"training frames per run [{_m(frames)}]")
+    parser.add_argument(
+        "--eval-every", type=int, default=eval_every, help=f"frames between evaluated snapshots [{eval_every // 1000}k]"
+    )
     parser.add_argument("--games", type=int, default=10, help="test games per evaluated snapshot [10]")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--workers", type=int, default=workers, help=workers_help)
     parser.add_argument("--resume", action="store_true", help="skip runs whose JSON exists; resume an interrupted Arena run")
     parser.add_argument("--report", action="store_true", help="only tabulate the runs already finished; train nothing")
     parser.add_argument(
         "--validation", action="store_true", help="tuning: validation training and game seeds, results kept apart"
     )
-    parser.add_argument("--smoke", action="store_true", help="every path at a tiny budget (games to 1 point)")
+    parser.add_argument("--smoke", action="store_true", help=smoke_help)
     parser.add_argument("--keep-snapshots", action="store_true", help="keep every snapshot, not only the evaluated ones")
     parser.add_argument(
         "--set", dest="sets", action="append", default=[], metavar="KEY=VALUE", help="Arena parameter for every Arena run"
     )
     parser.add_argument(
-        "-o",
-        "--option",
-        dest="options",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="Pong option (SB3 PPO honours points only)",
-    )
-    args = parser.parse_args(argv)
-    if args.smoke:
-        args.frames, args.eval_every, args.games, args.workers = 4096, 2048, 1, 1
-        args.options = [*args.options, "points=1"]
-        args.n_seeds = args.n_seeds or 1
-    configs = args.algos.split(",") if args.algos else list(SEEDS_PER_CONFIG)
+        "-o", "--option", dest="options", action="append", default=[], metavar="KEY=VALUE", help=option_help
+    )  # fmt: skip
+    return parser
+
+
+def plan_seeds(args, configs: list[str], seeds_per_config: dict[str, int]) -> None:
+    """``args.plan`` (configuration -> training seeds) and ``args.game_seed0`` (the first test or,
+    with ``--validation``, validation game seed)."""
     roles = VALIDATION_TRAIN_SEEDS if args.validation else TRAIN_SEEDS
     if args.seeds:
         seeds = [int(s) for s in args.seeds.split(",")]
         check_seeds(seeds, args.validation)
         args.plan = {c: seeds for c in configs}
     else:
-        args.plan = {c: list(roles[: args.n_seeds or SEEDS_PER_CONFIG.get(c, 1)]) for c in configs}
+        args.plan = {c: list(roles[: args.n_seeds or seeds_per_config.get(c, 1)]) for c in configs}
     args.game_seed0 = (VALIDATION_GAME_SEEDS if args.validation else TEST_GAME_SEEDS).start
+
+
+def parse_args(argv):
+    parser = protocol_parser(
+        __doc__, SEEDS_PER_CONFIG, frames=2_000_000, eval_every=250_000, workers=os.cpu_count() or 1, workers_help="",
+        smoke_help="every path at a tiny budget (games to 1 point)", option_help="Pong option (SB3 PPO honours points only)",
+    )  # fmt: skip
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.frames, args.eval_every, args.games, args.workers = 4096, 2048, 1, 1
+        args.options = [*args.options, "points=1"]
+        args.n_seeds = args.n_seeds or 1
+    plan_seeds(args, args.algos.split(",") if args.algos else list(SEEDS_PER_CONFIG), SEEDS_PER_CONFIG)
     return args
 
 
-def main(argv=None) -> None:
-    args = parse_args(argv)
-    kind = "validation" if args.validation else "smoke" if args.smoke else "held-out"
-    protocol_name = f"{'validation_' if args.validation else ''}f{args.frames}_e{args.eval_every}_g{args.games}"
-    protocol_name += "".join(f"_{o.replace('=', '')}" for o in args.options)
-    protocol = RESULTS / "train_pong" / protocol_name
-    protocol.mkdir(parents=True, exist_ok=True)
-    if SB3 in args.plan and not sb3_available():
-        print(f"{SB3}: skipped, stable-baselines3 is not installed (pip install -e '.[bench]')")
-        del args.plan[SB3]
-    marks = marks_for(args.frames, args.eval_every)
+def gather_runs(args, protocol: Path, run_one) -> tuple[dict[str, list[dict]], list[str]]:
+    """Every planned run's results: read back when finished (``--resume``, ``--report``), else
+    ``run_one(config, seed, args, protocol)``; ``(config -> runs, the runs that failed)``."""
     runs: dict[str, list[dict]] = {}
     failed = []
     for config, seeds in args.plan.items():
@@ -742,6 +754,21 @@ def main(argv=None) -> None:
                     print(f"  {config} s{seed} FAILED: {type(exc).__name__}: {' '.join(str(exc).split())}", file=sys.stderr)
                     continue
             runs.setdefault(config, []).append(run)
+    return runs, failed
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    kind = "validation" if args.validation else "smoke" if args.smoke else "held-out"
+    protocol_name = f"{'validation_' if args.validation else ''}f{args.frames}_e{args.eval_every}_g{args.games}"
+    protocol_name += "".join(f"_{o.replace('=', '')}" for o in args.options)
+    protocol = RESULTS / "train_pong" / protocol_name
+    protocol.mkdir(parents=True, exist_ok=True)
+    if SB3 in args.plan and not sb3_available():
+        print(f"{SB3}: skipped, stable-baselines3 is not installed (pip install -e '.[bench]')")
+        del args.plan[SB3]
+    marks = marks_for(args.frames, args.eval_every)
+    runs, failed = gather_runs(args, protocol, run_one)
 
     label = {"held-out": "", "validation": " (VALIDATION seeds: for tuning, not a reported result)", "smoke": " (smoke)"}[kind]
     print(f"\nPong against the built-in CPU: mean score difference of evaluated snapshots{label}")
