@@ -1,6 +1,6 @@
 """The Boxing emulator behind the PettingZoo Parallel API (imported lazily by ``make_boxing``).
 
-Facts this relies on (measured, see shared/reference/retro.md):
+Facts this relies on (measured on stable-retro 1.0.1):
 
 * Only state ``Start`` ships, and in it the black boxer is the cartridge's computer whatever the
   number of players. Pressing SELECT once (game 2) then RESET gives a two-player game where

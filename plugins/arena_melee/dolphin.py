@@ -2,9 +2,9 @@
 
 Each env gets a fresh user folder (``Config/Dolphin.ini`` and ``Config/GCPadNew.ini`` for pipe
 pads and headless speed: Null video, no audio, unlimited speed), the FIFOs in ``Pipes/`` made
-before launch, and the "Boot to CSS" gecko code. Dolphin runs through a symlink named
-``dolphin-<pid>`` so dolphin-memory-engine in this process finds this Dolphin and no other
-(see memory.py). Facts: ../shared/reference/melee-dolphin.md, sections 1 and 3.
+before launch, and the "Boot to CSS" and "Unlock All Characters and Stages" gecko codes.
+Dolphin runs through a symlink named ``dolphin-<pid>`` so dolphin-memory-engine in this process
+finds this Dolphin and no other (see memory.py). Facts: docs/melee.md (Dolphin's source and the Slippi launcher).
 """
 
 from __future__ import annotations
@@ -34,6 +34,14 @@ GAME_INI_NAMES = ("GALE01r2.ini", "GALE01.ini")  # Dolphin reads the revision-sp
 # character select instead of the title screen. As the Slippi launcher ships it.
 BOOT_TO_CSS_NAME = "Boot to CSS"
 BOOT_TO_CSS = ("$Boot to CSS [Dan Salvato, Achilles]", "041BFA20 38600002")
+# A fresh save hides Battlefield, Final Destination, Dream Land and 11 characters (and moves
+# Pikachu into Luigi's slot), so the menu coordinates and the default stage only hold with
+# everything unlocked (the game's decompilation). The code as Debian's Dolphin
+# 5.0-17995 ships it in the [Gecko] section of its GALE01r2.ini (04: a 32-bit write, the same in
+# gecko and Action Replay): written out too, for Dolphins that do not ship it. Dolphin names a
+# gecko code by its header up to the "[creator]", and [Gecko_Enabled] lists that name.
+UNLOCK_ALL_NAME = "Unlock All Characters and Stages"
+UNLOCK_ALL = (f"${UNLOCK_ALL_NAME} [Datel]", "0445BF28 FFFFFFFF", "0445BF2C FFFFFFFF")
 
 BUTTON_BINDINGS = {
     "Buttons/A": "Button A", "Buttons/B": "Button B", "Buttons/X": "Button X", "Buttons/Y": "Button Y",
@@ -271,7 +279,7 @@ class Dolphin:
             ) from None
 
     def prepare(self) -> Path:
-        """Write the user folder (config, gecko code, FIFOs); returns it."""
+        """Write the user folder (config, cheat codes, FIFOs); returns it."""
         self.run_dir = Path(tempfile.mkdtemp(prefix="arena-melee-"))
         user = Path(self.given_user_dir).expanduser().absolute() if self.given_user_dir else self.run_dir / "user"
         if self.given_user_dir:
@@ -282,6 +290,7 @@ class Dolphin:
         update_ini(config / "Logger.ini", logger_settings())
         for ini in GAME_INI_NAMES:
             enable_gecko_code(user / "GameSettings" / ini, BOOT_TO_CSS[0], BOOT_TO_CSS[1:], BOOT_TO_CSS_NAME)
+            enable_gecko_code(user / "GameSettings" / ini, UNLOCK_ALL[0], UNLOCK_ALL[1:], UNLOCK_ALL_NAME)
         pipes = user / "Pipes"
         pipes.mkdir(parents=True, exist_ok=True)
         for port in self.pad_ports:

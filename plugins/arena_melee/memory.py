@@ -1,6 +1,7 @@
 """Reading Melee's memory from a running Dolphin through dolphin-memory-engine.
 
-Addresses are NTSC 1.02's, from ../shared/reference/melee-dolphin.md (phillip, libmelee, Slippi),
+Addresses are NTSC 1.02's, from docs/melee.md (phillip, libmelee, Slippi),
+corrected where the game's decompilation (doldecomp/melee) says otherwise, and
 except where a comment names another source. dolphin-memory-engine finds Dolphin by its process
 name (``comm``) and is a per-process singleton that reads ``DME_DOLPHIN_PROCESS_NAME`` once, at
 the first ``hook()``. So each process names its Dolphin ``dolphin-<pid>`` (the launcher runs
@@ -46,18 +47,25 @@ ENTITY_READ_SIZE = ENTITY_HITSTUN + 4  # one read covers every entity field
 SCENE_BLOCK = 0x80479D30  # major scene at +0, minor scene at +3, frame counter (u32) at +0x30
 SCENE_BLOCK_SIZE = 0x34
 MAJOR_SCENE, MINOR_SCENE, FRAME = 0x80479D30, 0x80479D33, 0x80479D60
-STAGE = 0x804D6CAD  # u8
+# u8, the selected stage icon (BF 24, FD 25, ...). The byte before it, 0x804D6CAD, is the stage
+# select's stick Y (0 after a neutral press), not the stage: decomp rule 2.
+STAGE = 0x804D6CAE
 
 PORT_TYPE = 0x803F0E08  # + 0x24 * (port - 1): 0 human, 1 CPU, 3 off
 CSS_CHARACTER = 0x803F0E0A  # + 0x24 * (port - 1): char-select grid id
 CSS_STRIDE = 0x24
+SLIDER_HELD = 0x803F0E0E  # + 0x24 * (port - 1): nonzero while the CPU-level slider is held (decomp rule 5)
 CPU_LEVEL = 0x8048082F  # + 0x24 * (port - 1)
 CURSOR_POINTERS = 0x804A0BC0  # + 4 * (port - 1) -> the hand: x at +0xC, y at +0x10 (f32)
 CURSOR_X = 0xC
+# u8 in the hand: 2 when it holds nothing. A hand carrying its coin over a portrait already shows
+# that character in the CSS_CHARACTER byte, before A puts the coin down (decomp rule 1).
+HAND_STATE = 0x5  # the hand-state byte; state.HAND_EMPTY means it holds nothing
 READY_BANNER = 0x804D6CF2  # 0 while "ready to fight" is shown
-# The stage-select cursor: [[0x80BDA810] + 0x28] + 0x38 (x), + 0x3C (y). From libmelee's
-# memory-watcher era (locations.csv); not in the reference and not checked against the ISO.
-STAGE_CURSOR_ROOT, STAGE_CURSOR_LINK, STAGE_CURSOR_X = 0x80BDA810, 0x28, 0x38
+# The stage-select cursor: [[[0x804D7820] + 0x10] + 0x28] + 0x38 (x), + 0x3C (y), the chain Slippi
+# and libmelee use since 2020 (decomp rule 4). The older root 0x80BDA810 is a heap address: it
+# holds whatever the heap holds there.
+STAGE_CURSOR_ROOT, STAGE_CURSOR_LINKS, STAGE_CURSOR_X = 0x804D7820, (0x10, 0x28), 0x38
 
 MEM1_START, MEM1_END = 0x80000000, 0x81800000
 
@@ -216,11 +224,15 @@ class MeleeMemory:
         levels = self._bytes(CPU_LEVEL, CSS_STRIDE * 3 + 1)
         pointers = self._bytes(CURSOR_POINTERS, 16)
         cursors: dict[int, tuple[float, float] | None] = {}
+        hands: dict[int, int | None] = {}
         for port in ports:
             (pointer,) = struct.unpack_from(">I", pointers, 4 * (port - 1))
-            cursors[port] = (
-                struct.unpack(">ff", self._bytes(pointer + CURSOR_X, 8)) if valid_pointer(pointer + CURSOR_X, 8) else None
-            )
+            if valid_pointer(pointer + HAND_STATE, CURSOR_X + 8 - HAND_STATE):
+                hand = self._bytes(pointer + HAND_STATE, CURSOR_X + 8 - HAND_STATE)
+                hands[port] = hand[0]
+                cursors[port] = struct.unpack_from(">ff", hand, CURSOR_X - HAND_STATE)
+            else:
+                hands[port] = cursors[port] = None
         return MenuState(
             frame=frame,
             major_scene=major,
@@ -232,13 +244,17 @@ class MeleeMemory:
             ready=self._bytes(READY_BANNER, 1)[0] == 0,
             stage_cursor=self._stage_cursor(),
             stage=self._bytes(STAGE, 1)[0],
+            hands=hands,
+            sliders_held={p: css[CSS_STRIDE * (p - 1) + (SLIDER_HELD - PORT_TYPE)] != 0 for p in ports},
         )
 
     def _stage_cursor(self) -> tuple[float, float] | None:
-        first = self._word(STAGE_CURSOR_ROOT)
-        if not valid_pointer(first + STAGE_CURSOR_LINK):
+        # Off the stage select the links are null or stale: any pointer outside MEM1 means no cursor.
+        pointer = self._word(STAGE_CURSOR_ROOT)
+        for link in STAGE_CURSOR_LINKS:
+            if not valid_pointer(pointer + link):
+                return None
+            pointer = self._word(pointer + link)
+        if not valid_pointer(pointer + STAGE_CURSOR_X, 8):
             return None
-        second = self._word(first + STAGE_CURSOR_LINK)
-        if not valid_pointer(second + STAGE_CURSOR_X, 8):
-            return None
-        return struct.unpack(">ff", self._bytes(second + STAGE_CURSOR_X, 8))
+        return struct.unpack(">ff", self._bytes(pointer + STAGE_CURSOR_X, 8))

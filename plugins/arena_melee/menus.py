@@ -2,15 +2,19 @@
 
 A closed loop, called once per few frames with the menu state just read; it returns each pad's
 next state. On the character-select screen every port steers its own hand, as libmelee does:
-pick the character; click the port's human/CPU toggle until the port type reads as wanted; for a
-CPU, grab the level slider and tilt until the CPU-level byte reads the level, then let go. When
-every port is set and the "ready to fight" banner shows, the lead port presses START. On the
-stage-select screen the lead port steers the stage cursor to the stage and presses A. Only a
-game started from a character select this driver completed counts: from a stage select it did
-not reach itself it backs out with B, a game already running is quit with pause and L+R+A+START,
-the post-game screen is skipped with START, and title and memory-card screens get START and A.
+pick the character (carry the port's coin to the portrait and press A: the character byte follows
+a carried coin before A, so a character counts as picked only once the hand is empty); click the
+port's human/CPU toggle until the port type reads as wanted; for a CPU, grab the level slider at
+its handle (which sits where the current level is), tilt until the CPU-level byte reads the
+level, and let go, going by the byte that says whether the slider is held. When every port is
+set and the "ready to fight" banner shows, the lead port presses START. On the stage-select
+screen the lead port steers the stage cursor to the stage and presses A. Only a game started
+from a character select this driver completed counts: from a stage select it did not reach
+itself it backs out with B, a game already running is quit with pause and L+R+A+START, the
+post-game screen is skipped with START, and title and memory-card screens get START and A.
 
-Coordinates and bytes: ../shared/reference/melee-dolphin.md section 4 (libmelee).
+Coordinates and bytes: libmelee; the game's rules
+that the driver follows: the game's decompilation (doldecomp/melee).
 """
 
 from __future__ import annotations
@@ -24,8 +28,11 @@ from arena_melee.tables import CHARACTER_BY_CSS, Character, Stage
 ARRIVED = 1.5  # how close the hand must be to a target to click it (libmelee's wiggle room)
 FULL_TILT_DISTANCE = 10.0  # farther than this from the target: stick fully tilted
 MIN_TILT = 0.3  # the smallest deflection used, well outside the stick's dead zone
-SLIDER_PATIENCE = 30  # decisions without the level moving before the slider is grabbed again
 HOLD_FRAMES = 2  # each decision is held at least this many frames, so Dolphin's poll sees it
+# An empty hand picks up its own coin only when it enters the portraits (0.2 < y < 22); a hand
+# carrying its coin below them puts it down with no character (decomp rule 1).
+PORTRAITS_BOTTOM, PORTRAITS_TOP = 0.2, 22.0
+BELOW_PORTRAITS = -2.0  # where an empty hand goes to leave the portraits and re-enter them
 
 A = ControllerState(frozenset({"A"}))
 B = ControllerState(frozenset({"B"}))
@@ -34,8 +41,11 @@ LRA = ControllerState(frozenset({"L", "R", "A"}), l=1.0, r=1.0)
 LRA_START = ControllerState(frozenset({"L", "R", "A", "START"}), l=1.0, r=1.0)
 # VS mode's way out of a game is START while paused, with L+R+A held. Holding L+R+A, press START
 # twice: the first pauses (or quits if already paused), the second quits. Never a lone START,
-# which could unpause.
-QUIT_SEQUENCE = (LRA, LRA, LRA_START, LRA, LRA, LRA_START, LRA, RELEASED, RELEASED)
+# which could unpause. Pausing starts a 10-frame timer in which START is ignored (decomp rule 6),
+# so the second START comes more than PAUSE_FRAMES later: each decision lasts HOLD_FRAMES or more.
+PAUSE_FRAMES = 10
+_PAUSE_WAIT = (LRA,) * (PAUSE_FRAMES // HOLD_FRAMES + 1)
+QUIT_SEQUENCE = (LRA, LRA, LRA_START, *_PAUSE_WAIT, LRA_START, LRA, RELEASED, RELEASED)
 # Title screen and memory-card prompts: START and A, slowly enough for each screen to load.
 MENU_SEQUENCE = (START, RELEASED, RELEASED, RELEASED, RELEASED, A, RELEASED, RELEASED, RELEASED, RELEASED)
 
@@ -45,9 +55,11 @@ def toggle_position(port: int) -> tuple[float, float]:
     return -32.2 + 15.82 * (port - 1), -2.2
 
 
-def slider_position(port: int) -> tuple[float, float]:
-    """The port's CPU-level slider handle."""
-    return -30.9 + 15.4 * (port - 1), -15.12
+def slider_position(port: int, level: int = 1) -> tuple[float, float]:
+    """The port's CPU-level slider handle at ``level``: the level is int(0.8 * offset + 0.5) + 1
+    of the handle's offset along the slider (decomp rule 5), taking libmelee's handle position
+    as level 1's (an assumption: libmelee is the only source, and it needs the disc)."""
+    return -30.9 + 15.4 * (port - 1) + (level - 1) / 0.8, -15.12
 
 
 @dataclass(frozen=True)
@@ -87,9 +99,6 @@ class MenuDriver:
         self.lead = lead
         self.settled = False  # START pressed on a character select set up as planned: the next game is ours
         self._last: dict[int, ControllerState] = {port: RELEASED for port in self.plans}
-        self._grabbed = {port: False for port in self.plans}
-        self._level_seen: dict[int, int | None] = {port: None for port in self.plans}
-        self._level_wait = {port: 0 for port in self.plans}
         self._scene = None
         self._step = 0  # decisions since the scene last changed
 
@@ -106,13 +115,18 @@ class MenuDriver:
 
     # -- screens -------------------------------------------------------------------------------
 
+    @staticmethod
+    def picked(plan: PortPlan, menu: MenuState) -> bool:
+        """The port's coin is down on its character: the byte matches and the hand is empty."""
+        return menu.css_characters.get(plan.port) == plan.character.css_id and menu.hand_empty(plan.port)
+
     def port_done(self, plan: PortPlan, menu: MenuState) -> bool:
         port = plan.port
         return (
-            menu.css_characters.get(port) == plan.character.css_id
+            self.picked(plan, menu)
             and menu.port_types.get(port) == plan.port_type
             and (plan.cpu_level is None or menu.cpu_levels.get(port) == plan.cpu_level)
-            and not self._grabbed[port]
+            and not menu.sliders_held.get(port)
         )
 
     def _character_select_port(self, plan: PortPlan, menu: MenuState) -> ControllerState:
@@ -120,34 +134,23 @@ class MenuDriver:
         cursor = menu.cursors.get(port)
         if cursor is None:
             return RELEASED  # the hand is not set up yet (the screen is loading)
-        if menu.css_characters.get(port) != plan.character.css_id:
-            self._grabbed[port] = False
+        level = menu.cpu_levels.get(port)
+        if menu.sliders_held.get(port):
+            # The slider first: while it is held the hand may not read as empty, nor click anything.
+            if plan.cpu_level is not None and level != plan.cpu_level and menu.port_types.get(port) == PORT_CPU:
+                return ControllerState(main=(0.65 if level < plan.cpu_level else 0.35, 0.5))
+            return self._tap(port, A)  # the level is right (or no slider is wanted): let go
+        if not self.picked(plan, menu):
+            if menu.hand_empty(port) and PORTRAITS_BOTTOM < cursor[1] < PORTRAITS_TOP:
+                # An empty hand among the portraits picks nothing up: leave them, to enter again.
+                return toward(cursor, (cursor[0], BELOW_PORTRAITS))
+            # Carry the coin to the portrait (the byte shows it already) and put it down with A.
             return self._click(port, cursor, plan.character.css_position)
         if menu.port_types.get(port) != plan.port_type:
-            self._grabbed[port] = False
-            return self._click(port, cursor, toggle_position(port))
-        if plan.cpu_level is None:
-            return RELEASED
-        level = menu.cpu_levels.get(port)
-        if level != plan.cpu_level:
-            if not self._grabbed[port]:
-                out = self._click(port, cursor, slider_position(port))
-                if "A" in out.buttons:
-                    self._grabbed[port] = True
-                    self._level_seen[port], self._level_wait[port] = level, 0
-                return out
-            if level != self._level_seen[port]:
-                self._level_seen[port], self._level_wait[port] = level, 0
-            else:
-                self._level_wait[port] += 1
-                if self._level_wait[port] > SLIDER_PATIENCE:
-                    self._grabbed[port] = False  # the slider was not grabbed: go and click it again
-            return ControllerState(main=(0.65 if level < plan.cpu_level else 0.35, 0.5))
-        if self._grabbed[port]:
-            out = self._tap(port, A)  # the level is right: let go of the slider
-            if "A" in out.buttons:
-                self._grabbed[port] = False
-            return out
+            return self._click(port, cursor, toggle_position(port))  # needs the coin down, the hand empty
+        if plan.cpu_level is not None and level != plan.cpu_level:
+            # Grab the handle where the current level puts it (within about 2.2 of it).
+            return self._click(port, cursor, slider_position(port, level or 1))
         return RELEASED
 
     def _character_select(self, menu: MenuState) -> dict[int, ControllerState]:
@@ -207,7 +210,9 @@ class MenuDriver:
                     f"{CHARACTER_BY_CSS.get(menu.css_characters.get(p), menu.css_characters.get(p))}, "
                     f"{PORT_TYPE_NAMES.get(menu.port_types.get(p), menu.port_types.get(p))}{level}"
                 )
-                parts.append(f"port {p} is {have} (want {want}), hand at {_xy(menu.cursors.get(p))}")
+                hand = menu.hands.get(p)
+                holding = "" if hand is None or menu.hand_empty(p) else f" holding something (hand state {hand})"
+                parts.append(f"port {p} is {have} (want {want}), hand at {_xy(menu.cursors.get(p))}{holding}")
             return "; ".join(parts) + f"; ready banner {'shown' if menu.ready else 'not shown'}"
         if scene is Scene.STAGE_SELECT:
             return f"stage cursor at {_xy(menu.stage_cursor)}, {self.stage.name} is at {_xy(self.stage.sss_position)}"

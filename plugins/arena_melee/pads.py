@@ -2,7 +2,7 @@
 
 Dolphin opens every FIFO in ``<user>/Pipes/`` at start-up and reads lines like ``PRESS A``,
 ``RELEASE B``, ``SET MAIN 0.5 1`` and ``SET L 1`` from it (Dolphin's Pipes.cpp; see
-../shared/reference/melee-dolphin.md). Each write here carries the pad's whole state, so a
+docs/melee.md). Each write here carries the pad's whole state, so a
 lost or merged write never leaves a button stuck.
 
 Plain Python (``os`` only): the registration module reads the action names from here.

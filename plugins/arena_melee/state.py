@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 DEAD_ACTION_MAX = 0xA  # action states 0x0-0xA are the death animations (phillip, libmelee)
@@ -75,6 +75,9 @@ class GameState:
         return scene_of(self.major_scene, self.minor_scene)
 
 
+HAND_EMPTY = 2  # the char-select hand-state byte of a hand holding nothing (its coin is down)
+
+
 @dataclass(frozen=True)
 class MenuState:
     """What the menu driver needs on the character- and stage-select screens."""
@@ -89,10 +92,17 @@ class MenuState:
     ready: bool  # the "ready to fight" banner is shown
     stage_cursor: tuple[float, float] | None  # None when the stage-select cursor is not set up
     stage: int
+    # What each char-select hand holds (port -> hand-state byte; None where the hand is not set
+    # up): picking a character depends on it. And whether each port's CPU-level slider is held.
+    hands: dict[int, int | None] = field(default_factory=dict)
+    sliders_held: dict[int, bool] = field(default_factory=dict)
 
     @property
     def scene(self) -> Scene:
         return scene_of(self.major_scene, self.minor_scene)
+
+    def hand_empty(self, port: int) -> bool:
+        return self.hands.get(port) == HAND_EMPTY
 
 
 PORT_HUMAN, PORT_CPU, PORT_OFF = 0, 1, 3

@@ -1,7 +1,7 @@
 """Melee's characters and stages: names, the ids the game uses, and menu coordinates.
 
 Plain data, cheap to import (the registration module builds its option choices from it).
-Sources: ../shared/reference/melee-dolphin.md (char-select order, stage ids, menu coordinates
+Sources: docs/melee.md (char-select order, stage ids, menu coordinates
 from libmelee); the external character ids are the community's (Slippi's replay spec), not
 checked against the ISO here.
 """
@@ -65,7 +65,7 @@ CHARACTER_BY_CSS = {c.css_id: c.name for c in CHARACTERS.values()}
 @dataclass(frozen=True)
 class Stage:
     name: str
-    stage_id: int  # the byte at 0x804D6CAD during a game
+    stage_id: int  # the selected-stage byte, 0x804D6CAE (decomp rule 2), during a game
     sss_position: tuple[float, float]  # the stage-select cursor target (libmelee)
 
 

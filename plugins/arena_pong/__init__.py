@@ -82,7 +82,7 @@ PADDLE_REACH = 6 / 64
 def pong_potential(observation) -> float:
     """Shaping potential: minus how far the ball's height is beyond the paddle's reach (in units of
     64 px) while the ball is in play, 0 otherwise. Learners that follow the ball learn to return it
-    long before the sparse score says so (measured in shared/reference/retro.md).
+    long before the sparse score says so (measured on stable-retro 1.0.1).
 
     Flat across the paddle on purpose: a potential that pulls the ball to the paddle's centre
     teaches centre hits, which send the ball back flat, and the cartridge's CPU returns flat balls

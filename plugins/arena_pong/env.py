@@ -1,6 +1,6 @@
 """The Pong emulator behind the PettingZoo Parallel API (imported lazily by ``pong.make_pong``).
 
-Facts this relies on (measured, see shared/reference/retro.md):
+Facts this relies on (measured on stable-retro 1.0.1):
 
 * ``Start.2P``: both paddles are driven from player 0's button slot. Bits 4/5 (UP/DOWN) move the
   green right paddle, bits 6/7 (LEFT/RIGHT) the orange left one; bit 0 serves for green and bit

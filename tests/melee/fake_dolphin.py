@@ -6,10 +6,12 @@ opens the FIFOs its GCPadNew.ini names, and keeps the console's memory in a 32 M
 characters, like a binary started through a symlink. Behaviour comes from the environment:
 
 * ``FAKE_DOLPHIN_IMAGE``: a pickled MemoryImage copied into memory at start;
-* ``FAKE_DOLPHIN_SIM``: run the menu simulator, starting at title/css/sss/game/postgame;
+* ``FAKE_DOLPHIN_SIM``: run the menu simulator, starting at title/css/sss/game/postgame; it
+  shows every character and stage only when the user folder enables the unlock code, as Dolphin would;
 * ``FAKE_DOLPHIN_FPS`` (default 1000), ``FAKE_DOLPHIN_TICK=1`` (count frames without the sim),
   ``FAKE_DOLPHIN_STOCKS``, ``FAKE_DOLPHIN_TIME_LIMIT`` (frames: a time match),
-  ``FAKE_DOLPHIN_SLIDER_MAX`` (the CPU-level slider stops there);
+  ``FAKE_DOLPHIN_SLIDER_MAX`` (the CPU-level slider stops there), ``FAKE_DOLPHIN_CPU_LEVEL``
+  (the level the sliders start at);
 * ``FAKE_DOLPHIN_NO_EMU=1``: no game memory at all (dolphin-memory-engine says noEmu);
 * ``FAKE_DOLPHIN_EXIT_AFTER=S``: exit with status 3 after S seconds (a crash);
 * ``FAKE_DOLPHIN_BOOT_FAIL=1``: fail at once like Dolphin given a file it cannot boot (status 1);
@@ -32,7 +34,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from melee_image import SHM_SIZE, MemoryImage
-from menu_sim import MeleeSim, Mem, PipePads
+from menu_sim import MeleeSim, Mem, PipePads, unlock_code_enabled
 
 stop = False
 terms = 0
@@ -89,6 +91,8 @@ def main() -> int:
                 stocks=int(os.environ.get("FAKE_DOLPHIN_STOCKS", "4")),
                 time_limit=int(os.environ.get("FAKE_DOLPHIN_TIME_LIMIT", "0")),
                 slider_max=int(os.environ.get("FAKE_DOLPHIN_SLIDER_MAX", "9")),
+                unlocked=unlock_code_enabled(args.user),
+                cpu_level=int(os.environ.get("FAKE_DOLPHIN_CPU_LEVEL", "1")),  # a fresh save, unless the unlock code is on
             )
         tick = sim is not None or bool(os.environ.get("FAKE_DOLPHIN_TICK"))
         period = 1.0 / float(os.environ.get("FAKE_DOLPHIN_FPS", "1000"))

@@ -121,12 +121,13 @@ def write_player(image: MemoryImage, port: int, p: Player) -> None:
     image.f32(e + L.E_SPEED_GROUND_X_SELF, p.speed_ground_x_self)
 
 
-def write_scene(image: MemoryImage, major: int, minor: int, frame: int, stage: int = 25) -> None:
-    image.u8(L.MAJOR, major).u8(L.MINOR, minor).u32(L.FRAME, frame).u8(L.STAGE, stage)
+def write_scene(image: MemoryImage, major: int, minor: int, frame: int, stage: int = 25, stick_y: int = 0) -> None:
+    """Scene bytes and frame counter; ``stage`` is the selected icon, ``stick_y`` the byte before it."""
+    image.u8(L.MAJOR, major).u8(L.MINOR, minor).u32(L.FRAME, frame).u8(L.STAGE, stage).u8(L.SSS_STICK_Y, stick_y)
 
 
 def write_menu(image: MemoryImage, port: int, *, port_type: int, css_char: int, cpu_level: int,
-               cursor: tuple[float, float] | None) -> None:  # fmt: skip
+               cursor: tuple[float, float] | None, hand_state: int = L.HAND_EMPTY) -> None:  # fmt: skip
     base = L.CSS_STRIDE * (port - 1)
     image.u8(L.PORT_TYPE + base, port_type).u8(L.CSS_CHAR + base, css_char).u8(L.CPU_LEVEL + base, cpu_level)
     if cursor is None:
@@ -134,14 +135,21 @@ def write_menu(image: MemoryImage, port: int, *, port_type: int, css_char: int, 
     else:
         hand = L.CURSOR_BASE + 0x40 * (port - 1)
         image.u32(L.CURSOR_PTRS + 4 * (port - 1), hand).f32(hand + L.CURSOR_X, cursor[0]).f32(hand + L.CURSOR_Y, cursor[1])
+        image.u8(hand + L.HAND_STATE, hand_state)
 
 
-def write_stage_cursor(image: MemoryImage, xy: tuple[float, float] | None) -> None:
+def write_stage_cursor(image: MemoryImage, xy: tuple[float, float] | None, stale: tuple[float, float] = (-27.0, 19.0)) -> None:
+    """The stage-select cursor at ``xy`` through the static chain (None: a null root); the old heap
+    root 0x80BDA810 points at an unrelated object that reads as ``stale`` through the old chain."""
+    objects = L.SSS_OBJECTS
     if xy is None:
         image.u32(L.SSS_ROOT, 0)
-        return
-    image.u32(L.SSS_ROOT, L.SSS_OBJECT_1).u32(L.SSS_OBJECT_1 + L.SSS_LINK, L.SSS_OBJECT_2)
-    image.f32(L.SSS_OBJECT_2 + L.SSS_X, xy[0]).f32(L.SSS_OBJECT_2 + L.SSS_Y, xy[1])
+    else:
+        image.u32(L.SSS_ROOT, objects[0])
+        image.u32(objects[0] + L.SSS_LINKS[0], objects[1]).u32(objects[1] + L.SSS_LINKS[1], objects[2])
+        image.f32(objects[2] + L.SSS_X, xy[0]).f32(objects[2] + L.SSS_Y, xy[1])
+    image.u32(L.SSS_HEAP_ROOT, L.SSS_STALE).u32(L.SSS_STALE + 0x28, L.SSS_STALE + 0x40)
+    image.f32(L.SSS_STALE + 0x40 + L.SSS_X, stale[0]).f32(L.SSS_STALE + 0x40 + L.SSS_Y, stale[1])
 
 
 # -- DOLs --------------------------------------------------------------------------------------

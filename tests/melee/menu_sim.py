@@ -1,9 +1,13 @@
 """A small Melee simulator for the fake Dolphin: menus and a toy game driven by pipe pads.
 
-It plays the game's side of what the plugin assumes (../shared/reference/melee-dolphin.md):
+It plays the game's side of what the plugin assumes (docs/melee.md):
 scene bytes, the character-select hands, port types and CPU-level slider, the ready banner,
 the stage-select cursor, and in game the player blocks the reader reads. The menus respond to
-pads the way the reference describes them; the "game" is a toy (an A press by one port deals 8%
+pads the way the references describe them, including the game rules that
+a read of the decompilation (doldecomp/melee) found in the decompilation: a hand carries its coin and the
+character byte follows the coin before A; the selected stage is 0x804D6CAE beside the stick
+byte; a fresh save hides 11 characters and three stages unless the unlock code is enabled; the
+stage cursor hangs off a static pointer chain; the "game" is a toy (an A press by one port deals 8%
 to the other; 60% is a KO; a CPU at level N attacks every 100 - 10 N frames) whose only job is
 to make stocks, percents, deaths and the post-game screen happen. It is our model of the game,
 not the game: it can only show that the plugin drives *this model* correctly.
@@ -27,6 +31,48 @@ HIT = 8
 DEAD_FRAMES = 30
 GAME_END_FRAMES = 40
 CURSOR_SPEED = 1.2  # units per frame at full tilt
+# The CPU-level slider (decomp rule 5): grabbed within GRAB_RADIUS of its handle, which sits at
+# level = int(0.8 * offset + 0.5) + 1 along the slider. Taking libmelee's handle position as level
+# 1's (offset 0) is our assumption; so is the handle's speed.
+GRAB_RADIUS = 2.2
+SLIDER_SPEED = 0.3  # units per frame at full tilt
+PAUSE_TIMER = 10  # frames after pausing in which neither quit nor unpause is accepted (decomp rule 6)
+PORTRAIT_AREA = (0.2, 22.0)  # y range where an empty hand picks up its own coin (decomp rule 1)
+# A fresh save (decomp rule 3): hidden characters by grid slot, Pikachu in Luigi's slot, hidden stages.
+LOCKED_CHARACTERS = frozenset({0, 2, 8, 9, 17, 18, 20, 21, 22, 23, 24})
+LOCKED_SLOTS = {2: 19, 19: None}  # slot -> what it shows while locked (None: hidden)
+LOCKED_STAGES = frozenset({24, 25, 26})
+
+
+def unlock_code_enabled(user_dir: str) -> bool:
+    """True when the user folder's GALE01r2.ini enables a code that writes UNLOCK_CODE's lines
+    (as an Action Replay or gecko code) and Dolphin.ini turns cheats on, as Dolphin requires. As
+    Dolphin does, a code's name is its header up to "[creator]"; [*_Enabled] lists names."""
+    config = os.path.join(user_dir, "Config", "Dolphin.ini")
+    game = os.path.join(user_dir, "GameSettings", "GALE01r2.ini")
+    if not (os.path.exists(config) and os.path.exists(game)):
+        return False
+    cheats = any(line.replace(" ", "") == "EnableCheats=True" for line in open(config, encoding="utf-8").read().splitlines())
+    sections: dict[str, list[str]] = {}
+    current = ""
+    for line in open(game, encoding="utf-8").read().splitlines():
+        line = line.strip()
+        if line.startswith("[") and line.endswith("]"):
+            current = line[1:-1]
+        elif line:
+            sections.setdefault(current, []).append(line)
+    for kind in ("ActionReplay", "Gecko"):
+        name, codes = None, {}
+        for line in sections.get(kind, []):
+            if line.startswith("$"):
+                name = "$" + line[1:].split("[", 1)[0].strip()
+                codes[name] = []
+            elif name:
+                codes[name].append(line.upper())
+        enabled = set(sections.get(f"{kind}_Enabled", []))
+        if any(name in enabled and set(L.UNLOCK_CODE) <= set(lines) for name, lines in codes.items()):
+            return cheats
+    return False
 
 
 class PadInput:
@@ -127,15 +173,28 @@ def _axis(v: float) -> float:
 
 
 class MeleeSim:
-    def __init__(self, mem: Mem, start: str = "css", stocks: int = 4, time_limit: int = 0, slider_max: int = 9):
+    def __init__(
+        self,
+        mem: Mem,
+        start: str = "css",
+        stocks: int = 4,
+        time_limit: int = 0,
+        slider_max: int = 9,
+        unlocked: bool = False,
+        cpu_level: int = 1,
+    ):
         self.m = mem
+        self.unlocked = unlocked  # a fresh save hides characters and stages unless the unlock code runs
         self.slider_max = slider_max  # below 9: a slider that sticks, to test the level check
         self.stocks = stocks
         self.time_limit = time_limit  # frames; > 0 makes a time match (no stocks)
         self.prev = {port: PadInput() for port in (1, 2, 3, 4)}
         self.grabbed = {1: False, 2: False}
-        self.slider_wait = {1: 0, 2: 0}
+        self.holding = {1: False, 2: False}  # the hand carries its own coin
+        self.hovered_stage = None  # the last visible stage icon the cursor was over
+        self.slider = {port: (cpu_level - 1) / 0.8 for port in (1, 2)}  # the handle's offset along the slider
         self.paused = False
+        self.pause_timer = 0
         self.countdown = 0
         self.dead_timer = {1: 0, 2: 0}
         self.game_frames = 0
@@ -143,11 +202,17 @@ class MeleeSim:
         self.quits = 0
         self.games_started = 0
         self.m.u32(L.FRAME, 0)
+        # The old stage-cursor root is heap memory: in our model it points at an unrelated object.
+        self.m.u32(L.SSS_HEAP_ROOT, L.SSS_STALE)
+        self.m.u32(L.SSS_STALE + 0x28, L.SSS_STALE + 0x40)
+        self.m.f32(L.SSS_STALE + 0x40 + L.SSS_X, -27.0)
+        self.m.f32(L.SSS_STALE + 0x40 + L.SSS_Y, 19.0)
         for port in (1, 2, 3, 4):
             base = L.CSS_STRIDE * (port - 1)
             self.m.u8(L.PORT_TYPE + base, HUMAN if port <= 2 else OFF)
             self.m.u8(L.CSS_CHAR + base, L.NO_CHARACTER)
-            self.m.u8(L.CPU_LEVEL + base, 1)
+            self.m.u8(L.CPU_LEVEL + base, cpu_level)
+            self.m.u8(L.SLIDER_HELD + base, 0)
         if start == "title":
             self._scene(0, 0)
         elif start == "css":
@@ -182,17 +247,22 @@ class MeleeSim:
             self.m.u32(L.CURSOR_PTRS + 4 * (port - 1), hand)
             self.m.f32(hand + L.CURSOR_X, -20.0 + 15.0 * (port - 1))
             self.m.f32(hand + L.CURSOR_Y, -8.0)
+            self.m.u8(hand + L.HAND_STATE, L.HAND_EMPTY)
             self.grabbed[port] = False
+            self.holding[port] = False
         for port in (1, 2):  # no fighters outside a game
             self.m.u32(L.static(port) + L.S_ENTITY, 0)
         self.m.u32(L.SSS_ROOT, 0)
 
     def _enter_sss(self):
         self._scene(2, 1)
-        self.m.u32(L.SSS_ROOT, L.SSS_OBJECT_1)
-        self.m.u32(L.SSS_OBJECT_1 + L.SSS_LINK, L.SSS_OBJECT_2)
-        self.m.f32(L.SSS_OBJECT_2 + L.SSS_X, 0.0)
-        self.m.f32(L.SSS_OBJECT_2 + L.SSS_Y, 0.0)
+        first, second, cursor = L.SSS_OBJECTS
+        self.m.u32(L.SSS_ROOT, first)
+        self.m.u32(first + L.SSS_LINKS[0], second)
+        self.m.u32(second + L.SSS_LINKS[1], cursor)
+        self.m.f32(cursor + L.SSS_X, 0.0)
+        self.m.f32(cursor + L.SSS_Y, 0.0)
+        self.hovered_stage = None
         self.countdown = 0
 
     def _enter_game(self):
@@ -241,50 +311,77 @@ class MeleeSim:
             base = L.CSS_STRIDE * (port - 1)
             x, y = self.m.f32(hand + L.CURSOR_X), self.m.f32(hand + L.CURSOR_Y)
             sx, sy = _axis(pads[port].main[0]), _axis(pads[port].main[1])
-            if self.grabbed[port]:
-                level = self.m.u8(L.CPU_LEVEL + base)
-                self.slider_wait[port] += 1
-                if sx and self.slider_wait[port] >= 4:
-                    self.m.u8(L.CPU_LEVEL + base, min(self.slider_max, max(1, level + (1 if sx > 0 else -1))))
-                    self.slider_wait[port] = 0
+            if self.grabbed[port]:  # the stick moves the handle; the level follows it
+                top = (self.slider_max - 1) / 0.8 + 0.6  # past it the slider sticks
+                self.slider[port] = min(top, max(0.0, self.slider[port] + sx * SLIDER_SPEED))
+                self.m.u8(L.CPU_LEVEL + base, min(9, int(0.8 * self.slider[port] + 0.5) + 1))
                 if "A" in pressed[port]:
-                    self.grabbed[port] = False
+                    self.grabbed[port] = False  # A lets go
+                self.m.u8(L.SLIDER_HELD + base, int(self.grabbed[port]))
                 continue
+            was_in_area = PORTRAIT_AREA[0] < y < PORTRAIT_AREA[1]
             x = min(35.0, max(-35.0, x + sx * CURSOR_SPEED))
             y = min(25.0, max(-25.0, y + sy * CURSOR_SPEED))
             self.m.f32(hand + L.CURSOR_X, x)
             self.m.f32(hand + L.CURSOR_Y, y)
-            if "A" not in pressed[port]:
-                continue
-            toggle = (-32.2 + 15.82 * (port - 1), -2.2)
-            slider = (-30.9 + 15.4 * (port - 1), -15.12)
-            kind = self.m.u8(L.PORT_TYPE + base)
-            if abs(x - toggle[0]) < 2.5 and abs(y - toggle[1]) < 2.0:
-                self.m.u8(L.PORT_TYPE + base, {HUMAN: CPU, CPU: OFF, OFF: HUMAN}[kind])
-            elif abs(x - slider[0]) < 2.5 and abs(y - slider[1]) < 2.0 and kind == CPU:
-                self.grabbed[port], self.slider_wait[port] = True, 0
-            else:
-                char = self._portrait(x, y)
-                if char is not None:
-                    self.m.u8(L.CSS_CHAR + base, char)
-        ready = all(
-            self.m.u8(L.CSS_CHAR + L.CSS_STRIDE * (p - 1)) != L.NO_CHARACTER
-            and self.m.u8(L.PORT_TYPE + L.CSS_STRIDE * (p - 1)) in (HUMAN, CPU)
-            for p in (1, 2)
-        ) and not any(self.grabbed.values())
+            self._coin(port, x, y, was_in_area, "A" in pressed[port])
+        ready = (
+            all(
+                self.m.u8(L.CSS_CHAR + L.CSS_STRIDE * (p - 1)) != L.NO_CHARACTER
+                and self.m.u8(L.PORT_TYPE + L.CSS_STRIDE * (p - 1)) in (HUMAN, CPU)
+                for p in (1, 2)
+            )
+            and not any(self.grabbed.values())
+            and not any(self.holding.values())  # hidden while any hand holds something
+        )
         self.m.u8(L.READY, 0 if ready else 0x20)
         if ready and any("START" in b for b in pressed.values()):
             self._enter_sss()
 
-    @staticmethod
-    def _portrait(x, y):
-        for css in range(25):
-            row, col = divmod(css, 9)
+    def _coin(self, port, x, y, was_in_area, a_pressed):
+        """The hand and its coin after a move (decomp rule 1), then what an A press does."""
+        hand = L.CURSOR_BASE + 0x40 * (port - 1)
+        base = L.CSS_STRIDE * (port - 1)
+        in_area = PORTRAIT_AREA[0] < y < PORTRAIT_AREA[1]
+        if self.holding[port] and y <= PORTRAIT_AREA[0]:
+            self.holding[port] = False  # dropped below the portraits: the coin goes down with no character
+            self.m.u8(L.CSS_CHAR + base, L.NO_CHARACTER)
+        elif not self.holding[port] and in_area and not was_in_area:
+            self.holding[port] = True  # an empty hand entering the portraits picks up its own coin
+        char = self._portrait(x, y)
+        if self.holding[port] and char is not None:
+            self.m.u8(L.CSS_CHAR + base, char)  # the byte follows the carried coin, before any A
+        if a_pressed:
+            toggle = (-32.2 + 15.82 * (port - 1), -2.2)
+            handle = self.handle(port)
+            kind = self.m.u8(L.PORT_TYPE + base)
+            if self.holding[port]:
+                if char is not None:
+                    self.holding[port] = False  # A puts the coin down on that character
+            elif abs(x - toggle[0]) < 2.5 and abs(y - toggle[1]) < 2.0:
+                self.m.u8(L.PORT_TYPE + base, {HUMAN: CPU, CPU: OFF, OFF: HUMAN}[kind])
+            elif (x - handle[0]) ** 2 + (y - handle[1]) ** 2 < GRAB_RADIUS**2 and kind == CPU:
+                self.grabbed[port] = True
+                self.m.u8(L.SLIDER_HELD + base, 1)
+        self.m.u8(hand + L.HAND_STATE, L.HAND_COIN if self.holding[port] else L.HAND_EMPTY)
+
+    def handle(self, port):
+        """Where the port's CPU-level slider handle is now."""
+        return -30.9 + 15.4 * (port - 1) + self.slider[port], -15.12
+
+    def _portrait(self, x, y):
+        """The character whose portrait is under (x, y); None off the grid or on a hidden one."""
+        for slot in range(25):
+            row, col = divmod(slot, 9)
             if row == 2:
                 col += 1
             px, py = -29.0 + 7.0 * col, 4.5 + 7.0 * (2 - row)
             if abs(x - px) < 3.5 and abs(y - py) < 3.5:
-                return css
+                if self.unlocked:
+                    return slot
+                if slot in LOCKED_SLOTS:
+                    return LOCKED_SLOTS[slot]
+                return None if slot in LOCKED_CHARACTERS else slot
         return None
 
     def _sss(self, pads, pressed):
@@ -293,23 +390,30 @@ class MeleeSim:
             if self.countdown == 0:
                 self._enter_game()
             return
-        cx, cy = L.SSS_OBJECT_2 + L.SSS_X, L.SSS_OBJECT_2 + L.SSS_Y
+        cursor = L.SSS_OBJECTS[-1]
+        cx, cy = cursor + L.SSS_X, cursor + L.SSS_Y
         x, y = self.m.f32(cx), self.m.f32(cy)
+        stick_y = 0.0
         for port in (1, 2):
             x += _axis(pads[port].main[0]) * CURSOR_SPEED
             y += _axis(pads[port].main[1]) * CURSOR_SPEED
+            stick_y = stick_y or _axis(pads[port].main[1])
         x, y = min(27.0, max(-27.0, x)), min(19.0, max(-19.0, y))
         self.m.f32(cx, x)
         self.m.f32(cy, y)
+        self.m.u8(L.SSS_STICK_Y, round(stick_y * 80))  # the byte before the stage: 0 at neutral
+        for stage, (tx, ty) in STAGE_TARGETS.items():
+            if abs(x - tx) < 2.0 and abs(y - ty) < 2.0 and (self.unlocked or stage not in LOCKED_STAGES):
+                self.hovered_stage = stage  # hidden icons are never hovered
         if any("B" in b for b in pressed.values()):
             self._enter_css()  # B backs out to the character select
             return
         if any("A" in b for b in pressed.values()):
-            for stage, (tx, ty) in STAGE_TARGETS.items():
-                if abs(x - tx) < 2.0 and abs(y - ty) < 2.0:
-                    self.m.u8(L.STAGE, stage)
-                    self.countdown = 20  # loading
-                    self.m.u32(L.SSS_ROOT, 0)
+            over = [s for s, (tx, ty) in STAGE_TARGETS.items() if abs(x - tx) < 2.0 and abs(y - ty) < 2.0]
+            if over and self.hovered_stage is not None:  # over a hidden icon: the last visible one hovered
+                self.m.u8(L.STAGE, self.hovered_stage)
+                self.countdown = 20  # loading
+                self.m.u32(L.SSS_ROOT, 0)
 
     def _game(self, pads, pressed):
         if self.end_timer:
@@ -318,6 +422,9 @@ class MeleeSim:
                 self._scene(2, 4)
             return
         if self.paused:
+            if self.pause_timer:
+                self.pause_timer -= 1  # too soon after pausing: START is ignored, with or without L+R+A
+                return
             held = pads[1].buttons | pads[2].buttons
             if any("START" in b for b in pressed.values()):
                 if {"L", "R", "A"} <= held:
@@ -327,7 +434,7 @@ class MeleeSim:
                     self.paused = False
             return
         if any("START" in b for b in pressed.values()):
-            self.paused = True
+            self.paused, self.pause_timer = True, PAUSE_TIMER
             return
         self.game_frames += 1
         for port in (1, 2):

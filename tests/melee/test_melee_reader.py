@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 
+import melee_layout as L
 import pytest
 from melee_image import MemoryImage, Player, write_menu, write_player, write_scene, write_stage_cursor
 
@@ -125,12 +126,15 @@ def test_reads_the_menus(start_fake, hooked):
     image = MemoryImage()
     write_scene(image, 2, 0, 77, stage=6)
     write_menu(image, 1, port_type=1, css_char=7, cpu_level=9, cursor=(-30.5, -15.25))
-    write_menu(image, 2, port_type=0, css_char=10, cpu_level=3, cursor=(12.0, 4.5))
+    write_menu(image, 2, port_type=0, css_char=10, cpu_level=3, cursor=(12.0, 4.5), hand_state=L.HAND_COIN)
     image.u8(0x804D6CF2, 0)  # ready banner shown
+    image.u8(0x803F0E0E, 1)  # port 1's CPU-level slider is held
     write_stage_cursor(image, (6.75, -9.0))
     fake = start_fake(image)
     memory = hooked()
     menu = memory.read_menu()
+    assert menu.hands == {1: 2, 2: L.HAND_COIN} and menu.hand_empty(1) and not menu.hand_empty(2)
+    assert menu.sliders_held == {1: True, 2: False}
     assert menu.scene is Scene.CHARACTER_SELECT and menu.frame == 77 and menu.stage == 6
     assert menu.port_types == {1: 1, 2: 0}
     assert menu.css_characters == {1: 7, 2: 10}
@@ -145,8 +149,37 @@ def test_reads_the_menus(start_fake, hooked):
     write_stage_cursor(update, None)
     fake.write(update)
     menu = memory.read_menu()
-    assert menu.cursors == {1: (-30.5, -15.25), 2: None}
+    assert menu.cursors == {1: (-30.5, -15.25), 2: None} and menu.hands[2] is None
     assert menu.port_types[2] == 3 and menu.ready is False and menu.stage_cursor is None
+
+
+def test_the_stage_is_the_selected_icon_byte_not_the_stick_byte(start_fake, hooked):
+    # Decomp rule 2: 0x804D6CAE is the selected stage icon; 0x804D6CAD before it is the stage
+    # select's stick Y, 0 after the neutral A press that picked the stage.
+    image = game_image(stage=25)
+    image.u8(0x804D6CAE, 25).u8(0x804D6CAD, 0)
+    start_fake(image)
+    memory = hooked()
+    assert memory.read_state().stage == 25
+    assert memory.read_menu().stage == 25
+
+
+def test_the_stage_cursor_is_read_through_the_static_pointer_chain(start_fake, hooked):
+    # Decomp rule 4: [[[0x804D7820] + 0x10] + 0x28] + 0x38 / + 0x3C. The old root 0x80BDA810 is a
+    # heap address; here it points at an unrelated object that the old chain reads as (-27, 19).
+    image = MemoryImage()
+    write_scene(image, 2, 1, 5)
+    write_stage_cursor(image, (6.75, -9.0), stale=(-27.0, 19.0))
+    fake = start_fake(image)
+    memory = hooked()
+    assert memory.read_menu().stage_cursor == (6.75, -9.0)
+    first, second, _ = L.SSS_OBJECTS
+    for link in (0x804D7820, first + 0x10, second + 0x28):  # a null link anywhere: no cursor
+        fake.write(MemoryImage().u32(link, 0))
+        assert memory.read_menu().stage_cursor is None
+        write_stage_cursor(image, (6.75, -9.0))
+        fake.write(image)
+    assert memory.read_menu().stage_cursor == (6.75, -9.0)
 
 
 def test_hook_without_dolphin_is_status_not_running(start_fake):
