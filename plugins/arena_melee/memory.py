@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from arena.errors import ArenaError
-from arena_melee.state import GameState, MenuState, PlayerState
+from arena_melee.state import GameState, MenuState, PlayerState, in_damage_state
 
 # -- addresses ---------------------------------------------------------------------------------
 PLAYER_STATIC = 0x80453080  # port 1's static block; ports are PLAYER_STRIDE apart
@@ -39,9 +39,12 @@ ENTITY_SPEED_GROUND_X_SELF = 0x14C
 ENTITY_ACTION_FRAME = 0x8F4  # f32
 ENTITY_HITLAG = 0x19BC  # f32
 ENTITY_JUMPS_USED = 0x19C8  # u8
-ENTITY_INVULNERABLE = 0x19EC  # u32
+# u32 each, nonzero when invulnerable: the move's (fighter+0x1988) beside the fighter's
+# (fighter+0x198C), in the entity-offset convention (fighter offset + 0x60); either counts.
+ENTITY_MOVE_INVULNERABLE = 0x19E8
+ENTITY_INVULNERABLE = 0x19EC
 ENTITY_SHIELD = 0x19F8  # f32
-ENTITY_HITSTUN = 0x23A0  # f32
+ENTITY_HITSTUN = 0x23A0  # f32, a per-motion-state union: hitstun only in the damage action states
 ENTITY_READ_SIZE = ENTITY_HITSTUN + 4  # one read covers every entity field
 
 SCENE_BLOCK = 0x80479D30  # major scene at +0, minor scene at +3, frame counter (u32) at +0x30
@@ -188,6 +191,7 @@ class MeleeMemory:
         e = self._bytes(entity, ENTITY_READ_SIZE)
         f32 = lambda offset: struct.unpack_from(">f", e, offset)[0]  # noqa: E731
         u32 = lambda offset: struct.unpack_from(">I", e, offset)[0]  # noqa: E731
+        action_state = u32(ENTITY_ACTION_STATE)
         return PlayerState(
             port=port,
             present=True,
@@ -197,14 +201,14 @@ class MeleeMemory:
             percent=percent,
             stocks=stocks,
             facing=f32(ENTITY_FACING),
-            action_state=u32(ENTITY_ACTION_STATE),
+            action_state=action_state,
             action_frame=f32(ENTITY_ACTION_FRAME),
             in_air=u32(ENTITY_IN_AIR) != 0,
             jumps_used=e[ENTITY_JUMPS_USED],
             hitlag=f32(ENTITY_HITLAG),
-            hitstun=f32(ENTITY_HITSTUN),
+            hitstun=f32(ENTITY_HITSTUN) if in_damage_state(action_state) else 0.0,
             shield=f32(ENTITY_SHIELD),
-            invulnerable=u32(ENTITY_INVULNERABLE) != 0,
+            invulnerable=u32(ENTITY_INVULNERABLE) != 0 or u32(ENTITY_MOVE_INVULNERABLE) != 0,
             speed_air_x_self=f32(ENTITY_SPEED_AIR_X_SELF),
             speed_y_self=f32(ENTITY_SPEED_Y_SELF),
             speed_x_attack=f32(ENTITY_SPEED_X_ATTACK),

@@ -6,6 +6,14 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 DEAD_ACTION_MAX = 0xA  # action states 0x0-0xA are the death animations (phillip, libmelee)
+# The damage (hitstun) action states, libmelee's Action enum DAMAGE_HIGH_1 0x4B .. DAMAGE_FLY_ROLL
+# 0x5B. The hitstun field (+0x23A0) is a per-motion-state union: outside these it holds some other
+# state's data, so the reader reports hitstun 0 there.
+DAMAGE_ACTION_MIN, DAMAGE_ACTION_MAX = 0x4B, 0x5B
+
+
+def in_damage_state(action_state: int) -> bool:
+    return DAMAGE_ACTION_MIN <= action_state <= DAMAGE_ACTION_MAX
 
 
 class Scene(str, Enum):  # noqa: UP042 (StrEnum would change str(), which messages use)
@@ -47,9 +55,9 @@ class PlayerState:
     in_air: bool = False
     jumps_used: int = 0
     hitlag: float = 0.0
-    hitstun: float = 0.0
+    hitstun: float = 0.0  # 0 outside the damage action states (in_damage_state)
     shield: float = 0.0
-    invulnerable: bool = False
+    invulnerable: bool = False  # either the fighter's or its move's invulnerability is set
     speed_air_x_self: float = 0.0
     speed_y_self: float = 0.0
     speed_x_attack: float = 0.0

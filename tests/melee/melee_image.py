@@ -96,6 +96,7 @@ class Player:
     hitstun: float = 0.0
     shield: float = 60.0
     invulnerable: int = 0
+    move_invulnerable: int = 0  # fighter+0x1988: a move's invulnerability
     speed_air_x_self: float = 0.0
     speed_y_self: float = 0.0
     speed_x_attack: float = 0.0
@@ -116,6 +117,7 @@ def write_player(image: MemoryImage, port: int, p: Player) -> None:
     image.f32(e + L.E_ACTION_FRAME, p.action_frame).u32(e + L.E_IN_AIR, p.in_air)
     image.u8(e + L.E_JUMPS, p.jumps_used).f32(e + L.E_HITLAG, p.hitlag).f32(e + L.E_HITSTUN, p.hitstun)
     image.f32(e + L.E_SHIELD, p.shield).u32(e + L.E_INVULNERABLE, p.invulnerable)
+    image.u32(e + L.E_MOVE_INVULNERABLE, p.move_invulnerable)
     image.f32(e + L.E_SPEED_AIR_X_SELF, p.speed_air_x_self).f32(e + L.E_SPEED_Y_SELF, p.speed_y_self)
     image.f32(e + L.E_SPEED_X_ATTACK, p.speed_x_attack).f32(e + L.E_SPEED_Y_ATTACK, p.speed_y_attack)
     image.f32(e + L.E_SPEED_GROUND_X_SELF, p.speed_ground_x_self)

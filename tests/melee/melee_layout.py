@@ -13,6 +13,12 @@ S_CHARACTER, S_X, S_Y, S_PERCENT, S_STOCKS, S_ENTITY = 0x04, 0x10, 0x14, 0x60, 0
 
 E_ACTION, E_FACING, E_ACTION_FRAME, E_IN_AIR = 0x70, 0x8C, 0x8F4, 0x140
 E_JUMPS, E_HITLAG, E_HITSTUN, E_SHIELD, E_INVULNERABLE = 0x19C8, 0x19BC, 0x23A0, 0x19F8, 0x19EC
+# fighter+0x1988, beside the invulnerable state at fighter+0x198C (entity +0x19EC): a move's own
+# invulnerability (the decompilation; entity offset = fighter offset + 0x60)
+E_MOVE_INVULNERABLE = 0x19E8
+# Hitstun (+0x23A0) is a per-motion-state union: it means hitstun only in libmelee's damage action
+# states, DAMAGE_HIGH_1 0x4B .. DAMAGE_FLY_ROLL 0x5B.
+DAMAGE_STATES = range(0x4B, 0x5B + 1)
 E_SPEED_AIR_X_SELF, E_SPEED_Y_SELF, E_SPEED_X_ATTACK, E_SPEED_Y_ATTACK, E_SPEED_GROUND_X_SELF = 0xE0, 0xE4, 0xEC, 0xF0, 0x14C
 
 MAJOR, MINOR, FRAME = 0x80479D30, 0x80479D33, 0x80479D60

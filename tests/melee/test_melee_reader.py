@@ -20,7 +20,8 @@ from arena_melee.memory import MeleeMemory, process_name
 from arena_melee.state import PlayerState, Scene
 
 # Values exactly representable as f32, different for every field and both ports.
-P1 = Player(character=0x02, x=-12.5, y=33.25, percent=87, stocks=3, facing=-1.0, action_state=0x14,
+# P1 is in a damage state (0x58, DAMAGE_FLY_NEUTRAL), so its hitstun counts.
+P1 = Player(character=0x02, x=-12.5, y=33.25, percent=87, stocks=3, facing=-1.0, action_state=0x58,
             action_frame=7.0, in_air=1, jumps_used=2, hitlag=3.0, hitstun=12.5, shield=45.75, invulnerable=1,
             speed_air_x_self=1.25, speed_y_self=-2.5, speed_x_attack=0.75, speed_y_attack=-0.125,
             speed_ground_x_self=0.0625)  # fmt: skip
@@ -34,7 +35,8 @@ def expected(port: int, p: Player) -> PlayerState:
     fields = {f.name for f in dataclasses.fields(PlayerState)} - {"port", "present"}
     values = {name: getattr(p, name) for name in fields}
     values["in_air"] = bool(p.in_air)
-    values["invulnerable"] = bool(p.invulnerable)
+    values["invulnerable"] = bool(p.invulnerable or p.move_invulnerable)
+    values["hitstun"] = p.hitstun if p.action_state in L.DAMAGE_STATES else 0.0
     return PlayerState(port=port, present=True, **values)
 
 
@@ -98,6 +100,26 @@ def test_dead_players_are_action_states_up_to_0xA(start_fake, hooked, action_sta
     p1 = hooked().read_state().players[1]
     assert p1.present and p1.action_state == action_state
     assert p1.dead is dead
+
+
+@pytest.mark.parametrize(
+    "action_state,hitstun",
+    [(0x14, 0.0), (0x0E, 0.0), (0x4A, 0.0), (0x4B, 12.5), (0x50, 12.5), (0x5B, 12.5), (0x5C, 0.0), (0xB5, 0.0)],
+)
+def test_hitstun_counts_only_in_damage_states(start_fake, hooked, action_state, hitstun):
+    # +0x23A0 is a per-motion-state union: outside libmelee's damage states (DAMAGE_HIGH_1 0x4B ..
+    # DAMAGE_FLY_ROLL 0x5B) it holds some other state's data, here 12.5, and reads as no hitstun.
+    start_fake(game_image(p1=dataclasses.replace(P1, action_state=action_state, hitstun=12.5)))
+    p1 = hooked().read_state().players[1]
+    assert (p1.action_state, p1.hitstun) == (action_state, hitstun)
+
+
+@pytest.mark.parametrize("move,body,invulnerable", [(0, 0, False), (1, 0, True), (0, 1, True), (2, 0, True), (1, 2, True)])
+def test_invulnerable_when_either_flag_is_set(start_fake, hooked, move, body, invulnerable):
+    # A move's invulnerability at fighter+0x1988 (entity +0x19E8) beside the one at fighter+0x198C
+    # (entity +0x19EC): either makes the fighter invulnerable.
+    start_fake(game_image(p1=dataclasses.replace(P1, move_invulnerable=move, invulnerable=body)))
+    assert hooked().read_state().players[1].invulnerable is invulnerable
 
 
 @pytest.mark.parametrize(
