@@ -150,7 +150,7 @@ def play_game(task: GameTask, state: _WorkerState) -> GameRecord:
         while env.agents:
             actions = {seat: players[seat](observations[seat]) for seat in env.agents}
             observations, _, _, truncations, _ = env.step(actions)
-            truncated = any(truncations.values())
+            truncated = truncated or any(truncations.values())  # a game in turns: either cut off
         scores = env.scores()
         score_a, score_b = scores[task.a_seat], scores[b_seat]
         outcome = dict(
