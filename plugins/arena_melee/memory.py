@@ -27,6 +27,11 @@ STATIC_PERCENT = 0x60  # u16
 STATIC_STOCKS = 0x8E  # u8
 STATIC_ENTITY = 0xB0  # u32 pointer to the player entity; 0 when no fighter
 STATIC_READ_SIZE = 0xB4
+# The entity (a GObj) points to its Fighter data at +0x2C. The ENTITY_ offsets below count from
+# the GObj as phillip's do, which holds only while the Fighter data sits at GObj+0x60; reading
+# through the pointer (Slippi's path) makes them independent of the heap's layout.
+GOBJ_FIGHTER = 0x2C
+FIGHTER_AT = 0x60
 
 ENTITY_ACTION_STATE = 0x70  # u32
 ENTITY_FACING = 0x8C  # f32
@@ -186,11 +191,14 @@ class MeleeMemory:
         (percent,) = struct.unpack_from(">H", static, STATIC_PERCENT)
         stocks = static[STATIC_STOCKS]
         (entity,) = struct.unpack_from(">I", static, STATIC_ENTITY)
-        if not valid_pointer(entity, ENTITY_READ_SIZE):
+        fighter = 0
+        if valid_pointer(entity + GOBJ_FIGHTER):
+            (fighter,) = struct.unpack(">I", self._bytes(entity + GOBJ_FIGHTER, 4))
+        if not (valid_pointer(entity) and valid_pointer(fighter, ENTITY_READ_SIZE - FIGHTER_AT)):
             return PlayerState(port, False, character, x, y, percent, stocks)
-        e = self._bytes(entity, ENTITY_READ_SIZE)
-        f32 = lambda offset: struct.unpack_from(">f", e, offset)[0]  # noqa: E731
-        u32 = lambda offset: struct.unpack_from(">I", e, offset)[0]  # noqa: E731
+        e = self._bytes(fighter, ENTITY_READ_SIZE - FIGHTER_AT)
+        f32 = lambda offset: struct.unpack_from(">f", e, offset - FIGHTER_AT)[0]  # noqa: E731
+        u32 = lambda offset: struct.unpack_from(">I", e, offset - FIGHTER_AT)[0]  # noqa: E731
         action_state = u32(ENTITY_ACTION_STATE)
         return PlayerState(
             port=port,
@@ -204,7 +212,7 @@ class MeleeMemory:
             action_state=action_state,
             action_frame=f32(ENTITY_ACTION_FRAME),
             in_air=u32(ENTITY_IN_AIR) != 0,
-            jumps_used=e[ENTITY_JUMPS_USED],
+            jumps_used=e[ENTITY_JUMPS_USED - FIGHTER_AT],
             hitlag=f32(ENTITY_HITLAG),
             hitstun=f32(ENTITY_HITSTUN) if in_damage_state(action_state) else 0.0,
             shield=f32(ENTITY_SHIELD),

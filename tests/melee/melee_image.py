@@ -113,6 +113,8 @@ def write_player(image: MemoryImage, port: int, p: Player) -> None:
         return
     e = L.entity(port) if p.entity == 1 else p.entity
     image.u32(s + L.S_ENTITY, e)
+    image.u32(e + L.GOBJ_FIGHTER, e + L.FIGHTER_ELSEWHERE)
+    e += L.FIGHTER_ELSEWHERE - L.FIGHTER_AT  # the E_ offsets count from here now
     image.u32(e + L.E_ACTION, p.action_state).f32(e + L.E_FACING, p.facing)
     image.f32(e + L.E_ACTION_FRAME, p.action_frame).u32(e + L.E_IN_AIR, p.in_air)
     image.u8(e + L.E_JUMPS, p.jumps_used).f32(e + L.E_HITLAG, p.hitlag).f32(e + L.E_HITSTUN, p.hitstun)

@@ -41,6 +41,10 @@ UNLOCK_CODE = ("0445BF28 FFFFFFFF", "0445BF2C FFFFFFFF")
 
 # Our synthetic heap.
 ENTITY_BASE, ENTITY_STRIDE = 0x80E00000, 0x3000
+# The GObj's pointer to its Fighter data, and the E_ offsets' origin: they count from the GObj as
+# if the Fighter data sat at +0x60 (the retail heap's layout, which the simulator keeps). The test
+# image puts it elsewhere (+0x400), so a reader that skips the pointer reads nothing.
+GOBJ_FIGHTER, FIGHTER_AT, FIGHTER_ELSEWHERE = 0x2C, 0x60, 0x400
 CURSOR_BASE = 0x80E10000  # + 0x40 * (port - 1)
 SSS_OBJECTS = (0x80E11000, 0x80E11100, 0x80E11200)  # the chain's three links
 SSS_STALE = 0x80E11300  # what the old heap root points at in our model: an unrelated object

@@ -280,6 +280,7 @@ class MeleeSim:
             self.m.u16(s + L.S_PERCENT, 0)
             self.m.u8(s + L.S_STOCKS, 0 if self.time_limit else self.stocks)
             self.m.u32(s + L.S_ENTITY, e)
+            self.m.u32(e + L.GOBJ_FIGHTER, e + L.FIGHTER_AT)  # its Fighter data, where the E_ offsets count from
             self.m.u32(e + L.E_ACTION, 0x0E)
             self.m.f32(e + L.E_FACING, 1.0 if port == 1 else -1.0)
             self.m.f32(e + L.E_SHIELD, 60.0)

@@ -58,6 +58,16 @@ def test_reads_every_field_of_both_players(start_fake, hooked):
     assert not state.players[1].dead and not state.players[2].dead
 
 
+def test_fighter_fields_are_read_through_the_gobjs_fighter_pointer(start_fake, hooked):
+    # The image keeps each Fighter's data at GObj+0x400, not +0x60, and fills the old place with
+    # other numbers: a reader that adds the offsets to the GObj reads those.
+    image = game_image()
+    e = L.entity(1)
+    image.u32(e + L.E_ACTION, 0x155).f32(e + L.E_FACING, -7.0).f32(e + L.E_SHIELD, 1.5)
+    start_fake(image)
+    assert hooked().read_state().players[1] == expected(1, P1)
+
+
 def test_reads_ports_3_and_4_and_follows_changes(start_fake, hooked):
     fake = start_fake(game_image())
     memory = hooked()
