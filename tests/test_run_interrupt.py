@@ -148,7 +148,9 @@ def test_ctrl_c_while_evaluating_is_quiet_and_the_round_is_finished_on_resume(tm
     assert (
         finished["status"] == "done" and sorted(g["index"] for g in finished["games"]) == [0, 1, 2, 3][: len(finished["games"])]
     )
-    assert played_before < {g["index"] for g in finished["games"]}
+    # Ctrl-C can land after the round's last game and before the round is marked done: then the
+    # resume has nothing left to play, only the marking; either way no played game is replayed.
+    assert played_before <= {g["index"] for g in finished["games"]}
     games = MatchStore(tmp_path / "home" / "arena.db").games("stopped")
     uids = [g.uid for g in games]
     assert len(uids) == len(set(uids))

@@ -248,6 +248,9 @@ dolphin = Dolphin(sys.argv[4], sys.argv[3], name=process_name()).start()
 try:
     memory = MeleeMemory(dolphin.name, check=dolphin.check).hook(60)
     time.sleep(1.0)  # both Dolphins run at the same time
+    deadline = time.monotonic() + 60
+    while memory.read_frame() == 0 and time.monotonic() < deadline:  # a loaded machine boots it late
+        time.sleep(0.1)
     print(dolphin.name, open(f"/proc/{dolphin.pid}/comm").read().strip(), memory.read_frame())
 finally:
     dolphin.stop()
