@@ -261,11 +261,10 @@ def render(
     import imageio.v2 as imageio
 
     out = check_video_path(out if out is not None else Path(path).with_suffix(".mp4"))
-    info = check_movie(path)
     # A game played in turns keeps its second turn beside the first: the video shows both.
     movies = [Path(path)] + [turn for turn in (second_turn(path),) if turn.is_file()]
-    if len(movies) > 1:
-        info = dataclasses.replace(info, frames=info.frames + check_movie(movies[1]).frames)
+    turns = [check_movie(movie) for movie in movies]
+    info = dataclasses.replace(turns[0], frames=sum(turn.frames for turn in turns))
     if on_start is not None:
         on_start(info)
     gif = out.suffix.lower() == ".gif"
@@ -291,9 +290,9 @@ def render(
 
     try:
         try:
-            for movie in movies:
-                play_movie(movie, frame)
-                played += check_movie(movie).frames
+            for turn in turns:
+                play_movie(turn.path, frame)
+                played += turn.frames
         finally:
             writer.close()
         os.replace(partial, out)
