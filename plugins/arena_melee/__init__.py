@@ -98,3 +98,76 @@ MELEE = EnvSpec(
 @hookimpl
 def arena_register_envs(register):
     register(MELEE)
+
+
+@hookimpl
+def arena_register_commands(cli):
+    import click  # loaded with the command line anyway; the check's own imports wait for it to run
+
+    @cli.group("melee")
+    def melee() -> None:
+        """Melee in Dolphin: check a setup with the real game."""
+
+    @melee.command("check")
+    @click.option("--iso", required=True, metavar="PATH", help="Your Super Smash Bros. Melee NTSC 1.02 disc image.")
+    @click.option(
+        "--dolphin", default="", metavar="PATH", help="The Dolphin binary [default: dolphin-emu-nogui on PATH or in /usr/games]."
+    )
+    @click.option(
+        "--user-dir",
+        default="",
+        metavar="PATH",
+        help="A Dolphin user folder of yours (its memory card's VS rules) [default: a fresh one].",
+    )
+    @click.option("--char", type=click.Choice(list(CHARACTERS)), default="falcon", show_default=True, help="Port 2's character.")
+    @click.option(
+        "--cpu-char",
+        type=click.Choice(list(CHARACTERS)),
+        default="falcon",
+        show_default=True,
+        help="The CPU's character (port 1).",
+    )
+    @click.option("--stage", type=click.Choice(list(STAGES)), default="final_destination", show_default=True)
+    @click.option("--level", type=click.IntRange(1, 9), default=9, show_default=True, help="The CPU's level.")
+    @click.option(
+        "--seconds", type=click.FloatRange(min=0.1), default=5.0, show_default=True, help="Seconds of game time to play."
+    )
+    @click.option(
+        "--timeout",
+        type=click.FloatRange(min=1),
+        default=60.0,
+        show_default=True,
+        help="Seconds to wait for Dolphin to boot and for each screen.",
+    )
+    @click.option(
+        "--report", default="", metavar="PATH", help="Where to write the report [default: melee-check-DATE-TIME.md here]."
+    )
+    def check(iso, dolphin, user_dir, char, cpu_char, stage, level, seconds, timeout, report) -> None:
+        """Boot Dolphin with your disc, drive the menus to a match against the CPU, check every
+        reading on the way, play a few seconds, quit, and write a report to attach to a bug report.
+
+        Each step prints one line; a failed step names what was read. Exit status 0 when every step
+        passed, 1 when one failed (the report says which), 2 for bad input (nothing is run)."""
+        import sys
+
+        from arena.errors import ArenaError
+
+        options = MeleeOptions(
+            iso=iso, dolphin=dolphin, user_dir=user_dir, char=char, cpu_char=cpu_char, stage=stage, timeout=timeout
+        )
+        from arena_melee.check import default_report_name, run_check  # Dolphin's reader and numpy
+
+        path = Path(report or default_report_name()).expanduser()
+        if path.is_dir() or not path.parent.is_dir():
+            raise ArenaError(
+                f"cannot write the report to {path}: {'it is a folder' if path.is_dir() else 'its folder does not exist'}; pass --report FILE"
+            )
+        try:
+            result = run_check(options, level, seconds, path, echo=click.echo)
+        except KeyboardInterrupt:
+            click.echo(f"interrupted; report so far: {path}", err=True)
+            raise
+        if result.failed:
+            click.echo(f"report: {path} (attach it to a bug report; the first failed step is '{result.failed[0].name}')")
+            sys.exit(1)
+        click.echo(f"report: {path}")

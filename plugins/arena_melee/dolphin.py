@@ -63,13 +63,15 @@ _LOG_LINE = re.compile(r"^\d+:\d+:\d+ \S+ ([NEWID])\[\w+\]: (.*)$")
 
 
 def find_dolphin(path: str = "") -> str:
-    """The Dolphin binary to run: ``path`` if given, else dolphin-emu-nogui on PATH or /usr/games."""
+    """The Dolphin binary to run: ``path`` if given, else dolphin-emu-nogui on PATH or /usr/games;
+    never an AppImage or Slippi's Dolphin (see refuse_unsupported_dolphin)."""
     if path:
         p = Path(path).expanduser()
         if not p.exists():
             raise ArenaError(f"Dolphin binary {p} does not exist; give --dolphin PATH to a dolphin-emu-nogui binary")
         if p.is_dir() or not os.access(p, os.X_OK):
             raise ArenaError(f"Dolphin binary {p} is not an executable file; give --dolphin PATH to a dolphin-emu-nogui binary")
+        refuse_unsupported_dolphin(p)
         return str(p.absolute())
     found = shutil.which(NOGUI) or next((str(Path(d) / NOGUI) for d in SEARCH_DIRS if os.access(Path(d) / NOGUI, os.X_OK)), None)
     if found is None:
@@ -77,7 +79,55 @@ def find_dolphin(path: str = "") -> str:
             f"no Dolphin found ({NOGUI} is not on PATH or in {', '.join(SEARCH_DIRS)}): install it "
             "(Debian: apt-get install dolphin-emu, or run .ci/install-dolphin) or give --dolphin PATH"
         )
+    refuse_unsupported_dolphin(Path(found))
     return found
+
+
+ELF_MAGIC = b"\x7fELF"
+APPIMAGE_MAGIC = b"AI\x02"  # at byte 8 of a type-2 AppImage, whose runtime is an ELF file
+SLIPPI_MARK = b"Slippi"  # in Slippi's builds; not in Debian's dolphin-emu-nogui 5.0-17995
+SCAN_CHUNK = 1 << 20
+_scanned: dict[tuple[str, int, int], str] = {}  # options are checked in every worker: read a binary once
+
+
+def refuse_unsupported_dolphin(path: Path) -> None:
+    """Raise a one-line ArenaError if ``path`` is an AppImage or Slippi's Dolphin, which Arena cannot drive."""
+    try:
+        stat = path.stat()
+        key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+        if key not in _scanned:
+            _scanned[key] = _dolphin_kind(path)
+    except OSError:
+        return  # unreadable here: Dolphin's own start-up says what is wrong
+    kind = _scanned[key]
+    if kind == "appimage":
+        raise ArenaError(
+            f"Dolphin binary {path} is an AppImage (the way Slippi's Dolphin ships on Linux); Arena names each Dolphin "
+            "process to find its memory, which an AppImage's launcher prevents: install Debian's dolphin-emu "
+            "(apt-get install dolphin-emu) and give --dolphin /usr/games/dolphin-emu-nogui, or another mainline dolphin-emu-nogui"
+        )
+    if kind == "slippi":
+        raise ArenaError(
+            f"Dolphin binary {path} is Slippi's Dolphin, which Arena does not drive: Arena's launcher, pipe pads and "
+            "memory reader are tested against mainline Dolphin's dolphin-emu-nogui, and Slippi's build takes another "
+            "command line and applies pipe input only on FLUSH; install mainline Dolphin (Debian: apt-get install "
+            "dolphin-emu) and give --dolphin PATH to its dolphin-emu-nogui (the Melee ISO works with both)"
+        )
+
+
+def _dolphin_kind(path: Path) -> str:
+    """What the file at ``path`` is: "appimage", "slippi", or "" for anything else."""
+    with open(path, "rb") as f:
+        chunk = f.read(SCAN_CHUNK)
+        if chunk[:4] == ELF_MAGIC and chunk[8:11] == APPIMAGE_MAGIC:
+            return "appimage"
+        tail = b""
+        while chunk:
+            if SLIPPI_MARK in tail + chunk:
+                return "slippi"
+            tail = chunk[-(len(SLIPPI_MARK) - 1) :]  # a mark split across two chunks is still found
+            chunk = f.read(SCAN_CHUNK)
+    return ""
 
 
 def read_disc_header(path: Path) -> bytes:

@@ -25,7 +25,7 @@ from arena_melee.memory import MeleeMemory, process_name
 from arena_melee.menus import EXPECTED_NEXT, HOLD_FRAMES, MenuDriver, PortPlan
 from arena_melee.pads import ACTION_COMMANDS, NUM_ACTIONS, RELEASED, Pad
 from arena_melee.reward import died, game_over, rewards
-from arena_melee.state import GameState, Scene
+from arena_melee.state import GameState, MenuState, Scene
 from arena_melee.tables import CHARACTERS, STAGE_BY_ID, STAGES
 
 SEATS = ("p1", "p2")
@@ -75,10 +75,13 @@ class MeleeEnv(ParallelEnv):
             self._pads = {port: Pad(self._dolphin.pipe_path(port)) for port in (1, 2)}
             for pad in self._pads.values():
                 pad.open(self._timeout, check=self._dolphin.check)
-            self._memory = MeleeMemory(self._dolphin.name, check=self._dolphin.check).hook(self._timeout)
+            self._memory = self._make_memory().hook(self._timeout)
         except BaseException:
             self.close()
             raise
+
+    def _make_memory(self) -> MeleeMemory:
+        return MeleeMemory(self._dolphin.name, check=self._dolphin.check)
 
     # -- PettingZoo ----------------------------------------------------------------------------
 
@@ -129,17 +132,16 @@ class MeleeEnv(ParallelEnv):
 
     # -- menus ---------------------------------------------------------------------------------
 
-    def _start_game(self) -> GameState:
-        driver = MenuDriver(self._plans, self.stage, self._lead)
+    def _drive_menus(self, driver: MenuDriver, done) -> MenuState:
+        """Feed ``driver`` fresh menu states until ``done(menu)``; the menu state that was done.
+        Raises if a screen does not change within the timeout."""
         scene, scene_since = None, time.monotonic()
         while True:
             menu = self._memory.read_menu()
             if menu.scene is not scene:
                 scene, scene_since = menu.scene, time.monotonic()
-            if scene is Scene.IN_GAME and driver.settled:
-                state = self._memory.read_state()
-                if all(p.present for p in state.players.values()):
-                    break
+            if done(menu):
+                return menu
             if time.monotonic() - scene_since > self._timeout:
                 waiting = (
                     "the players to appear in the game"
@@ -155,10 +157,35 @@ class MeleeEnv(ParallelEnv):
             # Count the hold from after the send, not from the menu read: on a slow machine the read
             # can be frames old, and a press then released at once is never seen by the game.
             self._wait_frames(self._memory.read_frame(), HOLD_FRAMES)
+
+    def _start_game(self) -> GameState:
+        driver = MenuDriver(self._plans, self.stage, self._lead)
+        started: list[GameState] = []
+
+        def in_our_game(menu: MenuState) -> bool:
+            if menu.scene is Scene.IN_GAME and driver.settled:
+                state = self._memory.read_state()
+                if all(p.present for p in state.players.values()):
+                    started.append(state)
+                    return True
+            return False
+
+        self._drive_menus(driver, in_our_game)
+        self._verify_stage(started[0])
+        return started[0]
+
+    def _verify_stage(self, state: GameState) -> None:
         if state.stage != self.stage.stage_id:
             got = STAGE_BY_ID.get(state.stage, f"id {state.stage}")
             raise ArenaError(f"the stage select picked {got}, not {self.stage.name} (stage id {self.stage.stage_id})")
-        return state
+
+    def quit_game(self) -> None:
+        """Leave a running game for the character select (pause, then L+R+A+START), as ``reset``
+        does with a game it did not start."""
+        for port in self._pads:
+            self._send(port, RELEASED.commands())
+        self.agents = []
+        self._drive_menus(MenuDriver(self._plans, self.stage, self._lead), lambda menu: menu.scene is Scene.CHARACTER_SELECT)
 
     # -- observations --------------------------------------------------------------------------
 

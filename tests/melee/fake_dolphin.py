@@ -1,6 +1,6 @@
 """A stand-in for dolphin-emu-nogui that the real dolphin-memory-engine hooks.
 
-Like Dolphin it takes ``-u USER -e FILE`` (``-p``, ``-v``, ``-C`` are accepted and ignored),
+Like Dolphin it takes ``-u USER -e FILE`` or ``--version`` (``-p``, ``-v``, ``-C`` are accepted and ignored),
 opens the FIFOs its GCPadNew.ini names, and keeps the console's memory in a 32 MiB mapping of
 /dev/shm/dolphin-emu.<pid>. Its process name (comm) is the name it was run as, cut to 15
 characters, like a binary started through a symlink. Behaviour comes from the environment:
@@ -51,6 +51,9 @@ def main() -> int:
     name = os.path.basename(os.environ.pop("FAKE_DOLPHIN_ARGV0", sys.argv[0]))[:15]
     with open("/proc/self/comm", "w") as comm:
         comm.write(name)
+    if sys.argv[1:] == ["--version"]:
+        print("Dolphin 5.0-fake (Arena's test stand-in)")
+        return 0
     parser = argparse.ArgumentParser()
     parser.add_argument("-u", "--user", required=True)
     parser.add_argument("-e", "--exec", dest="boot", required=True)

@@ -8,8 +8,9 @@ a read of the decompilation (doldecomp/melee) found in the decompilation: a hand
 character byte follows the coin before A; the selected stage is 0x804D6CAE beside the stick
 byte; a fresh save hides 11 characters and three stages unless the unlock code is enabled; the
 stage cursor hangs off a static pointer chain; the "game" is a toy (an A press by one port deals 8%
-to the other; 60% is a KO; a CPU at level N attacks every 100 - 10 N frames) whose only job is
-to make stocks, percents, deaths and the post-game screen happen. It is our model of the game,
+to the other; 60% is a KO, any other hit puts the fighter in a damage state for HITSTUN frames in
+which it does not act; a CPU at level N attacks every 100 - 10 N frames) whose only job is to make
+stocks, percents, hitstun, deaths and the post-game screen happen. It is our model of the game,
 not the game: it can only show that the plugin drives *this model* correctly.
 """
 
@@ -28,6 +29,10 @@ CSS_TO_EXTERNAL = {0: 0x16, 1: 0x08, 2: 0x07, 3: 0x05, 4: 0x0C, 5: 0x11, 6: 0x01
 HUMAN, CPU, OFF = 0, 1, 3
 KO_PERCENT = 60
 HIT = 8
+STANDING, ATTACKING, DAMAGED = 0x0E, 0x2C, 0x4B  # libmelee's STANDING, NEUTRAL_ATTACK_1, DAMAGE_HIGH_1
+# Shorter than the 10 frames between a level-9 CPU's attacks, so that a fighter it keeps hitting
+# still gets frames to act in (hitstun 10 would lock it in hitstun for the whole game).
+HITSTUN = 6
 DEAD_FRAMES = 30
 GAME_END_FRAMES = 40
 CURSOR_SPEED = 1.2  # units per frame at full tilt
@@ -197,6 +202,8 @@ class MeleeSim:
         self.pause_timer = 0
         self.countdown = 0
         self.dead_timer = {1: 0, 2: 0}
+        self.hitstun = {1: 0, 2: 0}  # frames left in a damage state
+        self.hit_frame = {1: -1, 2: -1}  # the game frame of the last hit
         self.game_frames = 0
         self.end_timer = 0
         self.quits = 0
@@ -234,6 +241,8 @@ class MeleeSim:
     # -- scenes --------------------------------------------------------------------------------
 
     def _scene(self, major, minor):
+        if (major, minor) != self.scene():
+            self.m.u32(L.FRAME, 0)  # the frame counter restarts on every scene change (decompilation)
         self.m.u8(L.MAJOR, major)
         self.m.u8(L.MINOR, minor)
 
@@ -281,10 +290,12 @@ class MeleeSim:
             self.m.u8(s + L.S_STOCKS, 0 if self.time_limit else self.stocks)
             self.m.u32(s + L.S_ENTITY, e)
             self.m.u32(e + L.GOBJ_FIGHTER, e + L.FIGHTER_AT)  # its Fighter data, where the E_ offsets count from
-            self.m.u32(e + L.E_ACTION, 0x0E)
+            self.m.u32(e + L.E_ACTION, STANDING)
             self.m.f32(e + L.E_FACING, 1.0 if port == 1 else -1.0)
             self.m.f32(e + L.E_SHIELD, 60.0)
+            self.m.f32(e + L.E_HITSTUN, 0.0)
             self.dead_timer[port] = 0
+            self.hitstun[port] = 0
 
     # -- one frame -----------------------------------------------------------------------------
 
@@ -453,12 +464,19 @@ class MeleeSim:
             self.dead_timer[port] -= 1
             if self.dead_timer[port] == 0:
                 if self.time_limit or self.m.u8(s + L.S_STOCKS) > 0:
-                    self.m.u32(e + L.E_ACTION, 0x0E)  # back on the stage
+                    self.m.u32(e + L.E_ACTION, STANDING)  # back on the stage
                     self.m.u16(s + L.S_PERCENT, 0)
                     self.m.f32(s + L.S_X, 0.0)
                 else:
                     self.m.u32(s + L.S_ENTITY, 0)  # out of stocks: the fighter is gone
                     self.end_timer = GAME_END_FRAMES
+            return
+        if self.hitstun[port]:  # in a damage state: no moving, no attacking
+            if self.hit_frame[port] != self.game_frames:  # hit earlier this frame (port 1 moves first): from the next
+                self.hitstun[port] -= 1
+                if self.hitstun[port] == 0:
+                    self.m.u32(e + L.E_ACTION, STANDING)
+                self.m.f32(e + L.E_HITSTUN, float(self.hitstun[port]))
             return
         is_cpu = self.m.u8(L.PORT_TYPE + L.CSS_STRIDE * (port - 1)) == CPU
         attack = False
@@ -479,7 +497,7 @@ class MeleeSim:
                 self.m.f32(e + L.E_FACING, 1.0 if vx > 0 else -1.0)
             self.m.f32(e + L.E_SHIELD, 50.0 if "L" in pad.buttons else 60.0)
             attack = "A" in pressed
-        self.m.u32(e + L.E_ACTION, 0x2C if attack else 0x0E)
+        self.m.u32(e + L.E_ACTION, ATTACKING if attack else STANDING)
         if attack:
             self._hit(other)
 
@@ -489,9 +507,18 @@ class MeleeSim:
             return
         percent = self.m.u16(s + L.S_PERCENT) + HIT
         self.m.u16(s + L.S_PERCENT, percent)
-        self.m.f32(e + L.E_HITSTUN, 10.0)
         if percent >= KO_PERCENT:
             self.m.u32(e + L.E_ACTION, 0x00)  # DeadDown
+            self.m.f32(e + L.E_HITSTUN, 0.0)
+            self.hitstun[port] = 0
             self.dead_timer[port] = DEAD_FRAMES
             if not self.time_limit:
                 self.m.u8(s + L.S_STOCKS, self.m.u8(s + L.S_STOCKS) - 1)
+            return
+        # Hitstun written before the damage state, and after leaving it: a read between two writes
+        # never sees a damage state with no hitstun.
+        self.m.f32(e + L.E_HITSTUN, float(HITSTUN))
+        self.m.u32(e + L.E_ACTION, DAMAGED)  # a hit in hitstun starts it again
+        self.m.f32(e + L.E_SPEED_GROUND_X_SELF, 0.0)
+        self.m.f32(e + L.E_SPEED_AIR_X_SELF, 0.0)
+        self.hitstun[port], self.hit_frame[port] = HITSTUN, self.game_frames

@@ -369,3 +369,24 @@ def test_a_character_select_without_hands_times_out_naming_them(make_env, melee_
     env = make_env(sim=None, timeout=1.0, fake_env={"FAKE_DOLPHIN_IMAGE": melee_iso + ".pkl", "FAKE_DOLPHIN_TICK": 1})
     with pytest.raises(ArenaError, match="waiting for the stage select screen .*hand at unknown"):
         env.reset()
+
+
+def test_the_frame_counter_restarts_on_every_scene_change():
+    # The decompilation: 0x80479D60 counts on menu screens too, and restarts at 0 on a scene change.
+    s = sim("title")
+    for _ in range(50):
+        frame(s, 2)
+    assert s.m.u32(L.FRAME) == 50  # counting on the title screen
+    tap(s, 2, "START")  # title -> character select
+    assert s.scene() == (2, 0) and s.m.u32(L.FRAME) == 2  # restarted by the press, one frame after it
+
+
+def test_the_env_counts_game_frames_across_a_restarted_counter(make_env):
+    # reset() leaves the counter low (the game scene just began); a second reset quits that game
+    # and starts another, restarting it twice: frames still count from each game's start.
+    env = make_env(cpu_level=9, act_every=3)
+    for _ in range(2):
+        env.reset()
+        for _ in range(20):
+            *_, infos = env.step({"p2": 0})
+        assert 60 <= infos["p2"]["frames"] < 200
