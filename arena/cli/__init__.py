@@ -34,6 +34,18 @@ def build_cli() -> click.Group:
     return cli
 
 
+def backend_options(command):
+    """``--backend local|ray`` and ``--address``: where a command's games run (arena.backends)."""
+    command = click.option(
+        "--address", default="", metavar="HOST:PORT",
+        help="With --backend ray: a running Ray cluster (auto, or the address 'ray start --head' printed) [default: start Ray here].",
+    )(command)  # fmt: skip
+    return click.option(
+        "--backend", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+        help="Where games run: local worker processes, or Ray actors (pip install -e \".[ray]\").",
+    )(command)  # fmt: skip
+
+
 def make_console():
     """A rich console; when output is not a terminal, wide enough that tables are not cut."""
     from rich.console import Console

@@ -6,7 +6,7 @@ import os
 
 import click
 
-from arena.cli import cli
+from arena.cli import backend_options, cli
 
 DB_OPTION = click.option(
     "--db", "db_path", type=click.Path(dir_okay=False), default=None,
@@ -76,7 +76,8 @@ def _open(db_path, name: str, *, must_exist: bool = True):
     "--record", is_flag=True, help="Keep each game's input movie (.bk2) beside the leaderboard's log (see `arena replay`)."
 )
 @DB_OPTION
-def run_command(name, games, until_sigma, workers, seed, db_path, record) -> None:
+@backend_options
+def run_command(name, games, until_sigma, workers, seed, db_path, record, backend, address) -> None:
     """Play the most informative games of leaderboard NAME (leaderboards/NAME.json).
 
     With no flag the definition's stopping rule applies. Killed, it resumes when run again.
@@ -89,6 +90,7 @@ def run_command(name, games, until_sigma, workers, seed, db_path, record) -> Non
         TimeElapsedColumn,
     )
 
+    from arena.backends import Backend
     from arena.cli import make_console
     from arena.errors import ArenaError
     from arena.plugins.manager import get_arena
@@ -101,6 +103,8 @@ def run_command(name, games, until_sigma, workers, seed, db_path, record) -> Non
     if workers is not None and workers < 1:
         raise ArenaError(f"--workers must be at least 1, got {workers}")
     definition = find_definition(name)
+    backend = Backend(backend, address)
+    backend.check()  # no Ray, or an unreachable cluster: one line before anything is written
     store = MatchStore(db_path)
     console = make_console()
     total = games or definition.max_games
@@ -125,7 +129,7 @@ def run_command(name, games, until_sigma, workers, seed, db_path, record) -> Non
 
         result = run_leaderboard(
             definition, store, games=games, until_sigma=until_sigma, workers=workers, arena=get_arena(),
-            seed=seed, on_game=show, record=record,
+            seed=seed, on_game=show, record=record, backend=backend,
         )  # fmt: skip
     console.print(f"stopped: {result.reason}; {result.played} games played, {result.errors} errors")
     console.print(f"see it with: arena leaderboard show {name}")

@@ -6,7 +6,7 @@ from dataclasses import asdict
 
 import click
 
-from arena.cli import cli
+from arena.cli import backend_options, cli
 
 
 def _fmt(x: float) -> str:
@@ -75,7 +75,10 @@ def env_flags(
     "--record", is_flag=True, help="Keep each game's input movie (.bk2) beside the log, in LOG.replays/ (see `arena replay`)."
 )
 @click.pass_context
-def match_command(ctx, a, b, env_name, games, seed, workers, options, leaderboard, db_path, log_path, record) -> None:
+@backend_options
+def match_command(
+    ctx, a, b, env_name, games, seed, workers, options, leaderboard, db_path, log_path, record, backend, address
+) -> None:
     """Play GAMES games of agent A against agent B.
 
     An agent is `cpu` or `cpu:LEVEL` (the game's own computer player), `random`,
@@ -99,6 +102,7 @@ def match_command(ctx, a, b, env_name, games, seed, workers, options, leaderboar
     )
     from rich.table import Table
 
+    from arena.backends import Backend
     from arena.cli import make_console
     from arena.games.match import default_log_path, plan_match, run_match
     from arena.plugins.manager import get_arena
@@ -112,6 +116,8 @@ def match_command(ctx, a, b, env_name, games, seed, workers, options, leaderboar
         a, b, env=env_name, games=games, seed=seed, workers=workers,
         options=env_spec.parse_options(options), arena=arena,
     )  # fmt: skip
+    backend = Backend(backend, address)
+    backend.check()  # no Ray, or an unreachable cluster: one line before anything is written
     store = MatchStore(db_path)  # opened before any game: a bad database fails fast
     recorder = Recorder(leaderboard or env_name, log_path or default_log_path(a, b), store, arena=arena)
     recorder.check(env_name, asdict(plan.tasks[0].options))  # a leaderboard's definition may refuse the games
@@ -144,7 +150,7 @@ def match_command(ctx, a, b, env_name, games, seed, workers, options, leaderboar
 
     with progress, recorder:
         progress.add_task(f"{a} vs {b}", total=games)
-        summary = run_match(plan, recorder=recorder, arena=arena, on_game=show, record=record)
+        summary = run_match(plan, recorder=recorder, arena=arena, on_game=show, record=record, backend=backend)
 
     played = summary.games - summary.errors
     table = Table(title=f"{a} vs {b} on {env_name}: {summary.games} games", title_justify="left")

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from arena import paths
 from arena.errors import ArenaError
@@ -24,6 +24,9 @@ from arena.games.play import GameTask, plan_games, run_games
 from arena.games.record import GameRecord
 from arena.games.replay import check_records, replay_path
 from arena.plugins.manager import Arena, get_arena
+
+if TYPE_CHECKING:
+    from arena.backends import Backend
 
 
 @dataclass
@@ -139,12 +142,14 @@ def run_match(
     arena: Arena | None = None,
     on_game: Callable[[GameRecord], None] | None = None,
     record: bool = False,
+    backend: Backend | None = None,
 ) -> MatchSummary:
     """Play the planned games and summarise; with ``recorder``, write each game as it finishes.
 
     The recorder checks the games before the first one starts (a leaderboard's definition may
     refuse them), so a refused match plays and writes nothing. With ``record`` each game's input
-    movie goes beside the recorder's log (:func:`arena.games.replay.replay_path`).
+    movie goes beside the recorder's log (:func:`arena.games.replay.replay_path`). ``backend``
+    says where the games run (:mod:`arena.backends`; default: local processes).
     """
     if record:
         check_records((arena or get_arena()).envs.get(plan.env))
@@ -158,7 +163,7 @@ def run_match(
     tasks = [replace(task, uid=f"match:{run_id}:{task.index}") for task in plan.tasks]
     if record:
         tasks = [replace(task, replay=str(replay_path(recorder.log_path, task.uid))) for task in tasks]
-    for record in run_games(tasks, plan.workers, arena):
+    for record in run_games(tasks, plan.workers, arena, backend):
         if recorder is not None:
             record = recorder.write(record).replace(traceback=record.traceback)
         records.append(record)

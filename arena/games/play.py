@@ -293,9 +293,11 @@ class GamePool:
         self.close(kill=exc_type is not None)
 
 
-def run_games(tasks: list[GameTask], workers: int, arena: Arena | None = None) -> Iterator[GameRecord]:
-    """Play ``tasks`` on a :class:`GamePool` and yield each record as its game finishes."""
-    with GamePool(workers, arena) as pool:
+def run_games(tasks: list[GameTask], workers: int, arena: Arena | None = None, backend=None) -> Iterator[GameRecord]:
+    """Play ``tasks`` on a game pool (local processes, or ``backend``'s: :mod:`arena.backends`)
+    and yield each record as its game finishes."""
+    pool = GamePool(workers, arena) if backend is None else backend.game_pool(workers, arena)
+    with pool:
         for task in tasks:
             pool.submit(task)
         while len(pool):

@@ -23,6 +23,7 @@ from arena.ratings.leaderboard import LeaderboardDef
 from arena.ratings.recorder import Recorder
 
 if TYPE_CHECKING:
+    from arena.backends import Backend
     from arena.plugins.manager import Arena
     from arena.ratings.store import MatchStore
 
@@ -65,6 +66,7 @@ def run_leaderboard(
     seed: int | None = None,
     on_game: Callable[[GameRecord], None] | None = None,
     record: bool = False,
+    backend: Backend | None = None,
 ) -> RunResult:
     """Play the most informative games until the stopping rule holds, recording each one.
 
@@ -72,7 +74,9 @@ def run_leaderboard(
     ``until_sigma``; with neither, the definition's ``stop`` rule applies (its ``max_games``
     counts every finished game in the log, so a rerun after a crash resumes toward it). With
     ``record`` each game's input movie goes beside the leaderboard's log
-    (:func:`arena.games.replay.replay_path`).
+    (:func:`arena.games.replay.replay_path`). ``backend`` says where the games run
+    (:mod:`arena.backends`; default: local processes); a game whose worker died is logged as an
+    error and, on Ray, played again under its own id, so it is rated once.
     """
     from arena.games.play import GamePool
     from arena.plugins.manager import get_arena
@@ -85,7 +89,8 @@ def run_leaderboard(
     schedule = _Schedule(definition, store, arena, seed)
     workers = min(workers or definition.games_per_round or os.cpu_count() or 1, 64)
     result = RunResult()
-    with GamePool(workers, arena) as pool, recorder:
+    pool = GamePool(workers, arena) if backend is None else backend.game_pool(workers, arena)
+    with pool, recorder:
         while True:
             reason = schedule.done(stop, result)
             if not reason:

@@ -1,0 +1,208 @@
+"""The Ray backend against a real Ray: a head node started once for the session with `ray start`,
+joined by `--address`. Matches and leaderboard runs play on Ray actors; a worker killed mid-game
+costs an error record and a replay, and the leaderboard neither loses the game nor counts it twice.
+Every wait on Ray has a timeout (a task asking for what no node has waits forever)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from test_leaderboard import write_definition
+
+from arena.errors import ArenaError
+from arena.games.play import plan_games
+from arena.plugins.manager import load_plugins
+from arena.ratings.leaderboard import load_definition
+from arena.ratings.recorder import Recorder
+from arena.ratings.scheduler import run_leaderboard
+from arena.ratings.store import MatchStore
+
+RAY_ENV = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
+RAY_CLI = [sys.executable, "-c", "from ray.scripts.scripts import main; main()"]
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def ray_address():
+    """A one-node Ray cluster for the session (2 CPUs, a small object store), stopped at the end."""
+    pytest.importorskip("ray", reason="Ray is not installed: pip install -e '.[test]' installs it")
+    saved = {k: os.environ.get(k) for k in RAY_ENV}
+    os.environ.update(RAY_ENV)  # the same auth mode for the head, the CLI and this process
+    temp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # short: Ray's sockets live under it
+    port = _free_port()
+    start = [
+        *RAY_CLI, "start", "--head", f"--port={port}", "--num-cpus=2", f"--temp-dir={temp}",
+        "--include-dashboard=false", f"--object-store-memory={200 * 2**20}", "--disable-usage-stats",
+    ]  # fmt: skip
+    started = subprocess.run(start, capture_output=True, text=True, timeout=180, env={**os.environ, **RAY_ENV})
+    assert started.returncode == 0, started.stdout + started.stderr
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        subprocess.run([*RAY_CLI, "stop", "--force"], capture_output=True, timeout=120, env={**os.environ, **RAY_ENV})
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def run_cli(tmp_path: Path, *args: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    environ = {
+        **os.environ, **RAY_ENV,
+        "ARENA_HOME": str(tmp_path / "home"), "ARENA_LEADERBOARDS": str(tmp_path / "boards"),
+        "ARENA_LOAD_PLUGINS": "agents,pong", **(env or {}),
+    }  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-c", "from arena.cli import main; main()", *args],
+        capture_output=True, text=True, env=environ, timeout=timeout, cwd=tmp_path,
+    )  # fmt: skip
+
+
+def test_a_match_plays_on_ray_actors(tmp_path, ray_address):
+    log = tmp_path / "games.jsonl"
+    result = run_cli(
+        tmp_path, "match", "bot:tracker:3", "bot:tracker:8", "--points", "2", "--games", "4", "--workers", "2",
+        "--backend", "ray", "--address", ray_address, "--log", str(log),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(records) == 4 and all(r["status"] == "ok" for r in records), records
+    assert {r["game"] for r in records} == {0, 1, 2, 3}
+    pids = {r["pid"] for r in records}
+    assert len(pids) == 2  # two actors played, neither of them the command's process
+    with MatchStore(tmp_path / "home" / "arena.db") as store:
+        assert store.count("pong") == 4
+
+
+def test_a_leaderboard_runs_on_ray(tmp_path, ray_address):
+    write_definition(tmp_path / "boards", "onray", options={"points": 1}, stop={"max_games": 6})
+    result = run_cli(tmp_path, "leaderboard", "run", "onray", "--workers", "2", "--backend", "ray", "--address", ray_address)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "6 games played, 0 errors" in result.stdout
+    with MatchStore(tmp_path / "home" / "arena.db") as store:
+        games = store.games("onray")
+        assert len(games) == 6 and len({g.uid for g in games}) == 6
+        assert store.recompute("onray") == (6, 0)
+
+
+def test_a_worker_killed_mid_game_is_replayed_and_rated_once(tmp_path, ray_address):
+    from arena.backends.ray import RayGamePool
+
+    arena = load_plugins()
+    spec = arena.envs.get("pong")
+    tasks = plan_games(arena, "bot:tracker:3", "bot:tracker:8", "pong", 4, 0, spec.parse_options(["points=6"]))
+    tasks = [t.__class__(**{**t.__dict__, "uid": f"fault:{t.index}"}) for t in tasks]
+    records = []
+    with RayGamePool(2, address=ray_address) as pool:
+        pids = pool.worker_pids()
+        for task in tasks:
+            pool.submit(task)
+        pool._fill()  # both workers start a game (each takes seconds: 6 points)
+        time.sleep(0.5)
+        os.kill(pids[0], signal.SIGKILL)
+        deadline = time.monotonic() + 240
+        while len(pool):
+            assert time.monotonic() < deadline, "the games did not finish"
+            records.append(pool.next_result())
+        assert pool.restarts == 1
+
+    lost = [r for r in records if not r.ok]
+    assert len(lost) == 1 and "the Ray worker playing it died" in lost[0].error and "played again" in lost[0].error
+    ok = sorted(r.uid for r in records if r.ok)
+    assert ok == [f"fault:{i}" for i in range(4)]  # every game finished once, under its own id
+    assert lost[0].uid.startswith(lost[0].uid.split(":lost")[0]) and lost[0].uid.endswith(":lost1")
+
+    # Recorded in a leaderboard, twice over (a writer that retries): 4 rated games, 1 error, no double.
+    with MatchStore(tmp_path / "arena.db") as store:
+        with Recorder("fault", tmp_path / "games.jsonl", store, arena=arena) as recorder:
+            for record in [*records, *records]:
+                recorder.write(record)
+        assert store.count("fault") == 4 and store.count("fault", status="error") == 1
+        assert store.recompute("fault") == (4, 0)  # 4 rated, and nothing changes on a rebuild
+
+
+def _busy_workers(skip: int | None) -> list[int]:
+    """Ray names an actor's process after the method it runs: ray::GameWorker.play while playing."""
+    busy = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != skip:
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if cmdline.startswith(b"ray::GameWorker.play"):
+                busy.append(int(entry.name))
+    return busy
+
+
+def test_a_leaderboard_run_loses_no_game_when_a_worker_dies(tmp_path, ray_address):
+    arena = load_plugins()
+    definition = load_definition(write_definition(tmp_path, "faulty", options={"points": 4}, stop={"max_games": 6}))
+    killed = []
+
+    def kill_a_busy_worker(record):
+        if not killed:
+            for pid in _busy_workers(skip=record.pid):
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+                break
+
+    from arena.backends import Backend
+
+    with MatchStore(tmp_path / "arena.db") as store:
+        result = run_leaderboard(
+            definition, store, workers=2, arena=arena, seed=0, on_game=kill_a_busy_worker,
+            backend=Backend("ray", ray_address),
+        )  # fmt: skip
+        assert killed, "no worker was mid-game when the first one finished"
+        games = store.games("faulty")
+        ok = [g for g in games if g.status == "ok"]
+        assert result.played == 6 and len(ok) == 6 and len({g.uid for g in games}) == len(games)
+        assert result.errors <= 1 and len(games) == 6 + result.errors
+        assert store.recompute("faulty") == (6, 0)
+
+
+def test_bad_backend_input_is_one_line_and_writes_nothing(tmp_path):
+    no_ray = tmp_path / "no_ray"
+    (no_ray / "ray").mkdir(parents=True)
+    (no_ray / "ray" / "__init__.py").write_text("raise ImportError('No module named ray')\n")
+    port = _free_port()  # nothing listens there
+    for args, env, message in (
+        (("--backend", "ray"), {"PYTHONPATH": str(no_ray)}, 'needs Ray, which is not installed: pip install -e ".[ray]"'),
+        (("--backend", "ray", "--address", f"127.0.0.1:{port}"), {}, f"cannot reach a Ray cluster at 127.0.0.1:{port}"),
+        (("--backend", "ray", "--address", "nowhere"), {}, "is not HOST:PORT"),
+        (("--address", "127.0.0.1:6379"), {}, "pass --backend ray with it"),
+    ):
+        result = run_cli(tmp_path, "match", "random", "random", "--points", "1", *args, env=env)
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert result.stderr.startswith("arena: error:") and message in result.stderr, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+        assert not (tmp_path / "home").exists()  # no database, no log
+    write_definition(tmp_path / "boards", "lb", stop={"max_games": 2})
+    result = run_cli(tmp_path, "leaderboard", "run", "lb", "--backend", "ray", "--address", f"127.0.0.1:{port}")
+    assert result.returncode == 2 and "cannot reach a Ray cluster" in result.stderr
+    assert not (tmp_path / "home").exists()
+
+
+def test_the_backend_is_checked_by_name():
+    from arena.backends import Backend
+
+    with pytest.raises(ArenaError, match="no backend 'slurm'"):
+        Backend("slurm")
