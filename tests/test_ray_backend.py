@@ -206,3 +206,70 @@ def test_the_backend_is_checked_by_name():
 
     with pytest.raises(ArenaError, match="no backend 'slurm'"):
         Backend("slurm")
+
+
+# -- training -----------------------------------------------------------------------------------
+
+
+def train_cli(tmp_path: Path, *args: str) -> list[str]:
+    return [sys.executable, "-c", "from arena.cli import main; main()", "train", *args]
+
+
+def train_environ(tmp_path: Path) -> dict[str, str]:
+    return {
+        **os.environ, **RAY_ENV, "ARENA_HOME": str(tmp_path / "home"), "ARENA_EXPERIMENTS": str(tmp_path / "experiments"),
+        "ARENA_LOAD_PLUGINS": "agents,pong,algorithms,enemies", "COLUMNS": "200",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("plugin", ["ac", "a2c"])  # a2c's workers play one segment per weight version
+def test_training_on_ray_actors(tmp_path, ray_address, plugin):
+    result = subprocess.run(
+        train_cli(tmp_path, "--plugin", plugin, "--steps", "1500", "--workers", "2", "--eval-every", "0",
+                  "--backend", "ray", "--address", ray_address),
+        capture_output=True, text=True, timeout=300, cwd=tmp_path, env=train_environ(tmp_path),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    snapshots = sorted((tmp_path / "experiments" / plugin / "snapshots").glob("*.pt"))
+    assert snapshots and int(snapshots[-1].stem) >= 1500
+    assert "warning" not in result.stderr
+
+
+def _processes(prefix: bytes) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "cmdline").read_bytes().startswith(prefix):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def test_training_goes_on_when_a_rollout_worker_dies(tmp_path, ray_address):
+    proc = subprocess.Popen(
+        train_cli(tmp_path, "--plugin", "ac", "--steps", "8000", "--workers", "2", "--eval-every", "0",
+                  "--backend", "ray", "--address", ray_address),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=train_environ(tmp_path),
+    )  # fmt: skip
+    metrics = tmp_path / "experiments" / "ac" / "metrics.jsonl"
+    try:
+        deadline = time.monotonic() + 120
+        while not (metrics.exists() and metrics.read_text().count("\n") >= 2):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "training did not start"
+            time.sleep(0.2)
+        workers = _processes(b"ray::RolloutWorker")
+        assert len(workers) == 2, workers
+        os.kill(workers[0], signal.SIGKILL)
+        out, err = proc.communicate(timeout=240)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out + err
+    assert "rollout worker" in err and "died" in err and "restarted with the current weights" in err
+    log = (tmp_path / "experiments" / "ac" / "logs" / "ray.log").read_text()
+    assert "died" in log and len(log.splitlines()) == 1
+    snapshots = sorted((tmp_path / "experiments" / "ac" / "snapshots").glob("*.pt"))
+    assert int(snapshots[-1].stem) >= 8000  # trained to the end with the fresh worker

@@ -163,3 +163,160 @@ class RayGamePool:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         self.close(kill=exc_type is not None)
+
+
+# -- training -----------------------------------------------------------------------------------
+
+
+class RolloutWorker:
+    """The body of one rollout actor: one env and one acting copy of the model
+    (:class:`arena.training.rollout._Worker`), as in a local worker process."""
+
+    def __init__(self, config, index: int):
+        import torch
+
+        from arena.training.rollout import _Worker
+
+        torch.set_num_threads(1)  # one core per worker
+        self.worker = _Worker(config, index)
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def update(self, weights: dict, version: int, distribution: list) -> None:
+        self.worker.update(weights, version, distribution)
+
+    def collect(self) -> list:
+        return self.worker.collect()
+
+
+class RayExecutor:
+    """:class:`arena.training.rollout.RolloutExecutor` on Ray actors, one CPU each.
+
+    Weights go to the object store once per broadcast and every worker reads them from there. A
+    worker keeps up to ``depth`` segments queued (it plays on while the learner steps, as local
+    workers fill their queue); a synchronous run (a2c) plays one segment per worker per broadcast.
+    A worker that dies is replaced by a fresh one with the current weights: the segment it was
+    playing is dropped, the event goes to the experiment's ``logs/ray.log`` and to stderr, and
+    the run goes on. One that keeps dying before it plays a segment (say, its emulator cannot
+    start on that node) stops the run with the cause.
+    """
+
+    MAX_FAILURES = 3  # deaths of one worker in a row, with no segment between them
+
+    def __init__(self, config, workers: int, *, address: str = "", depth: int = 2):
+        self.config = config
+        self.workers = max(1, workers)
+        self.depth = 1 if config.synchronous else max(1, depth)
+        self.address = address
+        self._ray = import_ray()
+        self._started = False
+        self._remote = None
+        self._actors: list = []
+        self._inflight: dict = {}  # object ref -> (worker index, actor)
+        self._pending: list = []  # arrived past the count asked for: the next gather's first
+        self._owed = 0  # synchronous: segments the workers still play on the current weights
+        self._latest = None  # (weights in the object store, version, distribution)
+        self._failures: dict[int, int] = {}
+        self.restarts = 0
+
+    # -- workers -------------------------------------------------------------------------------
+
+    def _spawn(self, index: int):
+        actor = self._remote.remote(self.config, index)
+        actor.update.remote(*self._latest)
+        return actor
+
+    def _collect(self, index: int) -> None:
+        actor = self._actors[index]
+        self._inflight[actor.collect.remote()] = (index, actor)
+
+    def _top_up(self, index: int) -> None:
+        queued = sum(1 for i, _ in self._inflight.values() if i == index)
+        for _ in range(self.depth - queued):
+            self._collect(index)
+
+    def _restart(self, index: int, exc: Exception) -> None:
+        cause = one_line(getattr(exc, "error_msg", None) or exc)[:300]
+        failures = self._failures[index] = self._failures.get(index, 0) + 1
+        if failures >= self.MAX_FAILURES:
+            raise ArenaError(
+                f"rollout worker {index} died {failures} times in a row without playing a segment; the last: {cause}"
+            )
+        dead = self._actors[index]
+        try:
+            self._ray.kill(dead)
+        except Exception:
+            pass
+        self._inflight = {ref: held for ref, held in self._inflight.items() if held[1] is not dead}
+        self._actors[index] = self._spawn(index)
+        self.restarts += 1
+        self._say(f"rollout worker {index} died ({cause}); restarted with the current weights, its unfinished segment dropped")
+
+    def _say(self, message: str) -> None:
+        import sys
+        import time
+
+        print(f"arena: warning: {message}", file=sys.stderr, flush=True)
+        if self.config.log_dir:
+            with open(os.path.join(self.config.log_dir, "ray.log"), "a", encoding="utf-8") as log:
+                log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
+
+    # -- the executor interface ----------------------------------------------------------------
+
+    def start(self, weights: dict, version: int, distribution: list) -> None:
+        self._started = connect(self.address, self.workers)
+        self._remote = self._ray.remote(num_cpus=1, max_restarts=0)(RolloutWorker)
+        self._latest = (self._ray.put(weights), version, distribution)
+        self._actors = [self._spawn(index) for index in range(self.workers)]
+        for index in range(self.workers):
+            self._top_up(index)
+        self._owed = self.workers
+
+    def broadcast(self, weights: dict, version: int, distribution: list) -> None:
+        self._latest = (self._ray.put(weights), version, distribution)
+        for actor in self._actors:
+            actor.update.remote(*self._latest)  # runs after the segments already queued
+        if self.config.synchronous:
+            for index in range(self.workers):
+                self._collect(index)
+            self._owed = self.workers
+
+    def gather(self, count: int) -> list:
+        from arena.training.rollout import gather_segments
+
+        return gather_segments(self, count, self._next_segment)
+
+    def _next_segment(self) -> list | None:
+        ready, _ = self._ray.wait(list(self._inflight), num_returns=1)
+        index, actor = self._inflight.pop(ready[0])
+        try:
+            segment = self._ray.get(ready[0])
+        except self._ray.exceptions.RayActorError as exc:
+            if self._actors[index] is actor:  # (its other queued segments fail the same way)
+                self._restart(index, exc)
+                if self.config.synchronous:
+                    self._collect(index)  # the segment it owed, on the current weights
+                else:
+                    self._top_up(index)
+            return None
+        except self._ray.exceptions.RayTaskError as exc:
+            cause = exc.cause if isinstance(getattr(exc, "cause", None), BaseException) else exc
+            if isinstance(cause, ArenaError):
+                raise ArenaError(str(cause)) from None
+            raise ArenaError(f"rollout worker {index} failed: {type(cause).__name__}: {one_line(cause)}") from None
+        self._failures[index] = 0
+        if not self.config.synchronous:
+            self._top_up(index)
+        return segment
+
+    def close(self) -> None:
+        for actor in self._actors:
+            try:
+                self._ray.kill(actor)
+            except Exception:
+                pass
+        self._actors, self._inflight = [], {}
+        if self._started and self._ray.is_initialized():
+            self._ray.shutdown()
+            self._started = False

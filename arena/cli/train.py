@@ -6,7 +6,7 @@ import json
 
 import click
 
-from arena.cli import cli
+from arena.cli import backend_options, cli
 
 
 @cli.command("train", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
@@ -55,6 +55,7 @@ from arena.cli import cli
 @click.option(
     "--record", is_flag=True, help="Keep each evaluation game's input movie (.bk2) in the experiment (see `arena replay`)."
 )
+@backend_options
 @click.pass_context
 def train_command(
     ctx,
@@ -76,6 +77,8 @@ def train_command(
     dry_run,
     list_params,
     record,
+    backend,
+    address,
 ) -> None:
     """Train an algorithm in an environment against the enemies in an enemies file.
 
@@ -102,6 +105,9 @@ def train_command(
     if list_params:
         _list_params(console, arena, plugin)
         return
+    from arena.backends import Backend
+
+    backend = Backend(backend, address)
     from arena.training.plan import plan_training
     from arena.training.run import run_training
 
@@ -120,7 +126,8 @@ def train_command(
     if dry_run:
         _show_plan(console, plan, eval_frames)
         return
-    _train(console, plan, arena, run_training, eval_frames, record)
+    backend.check()  # no Ray, or an unreachable cluster: one line before the experiment is written
+    _train(console, plan, arena, run_training, eval_frames, record, backend)
 
 
 def _list_params(console, arena, plugin) -> None:
@@ -260,7 +267,10 @@ class _Lines:
         self.console.print(message, soft_wrap=True, highlight=False)
 
 
-def _train(console, plan, arena, run_training, eval_frames: int, record: bool = False) -> None:
+def _train(console, plan, arena, run_training, eval_frames: int, record: bool = False, backend=None) -> None:
+    from functools import partial
+
+    from arena.training.run import make_executor
     from arena.training.snapshot import snapshot_steps
 
     start = (snapshot_steps(plan.resume_from.name) or 0) if plan.resume_from else 0
@@ -268,7 +278,7 @@ def _train(console, plan, arena, run_training, eval_frames: int, record: bool = 
     with show:
         result = run_training(
             plan, on_progress=show.on_progress, on_eval=show.on_eval, log=show.log, arena=arena, eval_frames=eval_frames,
-            record=record,
+            record=record, executor_factory=partial(make_executor, backend=backend),
         )  # fmt: skip
     rate = result.frames_this_run / result.wall_s if result.wall_s else 0.0
     console.print(

@@ -416,7 +416,12 @@ class Learner:
 
 
 def load_weights(model: nn.Module, weights: dict[str, Any]) -> None:
-    model.load_state_dict({key: torch.as_tensor(value) for key, value in weights.items()})
+    model.load_state_dict({key: torch.as_tensor(_writable(value)) for key, value in weights.items()})
+
+
+def _writable(value: Any) -> Any:
+    # Ray's object store hands out read-only arrays, which torch will not wrap without a warning.
+    return value.copy() if isinstance(value, np.ndarray) and not value.flags.writeable else value
 
 
 class Actor:

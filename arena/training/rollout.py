@@ -11,7 +11,7 @@
   snapshots, bots and the CPU are frozen: only the learner's seat is recorded against them.
 * Executors run collectors: :class:`InlineExecutor` in this process (one env; tests, debugging)
   and :class:`ProcessExecutor` in spawned worker processes (one emulator and one torch thread
-  each). Both speak :class:`RolloutExecutor`; a Ray backend can implement the same four methods.
+  each). Both speak :class:`RolloutExecutor`, as the Ray backend's actors do (:mod:`arena.backends.ray`).
 
 Workers never wait for the learner: they keep playing with the weights they have and pick up
 new ones between trajectories, so trajectories may be a version or two behind (``version``).
@@ -425,7 +425,8 @@ class WorkerConfig:
 
 
 class RolloutExecutor(Protocol):
-    """Where trajectories come from. Local processes now; a Ray backend implements the same."""
+    """Where trajectories come from: this process, local processes, or Ray actors
+    (:class:`arena.backends.ray.RayExecutor`)."""
 
     def start(self, weights: dict, version: int, distribution: list) -> None:
         """Start the workers with the first weights and enemy distribution."""
@@ -520,6 +521,26 @@ class _Worker:
 
     def close(self):
         self.env.close()
+
+
+def gather_segments(executor: Any, count: int, next_segment: Callable[[], list[RolloutResult] | None]) -> list[RolloutResult]:
+    """``gather`` for executors whose workers run elsewhere: segments from ``next_segment`` (None
+    when none has come yet) until ``count`` trajectories, or ``count`` segments when synchronous;
+    trajectories past ``count`` wait in ``executor._pending`` for the next call."""
+    synchronous = executor.config.synchronous
+    if synchronous:
+        _check_owed(count, executor._owed, executor.workers)
+        executor._owed -= count
+    results, executor._pending = executor._pending, []
+    segments = 0
+    while (segments if synchronous else len(results)) < count:
+        segment = next_segment()
+        if segment is not None:
+            results += segment
+            segments += 1
+    if not synchronous:
+        results, executor._pending = results[:count], results[count:]
+    return results
 
 
 def _check_owed(count: int, owed: int, workers: int) -> None:
@@ -670,36 +691,28 @@ class ProcessExecutor:
         self._owed = self.workers
 
     def gather(self, count: int) -> list[RolloutResult]:
-        synchronous = self.config.synchronous
-        if synchronous:
-            _check_owed(count, self._owed, self.workers)
-            self._owed -= count
-        results, self._pending = self._pending, []
-        segments = 0
-        while (segments if synchronous else len(results)) < count:
-            try:
-                message = self._outbox.get(timeout=1.0)
-            except queue.Empty:
-                for index, process in enumerate(self._processes):
-                    if not process.is_alive():
-                        raise ArenaError(
-                            f"rollout worker {index} died (exit code {process.exitcode}: emulator crash or out of memory); "
-                            "rerun the same command to resume from the last snapshot"
-                        ) from None
-                continue
-            if message[0] == "arena-error":
-                raise ArenaError(message[2])
-            if message[0] == "error":
-                _, index, error, trace = message
-                if trace and self.config.log_dir:
-                    with open(os.path.join(self.config.log_dir, f"worker-{index}.log"), "a", encoding="utf-8") as log:
-                        log.write(trace)
-                raise ArenaError(f"rollout worker {index} failed: {error}")
-            results += message[1]
-            segments += 1
-        if not synchronous:
-            results, self._pending = results[:count], results[count:]
-        return results
+        return gather_segments(self, count, self._next_segment)
+
+    def _next_segment(self) -> list[RolloutResult] | None:
+        try:
+            message = self._outbox.get(timeout=1.0)
+        except queue.Empty:
+            for index, process in enumerate(self._processes):
+                if not process.is_alive():
+                    raise ArenaError(
+                        f"rollout worker {index} died (exit code {process.exitcode}: emulator crash or out of memory); "
+                        "rerun the same command to resume from the last snapshot"
+                    ) from None
+            return None
+        if message[0] == "arena-error":
+            raise ArenaError(message[2])
+        if message[0] == "error":
+            _, index, error, trace = message
+            if trace and self.config.log_dir:
+                with open(os.path.join(self.config.log_dir, f"worker-{index}.log"), "a", encoding="utf-8") as log:
+                    log.write(trace)
+            raise ArenaError(f"rollout worker {index} failed: {error}")
+        return message[1]
 
     def close(self) -> None:
         for inbox in self._inboxes:

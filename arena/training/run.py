@@ -84,9 +84,15 @@ class TrainResult:
     standing: list[str] = field(default_factory=list)  # where the published agent stands, in plain lines
 
 
-def make_executor(plan: TrainPlan, config: Any):
+def make_executor(plan: TrainPlan, config: Any, backend: Any = None):
+    """The rollout workers: this process (one worker), spawned processes, or Ray actors when
+    ``backend`` (an :class:`arena.backends.Backend`) is Ray's."""
     from arena.training.rollout import InlineExecutor, ProcessExecutor
 
+    if backend is not None and backend.name == "ray":
+        from arena.backends.ray import RayExecutor
+
+        return RayExecutor(config, plan.workers, address=backend.address, depth=2)
     if plan.workers == 1 and os.environ.get("ARENA_INLINE_ROLLOUT", "1") == "1":
         return InlineExecutor(config)
     # Room for a whole update's trajectories: workers keep playing while the learner takes its
