@@ -40,7 +40,8 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def ray_address():
-    """A one-node Ray cluster for the session (2 CPUs, a small object store), stopped at the end."""
+    """A two-node Ray cluster on this host for the session (2 CPUs each, small object stores; the
+    second offers the custom resource "dolphin"), stopped at the end."""
     pytest.importorskip("ray", reason="Ray is not installed: pip install -e '.[test]' installs it")
     saved = {k: os.environ.get(k) for k in RAY_ENV}
     os.environ.update(RAY_ENV)  # the same auth mode for the head, the CLI and this process
@@ -52,6 +53,11 @@ def ray_address():
     ]  # fmt: skip
     started = subprocess.run(start, capture_output=True, text=True, timeout=180, env={**os.environ, **RAY_ENV})
     assert started.returncode == 0, started.stdout + started.stderr
+    # A second node on this host, the only one that says it can run Dolphin.
+    node = [*RAY_CLI, "start", f"--address=127.0.0.1:{port}", "--num-cpus=2", '--resources={"dolphin": 2}',
+            f"--object-store-memory={100 * 2**20}", "--disable-usage-stats"]  # fmt: skip
+    joined = subprocess.run(node, capture_output=True, text=True, timeout=180, env={**os.environ, **RAY_ENV})
+    assert joined.returncode == 0, joined.stdout + joined.stderr
     try:
         yield f"127.0.0.1:{port}"
     finally:
@@ -199,6 +205,24 @@ def test_bad_backend_input_is_one_line_and_writes_nothing(tmp_path):
     result = run_cli(tmp_path, "leaderboard", "run", "lb", "--backend", "ray", "--address", f"127.0.0.1:{port}")
     assert result.returncode == 2 and "cannot reach a Ray cluster" in result.stderr
     assert not (tmp_path / "home").exists()
+
+
+def test_workers_go_where_their_resource_is(ray_address):
+    import ray
+
+    from arena.backends.ray import RayGamePool
+
+    with RayGamePool(2, address=ray_address, resources=("dolphin",)) as pool:
+        dolphin_nodes = {n["NodeID"] for n in ray.nodes() if n["Alive"] and n["Resources"].get("dolphin")}
+        assert len(dolphin_nodes) == 1 and len([n for n in ray.nodes() if n["Alive"]]) == 2
+        assert set(pool.worker_nodes()) == dolphin_nodes  # both workers, on the one node offering it
+    with pytest.raises(ArenaError, match="offers the resource 'gpu_emulator' that this env's workers need"):
+        RayGamePool(1, address=ray_address, resources=("gpu_emulator",))
+    assert not ray.is_initialized()  # the refused pool let go of the cluster
+
+
+def test_melee_workers_ask_for_a_dolphin_node():
+    assert load_plugins().envs.get("melee").ray_resources == ("dolphin",)
 
 
 def test_the_backend_is_checked_by_name():

@@ -33,19 +33,21 @@ class Backend:
         if self.address and self.name != "ray":
             raise ArenaError(f"--address {self.address} is a Ray cluster's: pass --backend ray with it")
 
-    def check(self) -> None:
-        """One-line errors (no Ray installed, an unreachable address) before anything is written."""
+    def check(self, resources: tuple[str, ...] = ()) -> None:
+        """One-line errors before anything is written: no Ray installed, an unreachable address,
+        a cluster where no node offers one of ``resources`` (the env's ``ray_resources``)."""
         if self.name == "ray":
             from arena.backends.ray import check_ray
 
-            check_ray(self.address)
+            check_ray(self.address, resources)
 
-    def game_pool(self, workers: int, arena: Arena | None = None):
-        """A pool of ``workers`` game workers (each one emulator at a time)."""
+    def game_pool(self, workers: int, arena: Arena | None = None, resources: tuple[str, ...] = ()):
+        """A pool of ``workers`` game workers (each one emulator at a time); on Ray each needs
+        one unit of every custom resource in ``resources`` (the env's ``ray_resources``)."""
         if self.name == "ray":
             from arena.backends.ray import RayGamePool
 
-            return RayGamePool(workers, address=self.address)
+            return RayGamePool(workers, address=self.address, resources=resources)
         from arena.games.play import GamePool
 
         return GamePool(workers, arena)

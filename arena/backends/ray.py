@@ -32,12 +32,18 @@ def import_ray():
     return ray
 
 
-def check_ray(address: str = "") -> None:
-    """Ray is installed, and ``address`` (HOST:PORT) answers; ``auto`` and empty are checked by
-    connecting."""
-    import_ray()
-    if not address or address == "auto":
-        return
+def check_ray(address: str = "", resources: tuple[str, ...] = ()) -> None:
+    """Ray is installed, ``address`` (HOST:PORT) answers, and some node there offers each of
+    ``resources``. A Ray started here (no address) offers them itself."""
+    ray = import_ray()
+    if address and address != "auto":
+        _check_reachable(address)
+    if address and resources and not ray.is_initialized():
+        connect(address, 1, resources)  # raises if no node offers one
+        ray.shutdown()
+
+
+def _check_reachable(address: str) -> None:
     host, sep, port = address.rpartition(":")
     if not sep or not host or not port.isdigit():
         raise ArenaError(f"--address {address} is not HOST:PORT (or auto): pass the address 'ray start --head' printed")
@@ -50,10 +56,26 @@ def check_ray(address: str = "") -> None:
         ) from None
 
 
-def connect(address: str, num_cpus: int) -> bool:
-    """Join the cluster at ``address``, or start a Ray instance here; True if this call did either
-    (the caller then shuts it down)."""
+def connect(address: str, num_cpus: int, resources: tuple[str, ...] = ()) -> bool:
+    """Join the cluster at ``address``, or start a Ray instance here (offering ``resources``, one
+    unit per CPU); True if this call did either (the caller then shuts it down). Raises if no
+    node offers one of ``resources``: workers asking for it would wait forever."""
     ray = import_ray()
+    started = _connect(ray, address, num_cpus, resources)
+    offered = ray.cluster_resources()
+    missing = [name for name in resources if offered.get(name, 0) < 1]
+    if missing:
+        if started:
+            ray.shutdown()
+        raise ArenaError(
+            f"no node of the Ray cluster{' at ' + address if address else ''} offers the resource "
+            f"'{missing[0]}' that this env's workers need: start the nodes that can run it with "
+            f"ray start --resources '{{\"{missing[0]}\": N}}'"
+        )
+    return started
+
+
+def _connect(ray, address: str, num_cpus: int, resources: tuple[str, ...]) -> bool:
     if ray.is_initialized():
         return False
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
@@ -62,7 +84,11 @@ def connect(address: str, num_cpus: int) -> bool:
             ray.init(address=address, logging_level=logging.WARNING)
         else:
             ray.init(
-                num_cpus=num_cpus, include_dashboard=False, object_store_memory=OBJECT_STORE_BYTES, logging_level=logging.WARNING
+                num_cpus=num_cpus,
+                resources={name: num_cpus for name in resources},
+                include_dashboard=False,
+                object_store_memory=OBJECT_STORE_BYTES,
+                logging_level=logging.WARNING,
             )
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise ArenaError(f"cannot connect to Ray{' at ' + address if address else ''}: {one_line(exc)}") from None
@@ -82,6 +108,11 @@ class GameWorker:
     def pid(self) -> int:
         return os.getpid()
 
+    def node(self) -> str:
+        import ray
+
+        return ray.get_runtime_context().get_node_id()
+
     def play(self, task: GameTask) -> GameRecord:
         return play_game(task, self.state)
 
@@ -89,12 +120,12 @@ class GameWorker:
 class RayGamePool:
     """:class:`arena.games.play.GamePool`'s interface on Ray actors."""
 
-    def __init__(self, workers: int, *, address: str = "", retries: int = RETRIES):
+    def __init__(self, workers: int, *, address: str = "", retries: int = RETRIES, resources: tuple[str, ...] = ()):
         self.workers = max(1, workers)
         self.retries = retries
         self._ray = import_ray()
-        self._started = connect(address, self.workers)
-        self._actor = self._ray.remote(num_cpus=1, max_restarts=0)(GameWorker)
+        self._started = connect(address, self.workers, resources)
+        self._actor = self._ray.remote(num_cpus=1, max_restarts=0, resources={name: 1 for name in resources})(GameWorker)
         self._idle = [self._actor.remote() for _ in range(self.workers)]
         self._queue: deque[GameTask] = deque()
         self._pending: dict = {}  # object ref -> (task, actor)
@@ -104,6 +135,10 @@ class RayGamePool:
     def worker_pids(self, timeout: float = 120.0) -> list[int]:
         """The idle workers' process ids (for tests and diagnostics)."""
         return self._ray.get([actor.pid.remote() for actor in self._idle], timeout=timeout)
+
+    def worker_nodes(self, timeout: float = 120.0) -> list[str]:
+        """The Ray node id each idle worker runs on."""
+        return self._ray.get([actor.node.remote() for actor in self._idle], timeout=timeout)
 
     def submit(self, task: GameTask) -> None:
         self._queue.append(task)
@@ -204,8 +239,9 @@ class RayExecutor:
 
     MAX_FAILURES = 3  # deaths of one worker in a row, with no segment between them
 
-    def __init__(self, config, workers: int, *, address: str = "", depth: int = 2):
+    def __init__(self, config, workers: int, *, address: str = "", depth: int = 2, resources: tuple[str, ...] = ()):
         self.config = config
+        self.resources = tuple(resources)
         self.workers = max(1, workers)
         self.depth = 1 if config.synchronous else max(1, depth)
         self.address = address
@@ -265,8 +301,8 @@ class RayExecutor:
     # -- the executor interface ----------------------------------------------------------------
 
     def start(self, weights: dict, version: int, distribution: list) -> None:
-        self._started = connect(self.address, self.workers)
-        self._remote = self._ray.remote(num_cpus=1, max_restarts=0)(RolloutWorker)
+        self._started = connect(self.address, self.workers, self.resources)
+        self._remote = self._ray.remote(num_cpus=1, max_restarts=0, resources={name: 1 for name in self.resources})(RolloutWorker)
         self._latest = (self._ray.put(weights), version, distribution)
         self._actors = [self._spawn(index) for index in range(self.workers)]
         for index in range(self.workers):

@@ -104,7 +104,7 @@ def run_command(name, games, until_sigma, workers, seed, db_path, record, backen
         raise ArenaError(f"--workers must be at least 1, got {workers}")
     definition = find_definition(name)
     backend = Backend(backend, address)
-    backend.check()  # no Ray, or an unreachable cluster: one line before anything is written
+    backend.check(get_arena().envs.get(definition.env).ray_resources)  # one line before anything is written
     store = MatchStore(db_path)
     console = make_console()
     total = games or definition.max_games

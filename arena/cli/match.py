@@ -117,7 +117,7 @@ def match_command(
         options=env_spec.parse_options(options), arena=arena,
     )  # fmt: skip
     backend = Backend(backend, address)
-    backend.check()  # no Ray, or an unreachable cluster: one line before anything is written
+    backend.check(env_spec.ray_resources)  # no Ray, an unreachable cluster: one line before anything is written
     store = MatchStore(db_path)  # opened before any game: a bad database fails fast
     recorder = Recorder(leaderboard or env_name, log_path or default_log_path(a, b), store, arena=arena)
     recorder.check(env_name, asdict(plan.tasks[0].options))  # a leaderboard's definition may refuse the games

@@ -126,7 +126,7 @@ def train_command(
     if dry_run:
         _show_plan(console, plan, eval_frames)
         return
-    backend.check()  # no Ray, or an unreachable cluster: one line before the experiment is written
+    backend.check(arena.envs.get(plan.env).ray_resources)  # one line before the experiment is written
     _train(console, plan, arena, run_training, eval_frames, record, backend)
 
 

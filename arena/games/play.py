@@ -296,7 +296,11 @@ class GamePool:
 def run_games(tasks: list[GameTask], workers: int, arena: Arena | None = None, backend=None) -> Iterator[GameRecord]:
     """Play ``tasks`` on a game pool (local processes, or ``backend``'s: :mod:`arena.backends`)
     and yield each record as its game finishes."""
-    pool = GamePool(workers, arena) if backend is None else backend.game_pool(workers, arena)
+    if backend is None:
+        pool = GamePool(workers, arena)
+    else:
+        envs = (arena or get_arena()).envs
+        pool = backend.game_pool(workers, arena, resources=envs.get(tasks[0].env).ray_resources if tasks else ())
     with pool:
         for task in tasks:
             pool.submit(task)

@@ -64,6 +64,10 @@ class EnvSpec:
     :param require: ``require(options)`` raises :class:`~arena.errors.ArenaError` with one line
         when this machine cannot play the env (a ROM the user must import); every command that
         plays games calls it (:meth:`check_installed`) before anything starts.
+    :param ray_resources: custom Ray resources a worker playing this env needs one unit of, on
+        top of its CPU (Melee: ``("dolphin",)``, offered by the nodes that can run Dolphin:
+        ``ray start --resources '{"dolphin": 8}'``). With ``--backend ray`` workers go only
+        where they are offered; a Ray that Arena starts itself offers them.
     """
 
     name: str
@@ -82,6 +86,7 @@ class EnvSpec:
     records: bool = False
     single_player: bool = False
     require: Callable[[Any], None] | None = None
+    ray_resources: tuple[str, ...] = ()
 
     def check_installed(self, options: Any) -> None:
         """One line (an :class:`ArenaError`) if this machine cannot play the env, e.g. its ROM is missing."""

@@ -89,7 +89,10 @@ def run_leaderboard(
     schedule = _Schedule(definition, store, arena, seed)
     workers = min(workers or definition.games_per_round or os.cpu_count() or 1, 64)
     result = RunResult()
-    pool = GamePool(workers, arena) if backend is None else backend.game_pool(workers, arena)
+    if backend is None:
+        pool = GamePool(workers, arena)
+    else:
+        pool = backend.game_pool(workers, arena, resources=schedule.env_spec.ray_resources)
     with pool, recorder:
         while True:
             reason = schedule.done(stop, result)

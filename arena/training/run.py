@@ -91,8 +91,10 @@ def make_executor(plan: TrainPlan, config: Any, backend: Any = None):
 
     if backend is not None and backend.name == "ray":
         from arena.backends.ray import RayExecutor
+        from arena.plugins.manager import get_arena
 
-        return RayExecutor(config, plan.workers, address=backend.address, depth=2)
+        resources = get_arena().envs.get(plan.env).ray_resources
+        return RayExecutor(config, plan.workers, address=backend.address, depth=2, resources=resources)
     if plan.workers == 1 and os.environ.get("ARENA_INLINE_ROLLOUT", "1") == "1":
         return InlineExecutor(config)
     # Room for a whole update's trajectories: workers keep playing while the learner takes its

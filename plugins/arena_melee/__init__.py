@@ -92,6 +92,7 @@ MELEE = EnvSpec(
     fps=60.0,
     observation_shape=melee_observation_shape,
     machine_options=("iso", "dolphin", "user_dir", "speed", "timeout"),
+    ray_resources=("dolphin",),  # on Ray, workers go to the nodes that say they can run Dolphin
 )
 
 
