@@ -84,6 +84,7 @@ def _connect(ray, address: str, num_cpus: int, resources: tuple[str, ...]) -> bo
             ray.init(address=address, logging_level=logging.WARNING)
         else:
             ray.init(
+                address="local",  # a Ray of this run's own, even where `ray start` left one running
                 num_cpus=num_cpus,
                 resources={name: num_cpus for name in resources},
                 include_dashboard=False,
