@@ -116,7 +116,7 @@ def test_a_worker_killed_mid_game_is_replayed_and_rated_once(tmp_path, ray_addre
     tasks = plan_games(arena, "bot:tracker:3", "bot:tracker:8", "pong", 4, 0, spec.parse_options(["points=6"]))
     tasks = [t.__class__(**{**t.__dict__, "uid": f"fault:{t.index}"}) for t in tasks]
     records = []
-    with RayGamePool(2, address=ray_address) as pool:
+    with RayGamePool(2, address=ray_address, timeout=120) as pool:
         pids = pool.worker_pids()
         for task in tasks:
             pool.submit(task)
@@ -212,7 +212,7 @@ def test_workers_go_where_their_resource_is(ray_address):
 
     from arena.backends.ray import RayGamePool
 
-    with RayGamePool(2, address=ray_address, resources=("dolphin",)) as pool:
+    with RayGamePool(2, address=ray_address, resources=("dolphin",), timeout=120) as pool:
         dolphin_nodes = {n["NodeID"] for n in ray.nodes() if n["Alive"] and n["Resources"].get("dolphin")}
         assert len(dolphin_nodes) == 1 and len([n for n in ray.nodes() if n["Alive"]]) == 2
         assert set(pool.worker_nodes()) == dolphin_nodes  # both workers, on the one node offering it

@@ -121,9 +121,18 @@ class GameWorker:
 class RayGamePool:
     """:class:`arena.games.play.GamePool`'s interface on Ray actors."""
 
-    def __init__(self, workers: int, *, address: str = "", retries: int = RETRIES, resources: tuple[str, ...] = ()):
+    def __init__(
+        self,
+        workers: int,
+        *,
+        address: str = "",
+        retries: int = RETRIES,
+        resources: tuple[str, ...] = (),
+        timeout: float | None = None,
+    ):
         self.workers = max(1, workers)
         self.retries = retries
+        self.timeout = timeout  # seconds to wait for a game; None: as long as games take
         self._ray = import_ray()
         self._started = connect(address, self.workers, resources)
         self._actor = self._ray.remote(num_cpus=1, max_restarts=0, resources={name: 1 for name in resources})(GameWorker)
@@ -157,7 +166,9 @@ class RayGamePool:
         if not len(self):
             raise RuntimeError("no game submitted")
         self._fill()
-        ready, _ = self._ray.wait(list(self._pending), num_returns=1)
+        ready, _ = self._ray.wait(list(self._pending), num_returns=1, timeout=self.timeout)
+        if not ready:
+            raise ArenaError(f"no game finished on Ray within {self.timeout:g}s: are the workers scheduled? (ray status)")
         task, actor = self._pending.pop(ready[0])
         try:
             record = self._ray.get(ready[0])
