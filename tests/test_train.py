@@ -51,25 +51,32 @@ def run_arena(tmp_path: Path, *args: str, timeout: float = 300, **env_extra: str
     )  # fmt: skip
 
 
-@pytest.fixture
-def cli(tmp_path, monkeypatch, capsys):
-    """`arena ARGS` in this process, from ``tmp_path``: returns (exit status, stdout, stderr)."""
+def in_process_cli(folder: Path, monkeypatch, capsys, *command: str):
+    """`arena COMMAND ARGS` in this process, from ``folder`` with its training environment:
+    a function of ARGS that returns (exit status, stdout, stderr)."""
     import arena.plugins.manager
     from arena.cli import main
 
-    for key, value in train_env(tmp_path).items():
+    for key, value in train_env(folder).items():
         monkeypatch.setenv(key, value)
     for var in ("ARENA_STRICT_PLUGINS", "ARENA_TRACE_PLUGINS", "ARENA_DB", "ARENA_INLINE_ROLLOUT"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setattr(arena.plugins.manager, "_loaded", arena.plugins.manager.load_plugins())
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.chdir(folder)
 
     def run(*args: str):
         with pytest.raises(SystemExit) as exit_info:
-            main(list(args))
+            main([*command, *args])
         out, err = capsys.readouterr()
         return exit_info.value.code, out, err
 
+    return run
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch, capsys):
+    """`arena ARGS` in this process, from ``tmp_path``: returns (exit status, stdout, stderr)."""
+    run = in_process_cli(tmp_path, monkeypatch, capsys)
     import torch
 
     threads = torch.get_num_threads()

@@ -25,7 +25,7 @@ _plugin_commands_added = False
 def build_cli() -> click.Group:
     """The top-level group with the core commands and every plugin's commands (added once)."""
     global _plugin_commands_added
-    from arena.cli import leaderboard, match, plugins, replay, roms, train  # noqa: F401  (they attach themselves to `cli`)
+    from arena.cli import launch, leaderboard, match, plugins, replay, roms, train  # noqa: F401  (they attach themselves to `cli`)
     from arena.plugins.manager import get_arena
 
     if not _plugin_commands_added:

@@ -94,7 +94,10 @@ def make_executor(plan: TrainPlan, config: Any, backend: Any = None):
         from arena.plugins.manager import get_arena
 
         resources = get_arena().envs.get(plan.env).ray_resources
-        return RayExecutor(config, plan.workers, address=backend.address, depth=2, resources=resources)
+        # Each worker queues enough segments that together they cover an update, as local workers
+        # fill their shared queue: they play on while the learner steps.
+        depth = max(2, -(-plan.params.min_collect // plan.workers))
+        return RayExecutor(config, plan.workers, address=backend.address, depth=depth, resources=resources)
     if plan.workers == 1 and os.environ.get("ARENA_INLINE_ROLLOUT", "1") == "1":
         return InlineExecutor(config)
     # Room for a whole update's trajectories: workers keep playing while the learner takes its
