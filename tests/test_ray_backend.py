@@ -41,7 +41,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def ray_address():
     """A two-node Ray cluster on this host for the session (2 CPUs each, small object stores; the
-    second offers the custom resource "dolphin"), stopped at the end."""
+    second offers the custom resource "dolphin" and one GPU), stopped at the end."""
     pytest.importorskip("ray", reason="Ray is not installed: pip install -e '.[test]' installs it")
     saved = {k: os.environ.get(k) for k in RAY_ENV}
     os.environ.update(RAY_ENV)  # the same auth mode for the head, the CLI and this process
@@ -53,8 +53,9 @@ def ray_address():
     ]  # fmt: skip
     started = subprocess.run(start, capture_output=True, text=True, timeout=180, env={**os.environ, **RAY_ENV})
     assert started.returncode == 0, started.stdout + started.stderr
-    # A second node on this host, the only one that says it can run Dolphin.
-    node = [*RAY_CLI, "start", f"--address=127.0.0.1:{port}", "--num-cpus=2", '--resources={"dolphin": 2}',
+    # A second node on this host, the only one that says it can run Dolphin and has a GPU (Ray
+    # takes a node's word for its GPUs: torch still sees none, and the learner's device=auto is the CPU).
+    node = [*RAY_CLI, "start", f"--address=127.0.0.1:{port}", "--num-cpus=2", '--resources={"dolphin": 2}', "--num-gpus=1",
             f"--object-store-memory={100 * 2**20}", "--disable-usage-stats"]  # fmt: skip
     joined = subprocess.run(node, capture_output=True, text=True, timeout=180, env={**os.environ, **RAY_ENV})
     assert joined.returncode == 0, joined.stdout + joined.stderr
@@ -297,3 +298,53 @@ def test_training_goes_on_when_a_rollout_worker_dies(tmp_path, ray_address):
     assert "died" in log and len(log.splitlines()) == 1
     snapshots = sorted((tmp_path / "experiments" / "ac" / "snapshots").glob("*.pt"))
     assert int(snapshots[-1].stem) >= 8000  # trained to the end with the fresh worker
+
+
+def test_the_learner_goes_to_the_gpu_node(tmp_path, ray_address):
+    import ray
+
+    ray.init(address=ray_address)
+    try:
+        gpu_nodes = [n["NodeID"] for n in ray.nodes() if n["Alive"] and n["Resources"].get("GPU")]
+    finally:
+        ray.shutdown()
+    assert len(gpu_nodes) == 1
+    args = (
+        "--plugin",
+        "ac",
+        "--steps",
+        "1000",
+        "--workers",
+        "1",
+        "--eval-every",
+        "0",
+        "--backend",
+        "ray",
+        "--address",
+        ray_address,
+    )
+    result = subprocess.run(
+        train_cli(tmp_path, *args, "--learner-gpus", "1"),
+        capture_output=True, text=True, timeout=300, cwd=tmp_path, env=train_environ(tmp_path),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"learner: a Ray actor on node {gpu_nodes[0]}" in result.stdout and "GPUs ['0']" in result.stdout
+    snapshots = sorted((tmp_path / "experiments" / "ac" / "snapshots").glob("*.pt"))
+    assert snapshots and int(snapshots[-1].stem) >= 1000
+    assert "final snapshot:" in result.stdout
+
+    for extra, message in (
+        (("--learner-gpus", "2"), "--learner-gpus 2: no node of the Ray cluster"),
+        (("--learner-gpus", "1", "--set", "device=cuda", "--name", "cuda"), "--set device=cuda: this torch sees no CUDA GPU"),
+    ):
+        failed = subprocess.run(
+            train_cli(tmp_path, *args, *extra), capture_output=True, text=True, timeout=300, cwd=tmp_path,
+            env=train_environ(tmp_path),
+        )  # fmt: skip
+        assert failed.returncode == 2, failed.stdout + failed.stderr
+        assert failed.stderr.startswith("arena: error:") and message in failed.stderr, failed.stderr
+        assert len(failed.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "experiments" / "cuda").exists()  # refused on the GPU node before it wrote anything
+    failed = subprocess.run(train_cli(tmp_path, "--learner-gpus", "1"), capture_output=True, text=True, cwd=tmp_path,
+                            env=train_environ(tmp_path), timeout=120)  # fmt: skip
+    assert failed.returncode == 2 and "pass --backend ray with it" in failed.stderr

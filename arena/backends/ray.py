@@ -14,6 +14,7 @@ import os
 import socket
 from collections import deque
 from dataclasses import replace
+from typing import Any
 
 from arena.errors import ArenaError, one_line
 from arena.games.play import GameTask, _lost, _WorkerState, play_game
@@ -368,3 +369,73 @@ class RayExecutor:
         if self._started and self._ray.is_initialized():
             self._ray.shutdown()
             self._started = False
+
+
+# -- the learner as an actor ----------------------------------------------------------------------
+
+
+class LearnerActor:
+    """The whole training loop (learner, Ray rollout workers, evaluation games) in a Ray actor
+    that asked for GPUs, so it runs on a node that has them; it prints its progress lines, which
+    Ray forwards to the command's terminal."""
+
+    def where(self) -> dict:
+        import socket
+
+        import ray
+
+        context = ray.get_runtime_context()
+        gpus = [str(g) for g in ray.get_gpu_ids()]
+        return {"node": context.get_node_id(), "host": socket.gethostname(), "pid": os.getpid(), "gpus": gpus}
+
+    def train(self, plan, eval_frames: int, record: bool):
+        from functools import partial
+
+        from arena.backends import Backend
+        from arena.cli import make_console
+        from arena.cli.train import _Lines
+        from arena.training.plan import check_device
+        from arena.training.run import make_executor, run_training
+        from arena.training.snapshot import snapshot_steps
+
+        check_device(plan.params)  # here, on the node with the GPUs
+        start = (snapshot_steps(plan.resume_from.name) or 0) if plan.resume_from else 0
+        with _Lines(make_console(), plan, start) as show:
+            return run_training(
+                plan,
+                on_progress=show.on_progress,
+                on_eval=show.on_eval,
+                log=show.log,
+                eval_frames=eval_frames,
+                record=record,
+                executor_factory=partial(make_executor, backend=Backend("ray")),  # this actor's cluster
+            )
+
+
+def train_with_learner_actor(plan, *, address: str, gpus: float, eval_frames: int, record: bool, echo) -> Any:
+    """Run the training in a :class:`LearnerActor` asking for ``gpus`` GPUs; its TrainResult."""
+    ray = import_ray()
+    started = connect(address, plan.workers + 1)
+    actor = None
+    try:
+        offered = ray.cluster_resources().get("GPU", 0)
+        if offered < gpus:
+            raise ArenaError(
+                f"--learner-gpus {gpus:g}: no node of the Ray cluster{' at ' + address if address else ''} has "
+                f"{gpus:g} GPU{'s' if gpus != 1 else ''} (it offers {offered:g} in all); start the GPU node with ray start --num-gpus N"
+            )
+        actor = ray.remote(num_cpus=1, num_gpus=gpus, max_restarts=0)(LearnerActor).remote()
+        where = ray.get(actor.where.remote())
+        echo(f"learner: a Ray actor on node {where['node']} ({where['host']}, pid {where['pid']}), GPUs {where['gpus']}")
+        try:
+            return ray.get(actor.train.remote(plan, eval_frames, record))
+        except ray.exceptions.RayTaskError as exc:
+            cause = exc.cause if isinstance(getattr(exc, "cause", None), BaseException) else exc
+            if isinstance(cause, ArenaError):
+                raise ArenaError(str(cause)) from None
+            raise ArenaError(f"the learner failed: {type(cause).__name__}: {one_line(cause)}") from None
+    finally:
+        if actor is not None:
+            ray.kill(actor)  # and with it its rollout workers (a Ctrl-C resumes from the newest snapshot)
+        if started and ray.is_initialized():
+            ray.shutdown()

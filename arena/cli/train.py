@@ -56,6 +56,10 @@ from arena.cli import backend_options, cli
     "--record", is_flag=True, help="Keep each evaluation game's input movie (.bk2) in the experiment (see `arena replay`)."
 )
 @backend_options
+@click.option(
+    "--learner-gpus", type=click.FloatRange(min=0), default=0, show_default=True, metavar="N",
+    help="With --backend ray: run the learner as a Ray actor asking for N GPUs, on a node that has them (0: in this process).",
+)  # fmt: skip
 @click.pass_context
 def train_command(
     ctx,
@@ -79,6 +83,7 @@ def train_command(
     record,
     backend,
     address,
+    learner_gpus,
 ) -> None:
     """Train an algorithm in an environment against the enemies in an enemies file.
 
@@ -108,6 +113,8 @@ def train_command(
     from arena.backends import Backend
 
     backend = Backend(backend, address)
+    if learner_gpus and backend.name != "ray":
+        raise ArenaError("--learner-gpus runs the learner as a Ray actor: pass --backend ray with it")
     from arena.training.plan import plan_training
     from arena.training.run import run_training
 
@@ -119,6 +126,7 @@ def train_command(
     plan = plan_training(
         plugin, env=env_name, enemies=enemies, sets=sets, env_pairs=options, name=name, tag=tag, init=init, force=force,
         steps=steps, workers=workers, eval_every=eval_every, eval_games=eval_games, snapshot_every=snapshot_every, arena=arena,
+        device_here=not learner_gpus,
     )  # fmt: skip
     from arena.training.evaluation import EVAL_FRAMES
 
@@ -127,7 +135,7 @@ def train_command(
         _show_plan(console, plan, eval_frames)
         return
     backend.check(arena.envs.get(plan.env).ray_resources)  # one line before the experiment is written
-    _train(console, plan, arena, run_training, eval_frames, record, backend)
+    _train(console, plan, arena, run_training, eval_frames, record, backend, learner_gpus)
 
 
 def _list_params(console, arena, plugin) -> None:
@@ -267,19 +275,29 @@ class _Lines:
         self.console.print(message, soft_wrap=True, highlight=False)
 
 
-def _train(console, plan, arena, run_training, eval_frames: int, record: bool = False, backend=None) -> None:
+def _train(
+    console, plan, arena, run_training, eval_frames: int, record: bool = False, backend=None, learner_gpus: float = 0
+) -> None:
     from functools import partial
 
     from arena.training.run import make_executor
     from arena.training.snapshot import snapshot_steps
 
-    start = (snapshot_steps(plan.resume_from.name) or 0) if plan.resume_from else 0
-    show = (_Bar if console.is_terminal else _Lines)(console, plan, start)
-    with show:
-        result = run_training(
-            plan, on_progress=show.on_progress, on_eval=show.on_eval, log=show.log, arena=arena, eval_frames=eval_frames,
-            record=record, executor_factory=partial(make_executor, backend=backend),
+    if learner_gpus:  # the learner on a Ray node with GPUs; it prints its own progress lines
+        from arena.backends.ray import train_with_learner_actor
+
+        result = train_with_learner_actor(
+            plan, address=backend.address, gpus=learner_gpus, eval_frames=eval_frames, record=record,
+            echo=lambda line: console.print(line, soft_wrap=True),
         )  # fmt: skip
+    else:
+        start = (snapshot_steps(plan.resume_from.name) or 0) if plan.resume_from else 0
+        show = (_Bar if console.is_terminal else _Lines)(console, plan, start)
+        with show:
+            result = run_training(
+                plan, on_progress=show.on_progress, on_eval=show.on_eval, log=show.log, arena=arena,
+                eval_frames=eval_frames, record=record, executor_factory=partial(make_executor, backend=backend),
+            )  # fmt: skip
     rate = result.frames_this_run / result.wall_s if result.wall_s else 0.0
     console.print(
         f"{result.name}: {result.steps:,} steps, {result.frames:,} frames, {result.updates} updates, {result.games} games"

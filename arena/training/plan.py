@@ -101,8 +101,10 @@ def plan_training(
     eval_every: int | None = None,
     eval_games: int = 2,
     arena: Arena | None = None,
+    device_here: bool = True,
 ) -> TrainPlan:
-    """Validate the command and lay out the experiment; writes nothing."""
+    """Validate the command and lay out the experiment; writes nothing. ``device_here=False``:
+    the learner runs on another machine (a Ray actor), which checks ``--set device`` itself."""
     from arena.plugins.manager import get_arena
     from arena.training.snapshot import list_snapshots
 
@@ -111,7 +113,8 @@ def plan_training(
     env_spec = arena.envs.get(env)
     params = parse_params(algorithm_class(arena, spec, "params"), sets, owner=f"algorithm '{plugin}'", plugin=plugin)
     _check_schedule(arena, spec, params)
-    _check_device(params)
+    if device_here:  # a learner on a Ray node checks its own device there
+        check_device(params)
     options = env_spec.parse_options(list(env_pairs))
     obs_size = _observations(arena, spec, env_spec, options)
     _check_counts(steps=steps, workers=workers, eval_every=eval_every, eval_games=eval_games, snapshot_every=snapshot_every)
@@ -201,7 +204,7 @@ def _check_schedule(arena: Arena, spec: AlgorithmSpec, params: CommonParams) -> 
         )
 
 
-def _check_device(params: CommonParams) -> None:
+def check_device(params: CommonParams) -> None:
     """``--set device=...`` names a device this torch has (checked before anything is written)."""
     name = getattr(params, "device", "auto")
     if name in ("auto", "cpu"):
