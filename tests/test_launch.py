@@ -1,11 +1,11 @@
 """`arena launch` as a user runs it: --dry-run, jobs on a real Slurm cluster that train, are
 cancelled and are requeued, --local, and one-line errors for bad input.
 
-The Slurm tests need a cluster that answers ``sinfo`` (.ci/install-slurm starts a one-node one
-from Debian's slurm-wlm); without one they skip, saying so. Each test trains its own copy of one
-tiny experiment (128 agent steps an update) made once for the module. Jobs are followed with
-``arena launch --status`` and ``squeue``, never submitit's ``.result()``: without accounting, that
-hangs forever for a cancelled job.
+The Slurm tests need a cluster that answers ``sinfo`` (.ci/install-slurm starts one of two nodes
+on one host from Debian's slurm-wlm); without one they skip, saying so. Each test trains its own
+copy of one tiny experiment (128 agent steps an update) made once for the module. Jobs are
+followed with ``arena launch --status`` and ``squeue``, never submitit's ``.result()``: without
+accounting, that hangs forever for a cancelled job.
 """
 
 from __future__ import annotations
@@ -120,6 +120,13 @@ def status_saying(launch, name: str, words: str) -> str:
     """The status report if its first line says ``words``, else empty."""
     report = status(launch, name)
     return report if words in report.splitlines()[0] else ""
+
+
+def ended(launch, name: str) -> str:
+    """The status report once the job has ended (finished, failed, cancelled...), else empty."""
+    report = status(launch, name)
+    words = report.splitlines()[0].split(" job ", 1)[-1]
+    return "" if re.match(r"\S+ (waiting|starting|running|finishing)", words) else report
 
 
 def log_text(folder: Path, job_id: str) -> str:
@@ -263,7 +270,10 @@ def test_a_requeued_job_resumes_from_the_snapshot_it_saved(slurm, launch, experi
     wait_for("the job requeued", lambda: "requeued 1 time" in status(launch, experiment.name), 60)
     saved = re.search(r"interrupted at [\d,]+ steps .*saved \S*/(\d+)\.pt", log_text(experiment, job_id))
     assert saved, log_text(experiment, job_id)
-    # Slurm holds a requeued job for two minutes; let it start now.
+    # Slurm holds a requeued job for two minutes; let it start now. Not in the second of the
+    # requeue: slurmd refuses a rerun whose credential is as old as that revocation ("Job
+    # credential revoked"), to the second, and the job then fails.
+    time.sleep(2)
     subprocess.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"], check=True, timeout=20)
     resumed = f"resumed {experiment.name} from {saved.group(1)}.pt"
     wait_for("the rerun resuming", lambda: resumed in log_text(experiment, job_id), 90)
@@ -275,8 +285,11 @@ def test_a_requeued_job_resumes_from_the_snapshot_it_saved(slurm, launch, experi
 @pytest.mark.slow
 def test_a_job_on_two_nodes_trains_on_ray(slurm, launch, experiment, jobs, monkeypatch):
     """The first node runs the Ray head and the learner, the second a Ray worker; both stop when
-    the training ends. The CI cluster has one node: this runs where a partition has two."""
+    the training ends. The CI cluster (.ci/install-slurm) has two nodes on one host."""
     wide = [name for name, nodes in partitions().items() if nodes >= 2]
+    conf = Path(os.environ.get("SLURM_CONF", "/etc/slurm/slurm.conf"))
+    ours = conf.is_file() and "written by arena's .ci/install-slurm" in conf.read_text(errors="replace")
+    assert wide or not ours, f"the cluster .ci/install-slurm starts should have two nodes: {partitions()}"
     if not wide:
         pytest.skip(f"needs a Slurm partition of two nodes or more; this cluster has {partitions()}")
     monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
@@ -285,7 +298,10 @@ def test_a_job_on_two_nodes_trains_on_ray(slurm, launch, experiment, jobs, monke
     assert code == 0, err
     job_id = submitted(out)
     jobs.append(job_id)
-    report = wait_for(f"job {job_id} finished", lambda: status_saying(launch, experiment.name, "finished,"), 150)
+    # Ray's start on two nodes and the training take about 30 s here; wait for any end, so that a
+    # failed job fails the test with its log rather than a timeout
+    report = wait_for(f"job {job_id} ended", lambda: ended(launch, experiment.name), 240)
+    assert f"job {job_id} finished," in report, (report, log_text(experiment, job_id)[-3000:])
     assert "ray: the head at port" in report
     head = json.loads((experiment / "launch" / job_id / "ray-head-0.json").read_text())["address"]
     assert head.endswith(f":{ray_ports(job_id)['port']}")
