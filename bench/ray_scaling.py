@@ -137,6 +137,7 @@ def main(argv=None) -> None:
     parser.add_argument("--algo", default="rac")
     parser.add_argument("--workers", type=int, action="append", default=None, help="worker counts [default: 1 and cores]")
     parser.add_argument("--steps", type=int, default=30_000, help="agent steps per training row")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="folder for ray_scaling.json [bench/results]")
     args = parser.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
@@ -175,13 +176,13 @@ def main(argv=None) -> None:
     print("\nA 120-worker run like phillip's, estimated from these figures:")
     for line in lines:
         print(f"  {line}")
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / "ray_scaling.json"
+    args.results.mkdir(parents=True, exist_ok=True)
+    out = args.results / "ray_scaling.json"
     out.write_text(
         json.dumps(
             {
                 "when": datetime.now(UTC).isoformat(timespec="seconds"),
-                "args": vars(args),
+                "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
                 "load": os.getloadavg(),
                 "rows": rows,
                 "target_met": met,
