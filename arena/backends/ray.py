@@ -97,6 +97,17 @@ def _connect(ray, address: str, num_cpus: int, resources: tuple[str, ...]) -> bo
     return True
 
 
+def release(ray, actors: list, started: bool) -> None:
+    """Kill ``actors`` (their emulators go with them) and, if this run started or joined Ray, let go of it."""
+    for actor in actors:
+        try:
+            ray.kill(actor)
+        except Exception:
+            pass  # already gone
+    if started and ray.is_initialized():
+        ray.shutdown()
+
+
 class GameWorker:
     """The body of one Ray actor: plugins loaded from entry points, one emulator, kept between games."""
 
@@ -196,15 +207,8 @@ class RayGamePool:
         )
 
     def close(self, kill: bool = False) -> None:
-        for actor in [*self._idle, *(a for _, a in self._pending.values())]:
-            try:
-                self._ray.kill(actor)
-            except Exception:
-                pass
-        self._idle, self._pending = [], {}
-        if self._started and self._ray.is_initialized():
-            self._ray.shutdown()
-            self._started = False
+        release(self._ray, [*self._idle, *(a for _, a in self._pending.values())], self._started)
+        self._idle, self._pending, self._started = [], {}, False
 
     def __enter__(self) -> RayGamePool:
         return self
@@ -360,15 +364,8 @@ class RayExecutor:
         return segment
 
     def close(self) -> None:
-        for actor in self._actors:
-            try:
-                self._ray.kill(actor)
-            except Exception:
-                pass
-        self._actors, self._inflight = [], {}
-        if self._started and self._ray.is_initialized():
-            self._ray.shutdown()
-            self._started = False
+        release(self._ray, self._actors, self._started)
+        self._actors, self._inflight, self._started = [], {}, False
 
 
 # -- the learner as an actor ----------------------------------------------------------------------

@@ -16,6 +16,7 @@ import platform
 import struct
 import subprocess
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -110,8 +111,6 @@ def _shown(data: bytes) -> str:
         return "(the frame counter)"
     if len(data) <= SHOWN_BYTES:
         return data.hex(" ")
-    import zlib
-
     return f"{data[:SHOWN_BYTES].hex(' ')} ... (crc32 {zlib.crc32(data):08x})"
 
 
