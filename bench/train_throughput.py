@@ -30,6 +30,7 @@ Usage::
     python bench/train_throughput.py                 # rac, 1 and 2 workers on 2 cores, ~4 min
     python bench/train_throughput.py --algo ppo --steps 60000 --sb3 --workers 2
     python bench/train_throughput.py --eval --steps 80000  # what the default evaluation cadence costs
+    python bench/train_throughput.py --workers 15 --learner-device cpu --learner-device cuda  # what a GPU learner buys
 """
 
 from __future__ import annotations
@@ -177,6 +178,14 @@ def main(argv=None) -> None:
         action="store_true",
         help="also time the same training with evaluation rounds at the trainer's default cadence (what they cost)",
     )
+    parser.add_argument(
+        "--learner-device",
+        dest="devices",
+        action="append",
+        default=None,
+        metavar="DEVICE",
+        help="time the training once per learner device, side by side (e.g. --learner-device cpu --learner-device cuda)",
+    )
     parser.add_argument("--sb3", action="store_true", help="also time Stable-Baselines3 PPO (pip install -e '.[bench]')")
     args = parser.parse_args(argv)
     torch_threads = "1"
@@ -194,14 +203,21 @@ def main(argv=None) -> None:
     rows, table = {}, []
     for workers in counts:
         before = raw_rate(workers, act_every, args.raw_seconds)
-        train = train_rate(args.algo, workers, args.steps, args.sets, args.options)
-        after = raw_rate(workers, act_every, args.raw_seconds)
-        train["reference"] = (before["fps"] + after["fps"]) / 2
-        table += [
-            ("raw env (before)", workers, before),
-            (f"arena train {args.algo}", workers, train),
-            ("raw env (after)", workers, after),
-        ]
+        table.append(("raw env (before)", workers, before))
+        train = None
+        for device in args.devices or [None]:
+            sets = args.sets + ([f"device={device}"] if device else [])
+            row = train_rate(args.algo, workers, args.steps, sets, args.options)
+            after = raw_rate(workers, act_every, args.raw_seconds)
+            row["reference"] = (before["fps"] + after["fps"]) / 2
+            if device:
+                row["device"] = device
+                if train is not None:  # the first device is the reference
+                    row["x_first_device"] = row["steady_fps"] / train["steady_fps"]
+            train = train or row
+            label = f"arena train {args.algo}" + (f" ({device})" if device else "")
+            table += [(label, workers, row), ("raw env (after)", workers, after)]
+            before = after
         if args.eval:
             evaluated = train_rate(args.algo, workers, args.steps, args.sets, args.options, evaluate=True)
             again = raw_rate(workers, act_every, args.raw_seconds)
@@ -234,7 +250,12 @@ def main(argv=None) -> None:
             f"{label:<22} {workers:>7} {row['frames']:>9,} {row['seconds']:>8.1f} {row['fps']:>9,.0f} {steady or row['fps']:>10,.0f} {ratio} {steady_ratio} {row['cores']:>10.2f}"
         )
         rows[f"{label.strip()} x{workers}"] = row
-    for _label, workers, row in table:
+    for label, workers, row in table:
+        if "x_first_device" in row:
+            print(
+                f"\n{workers} worker(s): {label.strip()} ran at {row['x_first_device']:.2f}x the steady frames/s of the"
+                f" learner on {args.devices[0]}"
+            )
         if "x_no_eval" in row:
             print(
                 f"\n{workers} worker(s): evaluation rounds at the default cadence ({row['eval_rounds']} in the run) leave"

@@ -226,7 +226,8 @@ class _Run:
         self.evaluator.rounds.trim(self.counters["steps"])
         c = self.counters
         self.say(
-            f"resumed {plan.name} from {snapshot.path.name}: {c['steps']:,} steps, {c['frames']:,} frames, {self.learner.updates} updates"
+            f"resumed {plan.name} from {snapshot.path.name}: {c['steps']:,} steps, {c['frames']:,} frames, {self.learner.updates} updates;"
+            f" learner on {self.learner.device}, {plan.workers} workers"
         )
 
     def _newest_loadable(self):
