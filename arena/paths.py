@@ -19,8 +19,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-# The folders Arena ships beside its package (enemies/, leaderboards/).
-SHIPPED = Path(__file__).resolve().parents[1]
+# The enemies/ and leaderboards/ folders Arena ships: links to the repository's top-level folders,
+# which a wheel carries as package data.
+SHIPPED = Path(__file__).resolve().parent / "shipped"
+
+
+def shipped(folder: str) -> Path:
+    """Arena's own ``enemies`` or ``leaderboards`` folder, by its real path (in a checkout, the
+    top-level folder the link points to)."""
+    return (SHIPPED / folder).resolve()
 
 
 def data_dir() -> Path:
@@ -61,12 +68,12 @@ def _unique(dirs: list[Path]) -> list[Path]:
 def leaderboard_dirs() -> list[Path]:
     """Where leaderboard definitions are looked up, in order."""
     dirs = [Path(os.environ["ARENA_LEADERBOARDS"])] if os.environ.get("ARENA_LEADERBOARDS") else []
-    return _unique([*dirs, Path("leaderboards"), SHIPPED / "leaderboards"])
+    return _unique([*dirs, Path("leaderboards"), shipped("leaderboards")])
 
 
 def enemies_dirs() -> list[Path]:
     """Where enemies files named without a path are looked up, in order."""
-    return _unique([Path("enemies"), SHIPPED / "enemies"])
+    return _unique([Path("enemies"), shipped("enemies")])
 
 
 def find_enemies(name: str) -> Path | None:
