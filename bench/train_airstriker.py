@@ -24,9 +24,10 @@ Configurations:
   ``run_training``), the course's defaults (2,048 steps per worker per update, RMSprop 2e-4, the
   Nature encoder under a 512-unit layer) plus ``--set seed=S``, ``--workers`` rollout workers
   (default 2: an update is 2 x 2,048 steps, 16,384 frames), no evaluation rounds during training;
-* ``sb3-a2c``: Stable-Baselines3 ``A2C("CnnPolicy")`` at SB3's defaults (5 steps per env per
-  update, RMSprop 7e-4, no entropy bonus, its NatureCNN on the same 96x96x4 screens, which it
-  scales by 1/255) on a gymnasium wrapper over the same env in the same alone mode, ``--workers``
+* ``sb3-a2c``: Stable-Baselines3 ``A2C("CnnPolicy")`` with RL Baselines3 Zoo's published Atari
+  settings (its ``hyperparams/a2c.yml``: entropy bonus 0.01, value coefficient 0.25, the TF-style
+  RMSprop ``RMSpropTFLike`` with eps 1e-5; SB3's defaults otherwise: 5 steps per env per update,
+  learning rate 7e-4; its NatureCNN on the same 96x96x4 screens, which it scales by 1/255) on a gymnasium wrapper over the same env in the same alone mode, ``--workers``
   envs in spawned processes (``SubprocVecEnv``; one env: in this process). Needs
   ``pip install -e ".[bench]"``; skipped, saying so, without it;
 * ``random``: the uniform-random agent (Arena's ``random``), no training: the baseline. It plays
@@ -398,6 +399,7 @@ def airstriker_alone(pairs: tuple[str, ...] = (), train_seed: int | None = None,
 def train_sb3(seed: int, args, protocol: Path) -> dict:
     from stable_baselines3 import A2C
     from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.sb2_compat.rmsprop_tf_like import RMSpropTFLike
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
     from arena.plugins.manager import get_arena
@@ -441,7 +443,18 @@ def train_sb3(seed: int, args, protocol: Path) -> dict:
     # per core, beside the env processes, made SB3 25 times slower on 2 cores (35 frames/s, not 860).
     cores = os.cpu_count() or 1
     torch.set_num_threads(1 if args.workers >= cores else cores - args.workers)
-    model = A2C("CnnPolicy", vec, verbose=0, device="cpu", seed=seed)  # SB3's defaults otherwise
+    # RL Baselines3 Zoo's Atari settings for A2C (hyperparams/a2c.yml), chosen there, not here. At
+    # SB3's bare defaults (no entropy bonus, torch's RMSprop) it fell to half of random's score.
+    model = A2C(
+        "CnnPolicy",
+        vec,
+        ent_coef=0.01,
+        vf_coef=0.25,
+        policy_kwargs={"optimizer_class": RMSpropTFLike, "optimizer_kwargs": {"eps": 1e-5}},
+        verbose=0,
+        device="cpu",
+        seed=seed,
+    )
     started = time.perf_counter()
     last[1] = started
     model.learn(total_timesteps=args.frames // act_every, callback=Marks())
@@ -471,6 +484,7 @@ def _sb3_params(model) -> dict:
         "ent_coef": model.ent_coef,
         "vf_coef": model.vf_coef,
         "max_grad_norm": model.max_grad_norm,
+        "optimizer": type(model.policy.optimizer).__name__,
     }
 
 

@@ -119,6 +119,9 @@ def test_smoke_run_end_to_end(bench, tmp_path, capsys):
         assert [r["mark"] for r in summary["rows"]] == [2048, 4096]
         assert all(r["x_random"] is not None for r in summary["rows"])
         assert f"\n{config}: training seeds 101" in out and f"\n{config}: well above random first at" in out
+    if "sb3-a2c" in algos:  # the baseline at RL Baselines3 Zoo's Atari settings, not SB3's bare defaults
+        params = data["runs"]["sb3-a2c"][0]["params"]
+        assert (params["ent_coef"], params["vf_coef"], params["optimizer"]) == (0.01, 0.25, "RMSpropTFLike")
     # The frames x configurations table, with random's column.
     header = next(line for line in out.splitlines() if line.lstrip().startswith("frames |"))
     assert all(f"{config} (1 seeds)" in header for config in algos.split(",")) and header.rstrip().endswith("random")
