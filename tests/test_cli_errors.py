@@ -64,6 +64,14 @@ BAD_INPUT = {
         ("match", "random", "random", "-o", "nope=1"),
         ["'nope'", "act_every", "points"],
     ),
+    "misspelt option": (
+        ("match", "random", "random", "-o", "point=3"),
+        ["'point'", "did you mean 'points'"],
+    ),
+    "misspelt environment": (
+        ("match", "random", "random", "--env", "pongg"),
+        ["'pongg'", "did you mean 'pong'"],
+    ),
     "option value not an integer": (
         ("match", "random", "random", "-o", "act_every=x"),
         ["'x'", "act_every", "integer"],

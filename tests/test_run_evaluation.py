@@ -187,6 +187,29 @@ def test_standing_says_where_the_published_agent_stands_from_the_numbers(arena, 
     assert "arena match experiments/stand cpu --games 10` measures it on test seeds" in lines[2]
 
 
+def test_the_advice_to_go_on_counts_what_the_experiment_trained_not_this_command(arena, tmp_path):
+    """A rerun with ``--steps 1`` of an experiment that trained 3,072 steps in 4,376 frames gave
+    other advice (1,000,000 steps) than the run itself (1,400,000): the advice divided this
+    command's --steps, not the experiment's, by the experiment's frames."""
+    from arena.training.evaluation import Rounds, standing
+    from arena.training.plan import plan_training
+
+    run = plan_training("rac", steps=3000, workers=1, name="go", arena=arena)
+    rerun = plan_training("rac", steps=1, workers=1, name="go", arena=arena)
+    paths = write_snapshots(arena, run.folder, [1024])
+    rounds = Rounds(run.folder)
+    rounds.put(scored_round(paths[0], [-20, -21]))
+    said = standing(run, rounds, 4_376, steps=3_072)[2]
+    assert said == standing(rerun, rounds, 4_376, steps=3_072)[2]
+    assert "--steps 1500000 to go on" in said  # 3,072 steps a 4,376 frames: 2M frames are 1,404,022 steps
+
+    # the bench's figure is for games to 21 at the env's defaults; ppo's held-out mean never passed the CPU
+    short = plan_training("rac", steps=3000, workers=1, name="short", env_pairs=["points=2"], arena=arena)
+    ppo = plan_training("ppo", steps=3000, workers=1, name="ppo", arena=arena)
+    for plan in (short, ppo):
+        assert "bench/train_pong.py" not in " ".join(standing(plan, rounds, 4_376, steps=3_072))
+
+
 # -- resuming ----------------------------------------------------------------------------------------
 
 

@@ -131,6 +131,7 @@ def test_ctrl_c_while_evaluating_is_quiet_and_the_round_is_finished_on_resume(tm
     assert proc.returncode == 130, said
     assert "evaluation failed" not in said and "Traceback" not in said and "RuntimeError" not in said, said
     assert "rerun the same command to resume" in said, said
+    assert "aborted" not in said, said  # the run said what happened; exit 130 says Ctrl-C
     snapshot = load_snapshot(list_snapshots(folder)[-1])
     assert snapshot.meta["counters"]["steps"] == snapshot.learner["updates"] * STEPS_PER_UPDATE
     rounds = json.loads((folder / "evaluations.json").read_text())["rounds"]

@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from arena.errors import ArenaError, one_line
+from arena.errors import ArenaError, Interrupted, one_line
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -72,10 +72,12 @@ def main(argv: list[str] | None = None) -> None:
         fail(exc.format_message() + hint, exc.exit_code)
     except click.ClickException as exc:
         fail(exc.format_message(), exc.exit_code)
-    except click.exceptions.Abort:
-        print("arena: aborted", file=sys.stderr)
+    except click.exceptions.Abort as exc:  # click turns a KeyboardInterrupt into Abort
+        if not isinstance(exc.__cause__, Interrupted):
+            print("arena: aborted", file=sys.stderr)
         sys.exit(130)
-    except KeyboardInterrupt:
-        print("arena: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        if not isinstance(exc, Interrupted):
+            print("arena: interrupted", file=sys.stderr)
         sys.exit(130)
     sys.exit(code if isinstance(code, int) else 0)

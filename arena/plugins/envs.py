@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from arena.errors import ArenaError
+from arena.errors import ArenaError, suggest
 
 # Passed as ``cpu_level`` for a game whose CPU has no levels (``cpu`` with no level).
 NO_LEVELS = 0
@@ -172,7 +172,7 @@ def parse_options(cls: type, pairs: typing.Iterable[str], overrides: dict[str, A
         if not sep or not key:
             raise ArenaError(f"malformed option '{pair}' for {owner}; expected KEY=VALUE with KEY one of: {valid}")
         if key not in fields:
-            raise ArenaError(f"unknown option '{key}' for {owner}; valid options: {valid}")
+            raise ArenaError(f"unknown option '{key}' for {owner}{suggest(key, fields)}; valid options: {valid}")
         try:
             values[key] = _convert(hints[key], raw.strip())
         except ValueError as exc:

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import pluggy
 
-from arena.errors import ArenaError, one_line
+from arena.errors import ArenaError, one_line, suggest
 
 if TYPE_CHECKING:
     from arena.plugins.agents import AgentKind
@@ -100,7 +100,9 @@ class Registry(Generic[T]):
         try:
             return self._items[name]
         except KeyError:
-            raise ArenaError(f"unknown {self.what} '{name}'; valid {self.plural}: {self.choices()}") from None
+            raise ArenaError(
+                f"unknown {self.what} '{name}'{suggest(name, self._items)}; valid {self.plural}: {self.choices()}"
+            ) from None
 
     def owner(self, name: str) -> str:
         return self._owners[name]

@@ -11,13 +11,12 @@ This module does not import torch.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 import typing
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from arena.errors import ArenaError
+from arena.errors import ArenaError, suggest
 
 
 def param(default: Any, help: str, *, naming: bool = True, short: str | None = None) -> Any:
@@ -323,12 +322,6 @@ def convert(kind: Any, raw: str) -> Any:
             raise ValueError("expected a finite number")
         return value
     return kind(raw)
-
-
-def suggest(name: str, choices: typing.Iterable[str]) -> str:
-    """`` (did you mean 'x'?)`` for the nearest choice, or an empty string."""
-    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def parse_params(

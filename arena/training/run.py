@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from arena.errors import ArenaError, one_line
+from arena.errors import ArenaError, Interrupted, one_line
 from arena.games.record import GameRecord
 from arena.training.evaluation import EVAL_FRAMES, EvalProgress, Evaluator, _display_path, standing
 from arena.training.experiment import Experiment
@@ -358,7 +358,7 @@ class _Run:
                     f"interrupted at {c['steps']:,} steps ({learner.updates} updates, all trained on): saved {path}; "
                     "rerun the same command to resume"
                 )
-            raise
+            raise Interrupted from None
         finally:
             executor.close()
             tb.close()
@@ -496,7 +496,7 @@ class _Run:
             resumed_from=self.resumed_from,
             evaluations=list(self.evaluator.results),
             published=published_snapshot(self.plan.folder),
-            standing=standing(self.plan, self.evaluator.rounds, c["frames"]),
+            standing=standing(self.plan, self.evaluator.rounds, c["frames"], c["steps"]),
         )
 
     def close(self) -> None:
