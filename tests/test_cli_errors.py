@@ -184,6 +184,11 @@ def test_one_game_has_no_interval(tmp_path):
     proc = run_cli(tmp_path, *MATCH_OK)
     assert proc.returncode == 0, proc.stderr
     assert "(one game: no interval)" in proc.stdout
+    # piped output: the heading on one line, in English, and no progress bar drawn into the file
+    assert "bot:tracker:8 vs random on pong: 1 game\n" in proc.stdout, proc.stdout
+    assert [line for line in proc.stdout.splitlines() if line.startswith("bot:tracker:8 vs random")] == [
+        "bot:tracker:8 vs random on pong: 1 game"
+    ], proc.stdout  # the bar's line would start so too
 
 
 def test_env_options_double_as_flags(tmp_path):

@@ -104,6 +104,7 @@ def match_command(
 
     from arena.backends import Backend
     from arena.cli import make_console
+    from arena.errors import counted
     from arena.games.match import default_log_path, plan_match, run_match
     from arena.plugins.manager import get_arena
     from arena.ratings.recorder import Recorder
@@ -129,6 +130,7 @@ def match_command(
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=console,
+        disable=not console.is_terminal,  # piped: the per-game lines are the progress
     )
 
     def show(record) -> None:
@@ -153,7 +155,10 @@ def match_command(
         summary = run_match(plan, recorder=recorder, arena=arena, on_game=show, record=record, backend=backend)
 
     played = summary.games - summary.errors
-    table = Table(title=f"{a} vs {b} on {env_name}: {summary.games} games", title_justify="left")
+    console.print(
+        f"{a} vs {b} on {env_name}: {counted(summary.games, 'game')}", soft_wrap=True
+    )  # a title would wrap at the table's width
+    table = Table()
     for column in ("agent", "wins", "win rate"):
         table.add_column(column, justify="left" if column == "agent" else "right")
     for name, wins in ((a, summary.wins_a), (b, summary.wins_b)):

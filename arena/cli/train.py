@@ -7,6 +7,7 @@ import json
 import click
 
 from arena.cli import backend_options, cli
+from arena.errors import counted
 
 
 @cli.command("train", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
@@ -195,7 +196,7 @@ def _status(p) -> str:
     reward = f"{p.reward:+.2f}" if p.reward is not None else "-"
     if not any(games for _, games in p.win_rates.values()) and p.score is not None:
         return f"{p.fps:,.0f} frames/s  {p.games} games  reward {reward}  score {p.score:,.0f}"  # a one-player game
-    return f"{p.fps:,.0f} frames/s  {p.games} games  reward {reward}  wins {rates}"
+    return f"{p.fps:,.0f} frames/s  {counted(p.games, 'game')}  reward {reward}  wins {rates}"
 
 
 class _Bar:
@@ -300,7 +301,7 @@ def _train(
             )  # fmt: skip
     rate = result.frames_this_run / result.wall_s if result.wall_s else 0.0
     console.print(
-        f"{result.name}: {result.steps:,} steps, {result.frames:,} frames, {result.updates} updates, {result.games} games"
+        f"{result.name}: {result.steps:,} steps, {result.frames:,} frames, {counted(result.updates, 'update')}, {counted(result.games, 'game')}"
         + (f", {rate:,.0f} frames/s this run" if result.wall_s else ""),
         soft_wrap=True,
     )

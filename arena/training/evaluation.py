@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from arena.errors import ArenaError, one_line
+from arena.errors import ArenaError, counted, one_line
 from arena.games.replay import CannotRecord, replay_path
 from arena.training.plan import TrainPlan
 from arena.training.snapshot import PUBLISHED, snapshot_steps
@@ -511,7 +511,7 @@ def standing(plan: TrainPlan, rounds: Rounds, frames: int, steps: int | None = N
     )
     if len(scored) < 3:
         lines.append(
-            f"{verdict}; {len(scored)} evaluated snapshot{'s' * (len(scored) != 1)} show no trend yet: "
+            f"{verdict}; {counted(len(scored), 'evaluated snapshot')} {'shows' if len(scored) == 1 else 'show'} no trend yet: "
             "train longer (a larger --steps) and compare"
         )
     elif rise > 0:

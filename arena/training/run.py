@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from arena.errors import ArenaError, Interrupted, one_line
+from arena.errors import ArenaError, Interrupted, counted, one_line
 from arena.games.record import GameRecord
 from arena.training.evaluation import EVAL_FRAMES, EvalProgress, Evaluator, _display_path, standing
 from arena.training.experiment import Experiment
@@ -226,7 +226,7 @@ class _Run:
         self.evaluator.rounds.trim(self.counters["steps"])
         c = self.counters
         self.say(
-            f"resumed {plan.name} from {snapshot.path.name}: {c['steps']:,} steps, {c['frames']:,} frames, {self.learner.updates} updates;"
+            f"resumed {plan.name} from {snapshot.path.name}: {c['steps']:,} steps, {c['frames']:,} frames, {counted(self.learner.updates, 'update')};"
             f" learner on {self.learner.device}, {plan.workers} workers"
         )
 
@@ -338,7 +338,9 @@ class _Run:
                         on_progress(progress)
             final = self.save()
             c = self.counters
-            self.say(f"finished {plan.name}: {c['steps']:,} steps, {c['frames']:,} frames, {c['games']} games; snapshot {final}")
+            self.say(
+                f"finished {plan.name}: {c['steps']:,} steps, {c['frames']:,} frames, {counted(c['games'], 'game')}; snapshot {final}"
+            )
             return final
         except ArenaError as exc:
             self.say(f"stopped: {one_line(exc)}")
@@ -355,7 +357,7 @@ class _Run:
             else:
                 path = self.save()
                 self.say(
-                    f"interrupted at {c['steps']:,} steps ({learner.updates} updates, all trained on): saved {path}; "
+                    f"interrupted at {c['steps']:,} steps ({counted(learner.updates, 'update')}, all trained on): saved {path}; "
                     "rerun the same command to resume"
                 )
             raise Interrupted from None
