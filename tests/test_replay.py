@@ -19,7 +19,15 @@ import pytest
 from arena import hookimpl
 from arena.errors import ArenaError
 from arena.games.match import plan_match, run_match
-from arena.games.replay import check_movie, find_replay, play_movie, replay_path, replays_folder
+from arena.games.replay import (
+    GIF_EVERY,
+    TAIL_FRAMES,
+    check_movie,
+    find_replay,
+    play_movie,
+    replay_path,
+    replays_folder,
+)
 from arena.plugins.envs import EnvSpec
 from arena.plugins.manager import load_plugins
 from arena.ratings.recorder import Recorder
@@ -53,9 +61,9 @@ def assert_one_line(result: subprocess.CompletedProcess, *parts: str) -> None:
         assert part in lines[0], (part, lines[0])
 
 
-def recorded_match(arena, tmp_path, games: int = 2):
+def recorded_match(arena, tmp_path, games: int = 2, points: int = 3):
     spec = arena.envs.get("pong")
-    plan = plan_match(A, B, games=games, seed=0, workers=1, options=spec.parse_options(["points=3"]), arena=arena)
+    plan = plan_match(A, B, games=games, seed=0, workers=1, options=spec.parse_options([f"points={points}"]), arena=arena)
     log = tmp_path / "match.jsonl"
     with MatchStore(tmp_path / "arena.db") as store, Recorder("pong-replays", log, store, arena=arena) as recorder:
         summary = run_match(plan, recorder=recorder, arena=arena, record=True)
@@ -128,13 +136,17 @@ def test_arena_match_record_then_arena_replay_to_mp4_and_gif_and_the_report_link
     first = next(r for r in records if r["game"] == 0)
     movie = first["replay"]
     mp4, gif = tmp_path / "video" / "game.mp4", tmp_path / "game.gif"
+    said = {}
     for out in (mp4, gif):
         done = run_cli(tmp_path, "replay", movie, "--out", str(out))
         assert done.returncode == 0, done.stderr
         assert f"wrote {out}" in done.stdout
+        said[out] = done.stdout
     (n_video, video), (n_animation, animation) = count_and_first_frame(mp4), count_and_first_frame(gif)
-    assert n_video == first["frames"]  # one video frame per emulator frame
-    assert n_animation == math.ceil(first["frames"] / 2)  # GIF: every second frame, 30 fps
+    assert n_video == first["frames"] + TAIL_FRAMES  # one video frame per emulator frame, then the tail
+    assert f"{n_video:,} frames, {n_video / 60:.1f} s" in said[mp4]
+    # GIF: every third frame; Pillow merges the still ending's identical frames into one
+    assert n_animation <= math.ceil(n_video / GIF_EVERY) and f"{n_animation:,} frames" in said[gif]
     for shown in (video, animation):
         assert shown.shape[:2] == (210, 160)
         assert shown.mean() > 40  # Pong's brown court, not a black screen
@@ -275,3 +287,82 @@ def test_a_leaderboard_run_with_record_keeps_every_games_movie(pong, tmp_path, m
             sorted((ram["score1"], ram["score2"])) == sorted((game.score_a, game.score_b))
             and max(game.score_a, game.score_b) == 1
         )
+
+
+# -- what the rendered video shows --------------------------------------------------------------
+
+
+def one_point_game(arena, tmp_path):
+    """Game 0 of a points=1 match between the trackers: the RAM has the point a frame before
+    Pong's scoreboard shows it, so the movie's last frame still shows 0 0."""
+    summary, _ = recorded_match(arena, tmp_path, games=1, points=1)
+    (record,) = summary.records
+    assert record.ok and max(record.score.values()) == 1
+    return record
+
+
+def scoreboard(frame):
+    """Pong's score digits: the rows above the court's top wall."""
+    return frame[:22].astype(int)
+
+
+def test_the_videos_last_frame_shows_the_deciding_point(pong, tmp_path):
+    import imageio.v2 as imageio
+
+    record = one_point_game(pong, tmp_path)
+    out = tmp_path / "game.mp4"
+    done = run_cli(tmp_path, "replay", record.replay, "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    reader = imageio.get_reader(out)
+    try:
+        frames = [frame for frame in reader]
+    finally:
+        reader.close()
+    assert len(frames) > record.frames  # the movie's frames, then a tail with no buttons pressed
+
+    def changed(a, b) -> int:  # pixels that differ by more than H.264 noise
+        return int((abs(scoreboard(a) - scoreboard(b)).max(axis=2) > 60).sum())
+
+    assert changed(frames[0], frames[-1]) > 20, "the last frame shows the starting 0 0"
+    assert changed(frames[-10], frames[-1]) == 0  # the score settled: the video ends on it
+
+
+def test_a_gif_plays_for_as_long_as_the_command_says(pong, tmp_path):
+    import re
+
+    from PIL import Image
+
+    record = one_point_game(pong, tmp_path)
+    out = tmp_path / "game.gif"
+    done = run_cli(tmp_path, "replay", record.replay, "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    said = float(re.search(r"frames, ([0-9.]+) s", done.stdout).group(1))
+    with Image.open(out) as image:
+        durations = []
+        for i in range(image.n_frames):
+            image.seek(i)
+            durations.append(image.info["duration"])
+    plays = sum(durations) / 1000
+    assert abs(plays - said) <= 0.05 + 1e-9, (plays, said)  # said to 0.1 s
+    # the game's own time at 60 frames a second, the tail included (nobody scores in it here): to a
+    # GIF frame, which shows 3 of the game's
+    assert abs(plays - (record.frames + TAIL_FRAMES) / 60) <= GIF_EVERY / 60, (plays, record.frames)
+
+
+def test_a_movie_with_no_frames_is_one_line_and_writes_nothing(pong, tmp_path):
+    record = one_point_game(pong, tmp_path)
+    with zipfile.ZipFile(record.replay) as real:
+        parts = {name: real.read(name) for name in real.namelist()}
+    assert "Input Log.txt" in parts
+    work = tmp_path / "work"
+    work.mkdir()
+    cases = {"garbage.bk2": b"garbage\n", "empty.bk2": b"[Input]\n[/Input]\n"}
+    for name, log in cases.items():
+        with zipfile.ZipFile(work / name, "w") as z:
+            for part, data in parts.items():
+                z.writestr(part, log if part == "Input Log.txt" else data)
+    for name, why in (("garbage.bk2", "not a bk2 input log"), ("empty.bk2", "holds no frames")):
+        for out in ("bad.gif", "bad.mp4"):
+            result = run_cli(work, "replay", str(work / name), "--out", out)
+            assert_one_line(result, str(work / name), "no frames", why)
+    assert sorted(p.name for p in work.rglob("*")) == sorted(cases)  # no video, no partial one

@@ -11,7 +11,7 @@ from arena.cli import cli
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option(
     "--out", "out", type=click.Path(dir_okay=False), default=None,
-    help="Video to write, .mp4 or .gif (GIF: every second frame) [default: FILE with .mp4].",
+    help="Video to write, .mp4 or .gif (GIF: every third frame, 20 frames/s) [default: FILE with .mp4].",
 )  # fmt: skip
 def replay_command(file, out) -> None:
     """Render the recorded game FILE (a .bk2 movie that --record kept) to a video.

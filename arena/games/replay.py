@@ -11,7 +11,9 @@ movie back to a video a person can watch.
   without ``record`` (Melee runs in Dolphin) cannot record: :func:`start_recording` says so.
 * **Rendering**: :func:`play_movie` steps a movie through a fresh emulator (deterministic: the
   same inputs give the same game) and :func:`render` writes its frames with imageio: MP4 through
-  imageio-ffmpeg's bundled ffmpeg, GIF through Pillow.
+  imageio-ffmpeg's bundled ffmpeg, GIF through Pillow. A game ends when its RAM has the deciding
+  point, which Pong's scoreboard shows a frame later, so the video goes on for a short tail with no
+  buttons pressed (:data:`TAIL_FRAMES`) and ends on the final score.
 
 Nothing heavy is imported at module level: stable_retro, numpy and imageio load when used.
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +33,14 @@ from arena.errors import ArenaError
 
 SUFFIX = ".bk2"
 VIDEO_FORMATS = (".mp4", ".gif")
-GIF_EVERY = 2  # GIF delays are whole centiseconds: every 2nd frame at 30 fps plays at the game's speed
+FPS = 60  # the Atari 2600's (and stable-retro's) frame rate: MP4s play every frame at it
+# GIF delays are whole centiseconds, so 1/30 s cannot be stored (it becomes 30 ms and the GIF plays
+# 10% fast); every 3rd frame at 50 ms is exactly the game's speed.
+GIF_EVERY = 3
+GIF_DELAY_MS = 1000 * GIF_EVERY // FPS
+# After the last input: Pong shows the deciding point a frame after its RAM has it, and a second
+# held on the final score lets a viewer read it.
+TAIL_FRAMES = FPS
 
 
 # -- where replays go -------------------------------------------------------------------------
@@ -173,6 +183,18 @@ def open_movie(path: str | os.PathLike):
     return movie, MovieInfo(path, game, movie.players, max(frames, 0))
 
 
+def _why_no_frames(path: Path) -> str:
+    """Why a movie that stable-retro opened has no frames (it reads a bad input log as empty)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            log = archive.read("Input Log.txt").decode("utf-8", "replace")
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return "it has no input log"
+    if not log.lstrip().startswith("[Input]"):
+        return "its input log is not a bk2 input log"
+    return "its input log holds no frames"
+
+
 def check_movie(path: str | os.PathLike) -> MovieInfo:
     """What the movie at ``path`` holds, or one line saying why Arena cannot render it."""
     from arena.roms import require_rom
@@ -185,12 +207,18 @@ def check_movie(path: str | os.PathLike) -> MovieInfo:
         raise ArenaError(
             f"{info.path} is a movie of {info.game or 'an unnamed game'}, which Arena cannot render: {exc}"
         ) from None
+    if info.frames == 0:  # else the video would be the bare tail, or nothing at all
+        raise ArenaError(f"{info.path} has no frames to render: {_why_no_frames(info.path)}; give a .bk2 that --record wrote")
     return info
 
 
-def play_movie(path: str | os.PathLike, on_frame: Callable[[Any, int], None] | None = None) -> dict[str, Any]:
+def play_movie(path: str | os.PathLike, on_frame: Callable[[Any, int], None] | None = None, *, tail: int = 0) -> dict[str, Any]:
     """Step the movie at ``path`` through a fresh emulator, calling ``on_frame(screen, n)`` after
-    each frame, and return the game's RAM variables at the end (stable-retro's ``info``)."""
+    each frame, and return the game's RAM variables at the movie's end (stable-retro's ``info``).
+
+    ``tail``: then run up to this many frames more with no buttons pressed, for a video to show
+    what the screen shows late (Pong's scoreboard lags its RAM by a frame). The tail stops before
+    a frame on which a score variable changes, so it never shows a point that was not played."""
     import numpy as np
     import stable_retro
 
@@ -224,7 +252,20 @@ def play_movie(path: str | os.PathLike, on_frame: Callable[[Any, int], None] | N
             if on_frame is not None:
                 on_frame(em.get_screen(), n)
         retro.data.update_ram()
-        return dict(retro.data.lookup_all())
+        final = dict(retro.data.lookup_all())
+        scores = {key: value for key, value in final.items() if "score" in key}
+        for mask in masks:
+            mask[:] = 0
+        for player, mask in enumerate(masks):
+            em.set_button_mask(mask, player)
+        for _ in range(tail if on_frame is not None else 0):
+            em.step()
+            retro.data.update_ram()
+            if any(retro.data.lookup_value(key) != value for key, value in scores.items()):
+                break  # e.g. the CPU scoring while nobody plays
+            n += 1
+            on_frame(em.get_screen(), n)
+        return final
     finally:
         movie.close()
         env.close()
@@ -243,9 +284,10 @@ def check_video_path(out: str | os.PathLike) -> Path:
 @dataclass(frozen=True)
 class Rendered:
     out: Path
-    frames: int  # video frames written
-    seconds: float  # the video's length
+    frames: int  # frames in the video file
+    seconds: float  # the video's length: its playing time
     game: str
+    played: int = 0  # emulator frames shown: the movie's, then the tail's
 
 
 def render(
@@ -256,32 +298,35 @@ def render(
     on_frame: Callable[[int], None] | None = None,
 ) -> Rendered:
     """Render the movie at ``path`` to ``out`` (default: beside it, ``.mp4``): MP4 at the game's
-    frame rate, GIF at every second frame. ``on_start`` gets the movie's facts, ``on_frame`` the
-    emulator frames played so far. A failure leaves nothing at ``out``."""
+    frame rate, GIF at every third frame (50 ms each: real time). Each movie is followed by up to
+    :data:`TAIL_FRAMES` frames with no buttons pressed, so the video ends on the final score
+    (:func:`play_movie`). ``on_start`` gets the movie's facts, its ``frames`` the most that will be
+    played (tails included), ``on_frame`` the emulator frames played so far. A failure leaves
+    nothing at ``out``."""
     import imageio.v2 as imageio
 
     out = check_video_path(out if out is not None else Path(path).with_suffix(".mp4"))
     # A game played in turns keeps its second turn beside the first: the video shows both.
     movies = [Path(path)] + [turn for turn in (second_turn(path),) if turn.is_file()]
     turns = [check_movie(movie) for movie in movies]
-    info = dataclasses.replace(turns[0], frames=sum(turn.frames for turn in turns))
+    info = dataclasses.replace(turns[0], frames=sum(turn.frames + TAIL_FRAMES for turn in turns))
     if on_start is not None:
         on_start(info)
     gif = out.suffix.lower() == ".gif"
-    fps = 60.0
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(f".{out.stem}.partial{out.suffix}")
     if gif:
-        writer = imageio.get_writer(partial, format="GIF", mode="I", duration=1000 * GIF_EVERY / fps, loop=0)
+        writer = imageio.get_writer(partial, format="GIF", mode="I", duration=GIF_DELAY_MS, loop=0)
     else:
         writer = imageio.get_writer(
-            partial, format="FFMPEG", fps=fps, codec="libx264", pixelformat="yuv420p", macro_block_size=2,
+            partial, format="FFMPEG", fps=FPS, codec="libx264", pixelformat="yuv420p", macro_block_size=2,
             ffmpeg_log_level="error",
         )  # fmt: skip
-    written = played = 0
+    written = played = this_turn = 0
 
     def frame(screen, n: int) -> None:
-        nonlocal written
+        nonlocal written, this_turn
+        this_turn = n  # the tail's length varies: count what was shown
         if not gif or (played + n - 1) % GIF_EVERY == 0:
             writer.append_data(screen)
             written += 1
@@ -291,11 +336,20 @@ def render(
     try:
         try:
             for turn in turns:
-                play_movie(turn.path, frame)
-                played += turn.frames
+                this_turn = 0
+                play_movie(turn.path, frame, tail=TAIL_FRAMES)
+                played += this_turn
         finally:
             writer.close()
+        if written == 0:  # check_movie refuses such a movie; never let os.replace find no file
+            raise ArenaError(f"{path} has no frames to render; give a .bk2 that --record wrote")
+        seconds = written * GIF_DELAY_MS / 1000 if gif else written / FPS
+        if gif:  # Pillow merges identical frames (a still ending) into one longer frame
+            from PIL import Image
+
+            with Image.open(partial) as image:
+                written = image.n_frames
         os.replace(partial, out)
     finally:
         partial.unlink(missing_ok=True)
-    return Rendered(out, written, written / (fps / GIF_EVERY if gif else fps), info.game)
+    return Rendered(out, written, seconds, info.game, played)
