@@ -191,6 +191,12 @@ def test_one_game_has_no_interval(tmp_path):
     ], proc.stdout  # the bar's line would start so too
 
 
+def test_an_agent_against_itself_gets_a_row_each(tmp_path):
+    proc = run_cli(tmp_path, "match", "random", "random", "--games", "1", "-o", "points=1", "--workers", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert "random (first)" in proc.stdout and "random (second)" in proc.stdout, proc.stdout
+
+
 def test_env_options_double_as_flags(tmp_path):
     log = tmp_path / "flags.jsonl"
     proc = run_cli(tmp_path, "match", "bot:tracker:9", "random", "--games", "1", "--workers", "1",

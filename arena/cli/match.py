@@ -161,7 +161,8 @@ def match_command(
     table = Table()
     for column in ("agent", "wins", "win rate"):
         table.add_column(column, justify="left" if column == "agent" else "right")
-    for name, wins in ((a, summary.wins_a), (b, summary.wins_b)):
+    rows = (a, b) if a != b else (f"{a} (first)", f"{b} (second)")  # an agent against itself: two rows
+    for name, wins in zip(rows, (summary.wins_a, summary.wins_b)):
         table.add_row(name, str(wins), f"{wins / played:.0%}" if played else "-")
     console.print(table)
     console.print(f"draws: {summary.draws}   errors: {summary.errors}")
