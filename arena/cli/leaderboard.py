@@ -90,33 +90,40 @@ def run_command(name, games, until_sigma, workers, seed, db_path, record, backen
         TimeElapsedColumn,
     )
 
+    from arena import paths
     from arena.backends import Backend
     from arena.cli import make_console
-    from arena.errors import ArenaError
+    from arena.errors import ArenaError, counted
+    from arena.games.replay import replays_folder
     from arena.plugins.manager import get_arena
     from arena.ratings.leaderboard import find_definition
     from arena.ratings.scheduler import run_leaderboard
-    from arena.ratings.store import MatchStore
 
+    # Every bad value is refused here, before the database, the log or the progress bar exist.
     if games is not None and until_sigma is not None:
         raise ArenaError("give --games or --until-sigma, not both")
     if workers is not None and workers < 1:
         raise ArenaError(f"--workers must be at least 1, got {workers}")
     definition = find_definition(name)
+    arena = get_arena()
+    _check_runnable(definition, arena, games=games, until_sigma=until_sigma, record=record)
     backend = Backend(backend, address)
-    backend.check(get_arena().envs.get(definition.env).ray_resources)  # one line before anything is written
-    store = MatchStore(db_path)
+    backend.check(arena.envs.get(definition.env).ray_resources)  # one line before anything is written
+    store = _create_store(db_path)
     console = make_console()
     total = games or definition.max_games
     progress = Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         TextColumn("{task.fields[status]}"), console=console,
     )  # fmt: skip
+    replays = 0
 
     with progress:
         bar = progress.add_task(name, total=total, status="")
 
         def show(record) -> None:
+            nonlocal replays
+            replays += record.replay is not None
             progress.advance(bar)
             if record.ok:
                 line = f"{record.a} {record.score_a} - {record.score_b} {record.b}"
@@ -128,12 +135,46 @@ def run_command(name, games, until_sigma, workers, seed, db_path, record, backen
             progress.console.print(line, soft_wrap=True)
 
         result = run_leaderboard(
-            definition, store, games=games, until_sigma=until_sigma, workers=workers, arena=get_arena(),
+            definition, store, games=games, until_sigma=until_sigma, workers=workers, arena=arena,
             seed=seed, on_game=show, record=record, backend=backend,
         )  # fmt: skip
-    console.print(f"stopped: {result.reason}; {result.played} games played, {result.errors} errors")
+    # The scheduler's reason for --games repeats the count; say which flag was met instead.
+    reason = f"--games {games} reached" if games is not None and result.played + result.errors >= games else result.reason
+    console.print(f"{counted(result.played, 'game')} played, {counted(result.errors, 'error')}; stopped: {reason}")
+    if record:
+        folder = replays_folder(paths.leaderboard_log(name))
+        console.print(f"replays: {replays} in {folder} (watch one: arena replay FILE)", soft_wrap=True)
     console.print(f"see it with: arena leaderboard show {name}")
     _print_table(console, store, name)
+
+
+def _check_runnable(definition, arena, *, games, until_sigma, record) -> None:
+    """Make the checks :func:`~arena.ratings.scheduler.run_leaderboard` makes once it has opened
+    the database and the log, so that a bad definition or flag writes nothing."""
+    from arena.games.replay import check_records
+    from arena.plugins.agents import resolve
+    from arena.ratings.scheduler import stopping_rule
+
+    env_spec = arena.envs.get(definition.env)
+    if record:
+        check_records(env_spec)
+    stopping_rule(definition, games, until_sigma)
+    options = env_spec.parse_options(**definition.options)
+    env_spec.check_installed(options)
+    for entrant in definition.entrants:
+        resolve(entrant, arena.agents, env_spec, options)
+
+
+def _create_store(db_path):
+    """The match database, created if missing; a folder that cannot hold it is one line."""
+    from arena.errors import ArenaError
+    from arena.paths import db_path as default_db_path
+    from arena.ratings.store import MatchStore
+
+    try:
+        return MatchStore(db_path)
+    except OSError as exc:
+        raise ArenaError(f"cannot create the match database {db_path or default_db_path()}: {exc.strerror or exc}") from exc
 
 
 def _print_table(console, store, name: str) -> None:
@@ -189,11 +230,16 @@ def show_command(name, as_json, db_path) -> None:
 @DB_OPTION
 def report_command(name, out_dir, db_path) -> None:
     """Write an HTML report (table, rating history, win-probability matrices) and CSV files."""
+    from arena.errors import ArenaError
     from arena.paths import report_dir
     from arena.ratings.report import write_report
 
     out_dir = out_dir or report_dir(name)
     store = _open(db_path, name)
+    try:  # before the plots are drawn: a path under a file, say, is one line
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as exc:
+        raise ArenaError(f"cannot write the report in {out_dir}: {exc.strerror or exc}") from exc
     board = _Board(store, name)
     page = write_report(out_dir, name, board.games, board.entrants, pinned=board.pins, guests=board.guests)
     click.echo(f"wrote {page}")
@@ -219,12 +265,15 @@ def recompute_command(name, db_path) -> None:
 @DB_OPTION
 def list_command(db_path) -> None:
     """List defined leaderboards and those with games in the database."""
+    from arena.errors import counted
+    from arena.paths import db_path as default_db_path
     from arena.ratings.leaderboard import available
     from arena.ratings.store import MatchStore
 
-    store = MatchStore(db_path)
-    played = set(store.leaderboards())
+    # Listing reads: with no database yet there are only the definitions, and none is created.
+    store = MatchStore(db_path, create=False) if os.path.exists(db_path or default_db_path()) else None
+    played = set(store.leaderboards()) if store else set()
     for name in sorted(played | set(available())):
         count = store.count(name) if name in played else 0
         defined = "defined" if name in available() else "ad hoc"
-        click.echo(f"{name:<24} {defined:<8} {count} games")
+        click.echo(f"{name:<24} {defined:<8} {counted(count, 'game')}")

@@ -21,6 +21,7 @@ the log, and an entrant added to the definition later is simply scheduled first.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -115,7 +116,9 @@ def load_definition(path: Path) -> LeaderboardDef:
     if not isinstance(stop, dict) or set(stop) - {"until_sigma", "max_games"}:
         raise bad('"stop" must be an object with "until_sigma" and/or "max_games"')
     until_sigma, max_games = stop.get("until_sigma"), stop.get("max_games")
-    if until_sigma is not None and (not isinstance(until_sigma, (int, float)) or until_sigma <= 0):
+    if until_sigma is not None and (
+        not isinstance(until_sigma, (int, float)) or not math.isfinite(until_sigma) or until_sigma <= 0
+    ):
         raise bad('"stop.until_sigma" must be a positive number')
     if max_games is not None and (not isinstance(max_games, int) or max_games < 1):
         raise bad('"stop.max_games" must be a positive integer')

@@ -9,6 +9,7 @@ the log, and an entrant added to the definition later is simply scheduled first.
 
 from __future__ import annotations
 
+import math
 import os
 import random
 from collections.abc import Callable
@@ -45,9 +46,11 @@ class _Stop:
     max_games: int | None
 
 
-def _stopping_rule(definition: LeaderboardDef, games: int | None, until_sigma: float | None) -> _Stop:
+def stopping_rule(definition: LeaderboardDef, games: int | None, until_sigma: float | None) -> _Stop:
     if games is not None and games < 1:
         raise ArenaError(f"--games must be at least 1, got {games}")
+    if until_sigma is not None and not (math.isfinite(until_sigma) and until_sigma > 0):
+        raise ArenaError(f"--until-sigma must be a positive number, got {until_sigma:g}")
     if games is None and until_sigma is None:
         until_sigma = definition.until_sigma
     if games is None and until_sigma is None and definition.max_games is None:
@@ -84,7 +87,7 @@ def run_leaderboard(
     arena = arena or get_arena()
     if record:
         check_records(arena.envs.get(definition.env))
-    stop = _stopping_rule(definition, games, until_sigma)
+    stop = stopping_rule(definition, games, until_sigma)
     recorder = Recorder(definition.name, paths.leaderboard_log(definition.name), store, definition=definition, arena=arena)
     schedule = _Schedule(definition, store, arena, seed)
     workers = min(workers or definition.games_per_round or os.cpu_count() or 1, 64)
@@ -104,13 +107,13 @@ def run_leaderboard(
             if not len(pool):  # once the rule holds, games in flight finish and are recorded first
                 result.reason = reason or "no pairing left to play"
                 return result
-            record = recorder.write(schedule.finished(pool.next_result()))
-            if record.ok:
+            game = recorder.write(schedule.finished(pool.next_result()))  # not `record`: that is the option
+            if game.ok:
                 result.played += 1
             else:
                 result.errors += 1
             if on_game is not None:
-                on_game(record)
+                on_game(game)
 
 
 class _Schedule:
