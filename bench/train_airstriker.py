@@ -651,11 +651,12 @@ def parse_args(argv):
 
 
 def protocol_name(args) -> str:
-    """The results folder of one protocol: budget, marks, games, workers (a2c's batch), options."""
+    """The results folder of one protocol: budget, marks, games, workers (a2c's batch), options and
+    Arena parameters (runs with other settings never share, or overwrite, an experiment)."""
     name = f"{'validation_' if args.validation else ''}f{args.frames}_e{args.eval_every}_g{args.games}"
     if args.workers != DEFAULT_WORKERS:
         name += f"_w{args.workers}"
-    return name + "".join(f"_{o.replace('=', '')}" for o in args.options)
+    return name + "".join(f"_{o.replace('=', '')}" for o in (*args.options, *args.sets))
 
 
 def main(argv=None) -> None:

@@ -37,6 +37,9 @@ def test_defaults_and_seed_roles(bench):
     tuning = bench.parse_args(["--validation", "--algos", "a2c"])
     assert tuning.plan == {"a2c": [0, 1, 2]} and tuning.game_seed0 in bench.pong.VALIDATION_GAME_SEEDS
     assert bench.protocol_name(tuning).startswith("validation_")
+    # settings tried on the same seed keep their own experiments
+    tried = bench.parse_args(["--validation", "--algos", "a2c", "--set", "learning_rate=7e-4"])
+    assert bench.protocol_name(tried) == bench.protocol_name(tuning) + "_learning_rate7e-4"
     with pytest.raises(SystemExit, match="--validation"):
         bench.parse_args(["--seeds", "0,101"])
     # random is the baseline, always played: naming it trains nothing; an unknown name is refused.
@@ -45,7 +48,7 @@ def test_defaults_and_seed_roles(bench):
         bench.parse_args(["--algos", "ppo"])
     smoke = bench.parse_args(["--smoke"])
     assert smoke.workers == 1 and "max_frames=300" in smoke.options and smoke.plan["a2c"] == [101]
-    assert bench.protocol_name(smoke) == "f4096_e2048_g1_w1_max_frames300"
+    assert bench.protocol_name(smoke) == "f4096_e2048_g1_w1_max_frames300_experience_length128"
 
 
 def test_marks_and_policy_seeds(bench):
