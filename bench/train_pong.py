@@ -757,12 +757,17 @@ def gather_runs(args, protocol: Path, run_one) -> tuple[dict[str, list[dict]], l
     return runs, failed
 
 
+def protocol_name(args) -> str:
+    """The results folder of one protocol: budget, marks, games, env options and Arena settings
+    (runs with other settings never share, or overwrite, an experiment)."""
+    name = f"{'validation_' if args.validation else ''}f{args.frames}_e{args.eval_every}_g{args.games}"
+    return name + "".join(f"_{o.replace('=', '')}" for o in (*args.options, *args.sets))
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
     kind = "validation" if args.validation else "smoke" if args.smoke else "held-out"
-    protocol_name = f"{'validation_' if args.validation else ''}f{args.frames}_e{args.eval_every}_g{args.games}"
-    protocol_name += "".join(f"_{o.replace('=', '')}" for o in args.options)
-    protocol = RESULTS / "train_pong" / protocol_name
+    protocol = RESULTS / "train_pong" / protocol_name(args)
     protocol.mkdir(parents=True, exist_ok=True)
     if SB3 in args.plan and not sb3_available():
         print(f"{SB3}: skipped, stable-baselines3 is not installed (pip install -e '.[bench]')")
@@ -787,7 +792,7 @@ def main(argv=None) -> None:
         "kind": kind,
         "args": {k: v for k, v in vars(args).items() if k != "plan"},
         "seed_roles": {name: [r.start, r.stop - 1] for name, r in SEED_ROLES.items()},
-        "protocol": protocol_name,
+        "protocol": protocol.name,
         "marks": marks,
         "summary": summaries,
         "runs": runs,

@@ -69,6 +69,13 @@ def test_reported_runs_refuse_tuning_seeds(bench):
     assert bench.parse_args(["--seeds", "0,1", "--validation"]).plan["rac"] == [0, 1]
 
 
+def test_settings_tried_keep_their_own_folder(bench):
+    plain = bench.parse_args(["--validation", "--algos", "rac"])
+    tried = bench.parse_args(["--validation", "--algos", "rac", "--set", "sweeps=2", "-o", "act_every=4"])
+    assert bench.protocol_name(plain) == "validation_f2000000_e250000_g10"
+    assert bench.protocol_name(tried) == "validation_f2000000_e250000_g10_act_every4_sweeps2"
+
+
 def test_interval_and_crossings_on_hand_made_numbers(bench):
     mean, (low, high) = bench.interval([1.0, 2.0, 3.0, 4.0, 5.0])
     half = 2.776 * math.sqrt(2.5) / math.sqrt(5)  # t(0.975, 4) * sd / sqrt(n)
