@@ -99,7 +99,8 @@ def train_args(folder: Path, *, steps: int | None = None, workers: int | None = 
     never submitted to fail at once. ``--workers`` is the job's to add (it knows its CPUs)."""
     from arena.plugins.envs import written
     from arena.plugins.manager import get_arena
-    from arena.training.params import suggest, to_dict, with_absent
+    from arena.text import suggest
+    from arena.training.params import to_dict, with_absent
     from arena.training.plan import _stored_timing, algorithm_class, plan_training
 
     try:

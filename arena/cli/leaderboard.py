@@ -93,11 +93,12 @@ def run_command(name, games, until_sigma, workers, seed, db_path, record, backen
     from arena import paths
     from arena.backends import Backend
     from arena.cli import make_console
-    from arena.errors import ArenaError, counted
+    from arena.errors import ArenaError
     from arena.games.replay import replays_folder
     from arena.plugins.manager import get_arena
     from arena.ratings.leaderboard import find_definition
-    from arena.ratings.scheduler import run_leaderboard
+    from arena.ratings.scheduler import check_run, run_leaderboard
+    from arena.text import counted
 
     # Every bad value is refused here, before the database, the log or the progress bar exist.
     if games is not None and until_sigma is not None:
@@ -106,7 +107,7 @@ def run_command(name, games, until_sigma, workers, seed, db_path, record, backen
         raise ArenaError(f"--workers must be at least 1, got {workers}")
     definition = find_definition(name)
     arena = get_arena()
-    _check_runnable(definition, arena, games=games, until_sigma=until_sigma, record=record)
+    check_run(definition, arena, games=games, until_sigma=until_sigma, record=record)
     backend = Backend(backend, address)
     backend.check(arena.envs.get(definition.env).ray_resources)  # one line before anything is written
     store = _create_store(db_path)
@@ -146,23 +147,6 @@ def run_command(name, games, until_sigma, workers, seed, db_path, record, backen
         console.print(f"replays: {replays} in {folder} (watch one: arena replay FILE)", soft_wrap=True)
     console.print(f"see it with: arena leaderboard show {name}")
     _print_table(console, store, name)
-
-
-def _check_runnable(definition, arena, *, games, until_sigma, record) -> None:
-    """Make the checks :func:`~arena.ratings.scheduler.run_leaderboard` makes once it has opened
-    the database and the log, so that a bad definition or flag writes nothing."""
-    from arena.games.replay import check_records
-    from arena.plugins.agents import resolve
-    from arena.ratings.scheduler import stopping_rule
-
-    env_spec = arena.envs.get(definition.env)
-    if record:
-        check_records(env_spec)
-    stopping_rule(definition, games, until_sigma)
-    options = env_spec.parse_options(**definition.options)
-    env_spec.check_installed(options)
-    for entrant in definition.entrants:
-        resolve(entrant, arena.agents, env_spec, options)
 
 
 def _create_store(db_path):
@@ -265,10 +249,10 @@ def recompute_command(name, db_path) -> None:
 @DB_OPTION
 def list_command(db_path) -> None:
     """List defined leaderboards and those with games in the database."""
-    from arena.errors import counted
     from arena.paths import db_path as default_db_path
     from arena.ratings.leaderboard import available
     from arena.ratings.store import MatchStore
+    from arena.text import counted
 
     # Listing reads: with no database yet there are only the definitions, and none is created.
     store = MatchStore(db_path, create=False) if os.path.exists(db_path or default_db_path()) else None

@@ -104,11 +104,11 @@ def match_command(
 
     from arena.backends import Backend
     from arena.cli import make_console
-    from arena.errors import counted
     from arena.games.match import default_log_path, plan_match, run_match
     from arena.plugins.manager import get_arena
     from arena.ratings.recorder import Recorder
     from arena.ratings.store import MatchStore
+    from arena.text import counted
 
     arena = get_arena()
     env_spec = arena.envs.get(env_name)

@@ -7,7 +7,7 @@ import json
 import click
 
 from arena.cli import backend_options, cli
-from arena.errors import counted
+from arena.text import counted
 
 
 @cli.command("train", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
@@ -143,7 +143,8 @@ def _list_params(console, arena, plugin) -> None:
     from rich.table import Table
 
     from arena.errors import ArenaError
-    from arena.training.params import describe, suggest
+    from arena.text import suggest
+    from arena.training.params import describe
     from arena.training.plan import algorithm_class
 
     if plugin not in arena.algorithms:

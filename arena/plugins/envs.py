@@ -14,7 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from arena.errors import ArenaError, suggest
+from arena.errors import ArenaError
+from arena.text import suggest
 
 # Passed as ``cpu_level`` for a game whose CPU has no levels (``cpu`` with no level).
 NO_LEVELS = 0

@@ -33,7 +33,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import pluggy
 
-from arena.errors import ArenaError, one_line, suggest
+from arena.errors import ArenaError, one_line
+from arena.text import suggest
 
 if TYPE_CHECKING:
     from arena.plugins.agents import AgentKind

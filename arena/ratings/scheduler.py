@@ -14,7 +14,7 @@ import os
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from arena import paths
 from arena.errors import ArenaError
@@ -25,6 +25,7 @@ from arena.ratings.recorder import Recorder
 
 if TYPE_CHECKING:
     from arena.backends import Backend
+    from arena.plugins.envs import EnvSpec
     from arena.plugins.manager import Arena
     from arena.ratings.store import MatchStore
 
@@ -58,6 +59,40 @@ def stopping_rule(definition: LeaderboardDef, games: int | None, until_sigma: fl
     return _Stop(games, until_sigma, definition.max_games if games is None else None)
 
 
+@dataclass
+class Checked:
+    """A definition that can run, as :func:`check_run` found it."""
+
+    stop: _Stop
+    env_spec: EnvSpec
+    options: Any
+    built: dict[str, Any]  # each entrant as it plays (an agent spec or the game's CPU)
+
+
+def check_run(
+    definition: LeaderboardDef,
+    arena: Arena,
+    *,
+    games: int | None = None,
+    until_sigma: float | None = None,
+    record: bool = False,
+) -> Checked:
+    """Refuse, as one line, whatever would stop a run of ``definition``: a bad stopping rule,
+    ``record`` on an env that cannot record, bad env options, a missing ROM or an entrant that
+    cannot play the env. :func:`run_leaderboard` calls it first; callers that write something of
+    their own before the run (a database, a progress bar) call it before they do."""
+    from arena.plugins.agents import resolve
+
+    env_spec = arena.envs.get(definition.env)
+    if record:
+        check_records(env_spec)
+    stop = stopping_rule(definition, games, until_sigma)
+    options = env_spec.parse_options(**definition.options)
+    env_spec.check_installed(options)  # a missing ROM: one line before any game
+    built = {e: resolve(e, arena.agents, env_spec, options) for e in definition.entrants}
+    return Checked(stop, env_spec, options, built)
+
+
 def run_leaderboard(
     definition: LeaderboardDef,
     store: MatchStore,
@@ -85,11 +120,10 @@ def run_leaderboard(
     from arena.plugins.manager import get_arena
 
     arena = arena or get_arena()
-    if record:
-        check_records(arena.envs.get(definition.env))
-    stop = stopping_rule(definition, games, until_sigma)
+    checked = check_run(definition, arena, games=games, until_sigma=until_sigma, record=record)
+    stop = checked.stop
     recorder = Recorder(definition.name, paths.leaderboard_log(definition.name), store, definition=definition, arena=arena)
-    schedule = _Schedule(definition, store, arena, seed)
+    schedule = _Schedule(definition, checked, store, arena, seed)
     workers = min(workers or definition.games_per_round or os.cpu_count() or 1, 64)
     result = RunResult()
     if backend is None:
@@ -119,20 +153,16 @@ def run_leaderboard(
 class _Schedule:
     """The entrants, their ratings as the store holds them, and the games in flight."""
 
-    def __init__(self, definition: LeaderboardDef, store: MatchStore, arena: Arena, seed: int | None):
+    def __init__(self, definition: LeaderboardDef, checked: Checked, store: MatchStore, arena: Arena, seed: int | None):
         import numpy as np
 
-        from arena.plugins.agents import BuiltinCpu, resolve
+        from arena.plugins.agents import BuiltinCpu
         from arena.ratings.trueskill import TrueSkill
 
         self.definition, self.store, self.arena = definition, store, arena
         self.name = definition.name
-        self.env_spec = arena.envs.get(definition.env)
-        self.options = self.env_spec.parse_options(**definition.options)
-        self.env_spec.check_installed(self.options)  # a missing ROM: one line before any game
+        self.env_spec, self.options, self.built = checked.env_spec, checked.options, checked.built
         self.entrants = list(definition.entrants)
-        # Every entrant is checked against the env before anything plays (one-line errors).
-        self.built = {e: resolve(e, arena.agents, self.env_spec, self.options) for e in self.entrants}
         cpu = [i for i, e in enumerate(self.entrants) if isinstance(self.built[e], BuiltinCpu)]
         self.forbidden = [(i, j) for i in cpu for j in cpu if i != j]  # the game's CPU never plays itself
         self.pinned = np.array([e in definition.pinned for e in self.entrants])

@@ -31,8 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from arena.errors import ArenaError, counted, one_line
+from arena.errors import ArenaError, one_line
 from arena.games.replay import CannotRecord, replay_path
+from arena.text import counted
 from arena.training.plan import TrainPlan
 from arena.training.snapshot import PUBLISHED, snapshot_steps
 

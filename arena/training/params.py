@@ -16,7 +16,8 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from arena.errors import ArenaError, suggest
+from arena.errors import ArenaError
+from arena.text import suggest
 
 
 def param(default: Any, help: str, *, naming: bool = True, short: str | None = None) -> Any:

@@ -32,8 +32,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from arena.errors import ArenaError, Interrupted, counted, one_line
+from arena.errors import ArenaError, Interrupted, one_line
 from arena.games.record import GameRecord
+from arena.text import counted
 from arena.training.evaluation import EVAL_FRAMES, EvalProgress, Evaluator, _display_path, standing
 from arena.training.experiment import Experiment
 from arena.training.plan import TrainPlan
