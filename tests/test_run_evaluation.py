@@ -101,19 +101,17 @@ def write_snapshots(arena, folder: Path, steps: list[int]) -> list[Path]:
     return paths
 
 
-def scored_round(path: Path, diffs: list[int], planned: int = 2, cut_by_cap: tuple[int, ...] = ()) -> dict:
-    """A finished round of ``path`` whose validation games against the CPU ended ``diffs`` (of
-    ``planned``; those at the indices ``cut_by_cap`` stopped at the frame cap)."""
+def scored_round(path: Path, diffs: list[int]) -> dict:
     from arena.training.evaluation import validation
 
     games = [
         {"index": i, "b": "cpu", "seed": 1_000_000 + i, "status": "ok", "score_a": max(0, d), "score_b": max(0, -d),
-         "winner": "a" if d > 0 else "b", "frames": 100_000 if i in cut_by_cap else 5000, "truncated": i in cut_by_cap}
+         "winner": "a" if d > 0 else "b", "frames": 5000}
         for i, d in enumerate(diffs)
     ]  # fmt: skip
     return {
-        "snapshot": path.name, "agent": str(path), "steps": int(path.stem), "status": "done", "planned": planned,
-        "reference": "cpu", "games": games, "validation": validation(games, "cpu", planned),
+        "snapshot": path.name, "agent": str(path), "steps": int(path.stem), "status": "done",
+        "reference": "cpu", "games": games, "validation": validation(games, "cpu"),
     }  # fmt: skip
 
 
@@ -144,38 +142,6 @@ def test_the_published_snapshot_is_the_best_on_validation_games_not_the_last(are
     # a pointer to a file that is gone falls back to the newest snapshot
     best.unlink()
     assert find_snapshot(folder) == last
-
-
-def test_a_round_cut_short_or_a_game_at_the_frame_cap_does_not_outbid_complete_rounds(arena, tmp_path):
-    # What the bench saw: a round whose one game stalled at 11-1 until the 100k-frame cap (and so
-    # spent the round's budget) was published over complete rounds, and lost its test games 0-10.
-    from arena.training.evaluation import Rounds
-
-    folder = tmp_path / "experiments" / "cut"
-    stalled, short, good, last = write_snapshots(arena, folder, [128, 256, 384, 512])
-    rounds = Rounds(folder)
-    rounds.put(scored_round(stalled, [10, 8], cut_by_cap=(0,)))  # both played, the first cut by the cap
-    rounds.put(scored_round(short, [12]))  # the budget ran out after one of two games
-    rounds.put(scored_round(good, [4, 3]))
-    rounds.put(scored_round(last, [-2, -3]))
-    assert rounds.publish()["snapshot"] == good.name
-    assert [r["validation"]["complete"] for r in rounds.rounds] == [False, False, True, True]
-
-    # with no complete round, the best incomplete one is still better than none
-    (tmp_path / "only").mkdir()
-    only = Rounds(tmp_path / "only")
-    only.put(scored_round(short, [12]))
-    only.put(scored_round(stalled, [10, 8], cut_by_cap=(0,)))
-    assert only.best()["snapshot"] == short.name
-
-    # rounds written before rounds said whether they were complete: a round cut short is not
-    (tmp_path / "old").mkdir()
-    old = Rounds(tmp_path / "old")
-    for path, diffs, cut in ((short, [12], True), (good, [4, 3], False)):
-        entry = scored_round(path, diffs)
-        del entry["validation"]["complete"], entry["planned"]
-        old.put({**entry, "cut": True} if cut else entry)
-    assert old.best()["snapshot"] == good.name
 
 
 def test_standing_says_where_the_published_agent_stands_from_the_numbers(arena, tmp_path):

@@ -14,10 +14,7 @@ evaluated snapshot on validation seeds, and the best of them is published.
 * **Publishing.** A snapshot's validation score is its mean score difference against the round's
   reference (the game's CPU, else the pool's first fixed enemy). The best one is published:
   ``published.json`` names it, and ``experiments/NAME`` as an agent plays it
-  (:func:`arena.training.snapshot.find_snapshot`). Only rounds that played all their validation
-  games, each to its end by the game's rules, compete while any has: a round cut by its frame
-  budget scores fewer games, and a game cut by the frame cap has a score but no result, so either
-  would win the comparison by luck more often than by strength.
+  (:func:`arena.training.snapshot.find_snapshot`).
 """
 
 from __future__ import annotations
@@ -125,11 +122,9 @@ class Rounds:
         return [r for r in self.rounds if r.get("status") == "done" and (r.get("validation") or {}).get("games")]
 
     def best(self) -> dict[str, Any] | None:
-        """The round with the best validation score among the complete ones (all of any when none
-        is complete); a tie goes to the newer snapshot."""
+        """The round with the best validation score; a tie goes to the newer snapshot."""
         scored = self.scored()
-        candidates = [r for r in scored if complete(r)] or scored
-        return max(candidates, key=lambda r: (r["validation"]["mean_diff"], r["snapshot"])) if candidates else None
+        return max(scored, key=lambda r: (r["validation"]["mean_diff"], r["snapshot"])) if scored else None
 
     def publish(self) -> dict[str, Any] | None:
         """Point ``published.json`` at the best validated snapshot (removed when none is); the pointer."""
@@ -154,9 +149,8 @@ class Rounds:
         return pointer
 
 
-def validation(games: list[dict[str, Any]], reference: str | None, planned: int | None = None) -> dict[str, Any]:
-    """The validation score of a round's games: against ``reference``, finished games only.
-    ``complete``: all ``planned`` games were played and none was cut off by the frame cap."""
+def validation(games: list[dict[str, Any]], reference: str | None) -> dict[str, Any]:
+    """The validation score of a round's games: against ``reference``, finished games only."""
     from arena.games.match import mean_ci95
 
     played = [g for g in games if g["b"] == reference and g["status"] == "ok"]
@@ -168,14 +162,7 @@ def validation(games: list[dict[str, Any]], reference: str | None, planned: int 
         "draws": sum(g["winner"] == "draw" for g in played),
         "mean_diff": mean,
         "ci95": list(ci) if ci else None,
-        "complete": len(played) >= (planned or 0) and not any(g.get("truncated") for g in played),
     }
-
-
-def complete(entry: dict[str, Any]) -> bool:
-    """A round that played all its validation games to their ends (a round recorded before rounds
-    said so: one that was not cut short)."""
-    return bool(entry["validation"].get("complete", not entry.get("cut")))
 
 
 class Evaluator:
@@ -251,7 +238,6 @@ class Evaluator:
             "steps": snapshot_steps(snapshot.name),
             **{key: (counters or {}).get(key) for key in ("updates", "frames")},
             "reference": opponents[0] if opponents else None,
-            "planned": self.plan.eval_games,  # validation games against the reference
             "opponents": opponents + ([self.previous] if self.previous and self.previous != me else []),
             "status": "playing",
             "games": [],
@@ -351,11 +337,7 @@ class Evaluator:
                     f"evaluation of {name}: its frame budget ({self.frames:,} frames, --eval-frames) was spent "
                     f"after {len(entry['games'])} of {len(tasks)} games"
                 )
-            entry.update(
-                status="done",
-                frames_played=spent,
-                validation=validation(entry["games"], entry["reference"], entry.get("planned")),
-            )
+            entry.update(status="done", frames_played=spent, validation=validation(entry["games"], entry["reference"]))
             self.rounds.save()
             pointer = self.rounds.publish()
             score = entry["validation"]
@@ -424,7 +406,6 @@ def _game(record: GameRecord) -> dict[str, Any]:
         "score_b": record.score_b,
         "winner": record.winner,
         "frames": record.frames,
-        "truncated": bool(record.truncated),
     }
 
 
