@@ -107,9 +107,9 @@ def run_command(name, games, until_sigma, workers, seed, db_path, record, backen
         raise ArenaError(f"--workers must be at least 1, got {workers}")
     definition = find_definition(name)
     arena = get_arena()
-    check_run(definition, arena, games=games, until_sigma=until_sigma, record=record)
+    checked = check_run(definition, arena, games=games, until_sigma=until_sigma, record=record)
     backend = Backend(backend, address)
-    backend.check(arena.envs.get(definition.env).ray_resources)  # one line before anything is written
+    backend.check(checked.env_spec.ray_resources)  # one line before anything is written
     store = _create_store(db_path)
     console = make_console()
     total = games or definition.max_games

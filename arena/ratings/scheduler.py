@@ -47,7 +47,7 @@ class _Stop:
     max_games: int | None
 
 
-def stopping_rule(definition: LeaderboardDef, games: int | None, until_sigma: float | None) -> _Stop:
+def _stopping_rule(definition: LeaderboardDef, games: int | None, until_sigma: float | None) -> _Stop:
     if games is not None and games < 1:
         raise ArenaError(f"--games must be at least 1, got {games}")
     if until_sigma is not None and not (math.isfinite(until_sigma) and until_sigma > 0):
@@ -86,7 +86,7 @@ def check_run(
     env_spec = arena.envs.get(definition.env)
     if record:
         check_records(env_spec)
-    stop = stopping_rule(definition, games, until_sigma)
+    stop = _stopping_rule(definition, games, until_sigma)
     options = env_spec.parse_options(**definition.options)
     env_spec.check_installed(options)  # a missing ROM: one line before any game
     built = {e: resolve(e, arena.agents, env_spec, options) for e in definition.entrants}
