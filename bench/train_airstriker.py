@@ -30,6 +30,8 @@ Configurations:
   learning rate 7e-4; its NatureCNN on the same 96x96x4 screens, which it scales by 1/255) on a gymnasium wrapper over the same env in the same alone mode, ``--workers``
   envs in spawned processes (``SubprocVecEnv``; one env: in this process). Needs
   ``pip install -e ".[bench]"``; skipped, saying so, without it;
+* ``ppo`` (on ``--algos`` only, not in the default plan): ``arena train --plugin ppo --env
+  airstriker`` the same way, its defaults and the same Nature encoder;
 * ``random``: the uniform-random agent (Arena's ``random``), no training: the baseline. It plays
   each test game seed 3 times (``RANDOM_REPEATS``, different action draws), so its mean is over
   3 x G games.
@@ -102,6 +104,7 @@ SEAT = "first"  # played alone: the first seat's turn
 # Configurations and how many training seeds each gets by default; random is the baseline, always
 # played, never trained.
 SEEDS_PER_CONFIG = {"a2c": 3, "sb3-a2c": 3}
+OTHER_ALGORITHMS = ("ppo",)  # on --algos only: Arena's other algorithms on the same screens
 SB3 = "sb3-a2c"
 RANDOM = "random"
 RANDOM_REPEATS = 3  # the random agent plays each test game seed this many times (other action draws)
@@ -643,9 +646,10 @@ def parse_args(argv):
     if args.frames < 1 or args.eval_every < 1 or args.games < 1 or args.workers < 1:
         parser.error("--frames, --eval-every, --games and --workers must be at least 1")
     configs = [c for c in (args.algos.split(",") if args.algos else SEEDS_PER_CONFIG) if c != RANDOM]  # random: always
-    unknown = [c for c in configs if c not in SEEDS_PER_CONFIG]
+    unknown = [c for c in configs if c not in SEEDS_PER_CONFIG and c not in OTHER_ALGORITHMS]
     if unknown:
-        parser.error(f"unknown configuration(s) {', '.join(unknown)}; choose from {', '.join([*SEEDS_PER_CONFIG, RANDOM])}")
+        choices = ", ".join([*SEEDS_PER_CONFIG, *OTHER_ALGORITHMS, RANDOM])
+        parser.error(f"unknown configuration(s) {', '.join(unknown)}; choose from {choices}")
     pong.plan_seeds(args, configs, SEEDS_PER_CONFIG)
     return args
 

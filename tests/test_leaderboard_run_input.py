@@ -152,3 +152,24 @@ def test_the_library_refuses_a_stopping_rule_that_cannot_hold(tmp_path):
     for bad in (0, -1.0, float("nan")):
         with pytest.raises(ArenaError, match="until-sigma must be a positive number"):
             run_leaderboard(load_definition(tmp_path / "tiny.json"), MatchStore(tmp_path / "db.sqlite"), until_sigma=bad)
+
+
+def test_a_run_from_the_command_line_resolves_its_entrants_once(folder, monkeypatch):
+    """The command checks the run before it opens the database; the run then uses that check
+    instead of resolving every entrant (loading every snapshot) a second time."""
+    import arena.plugins.manager
+    import arena.ratings.scheduler as scheduler
+    from arena.cli import main
+
+    for var in ("ARENA_HOME", "ARENA_DB", "ARENA_LEADERBOARDS"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(folder)
+    monkeypatch.setattr(arena.plugins.manager, "_loaded", arena.plugins.manager.load_plugins())
+    calls = []
+    check_run = scheduler.check_run
+    monkeypatch.setattr(scheduler, "check_run", lambda *a, **k: calls.append(a) or check_run(*a, **k))
+    with pytest.raises(SystemExit) as info:
+        main(["leaderboard", "run", "tiny", "--games", "1", "--workers", "1"])
+    assert info.value.code == 0
+    assert len(calls) == 1
+    assert len(MatchStore(folder / "arena_data" / "arena.db").games("tiny")) == 1

@@ -73,9 +73,16 @@ def test_bad_eval_frames_is_one_line_and_writes_nothing(tmp_path, monkeypatch, c
     assert_error_line(info.value.code, out, err, "--eval-frames", "-5")
     assert not (tmp_path / "experiments").exists() and not (tmp_path / "home").exists()
     with pytest.raises(SystemExit) as info:
+        main(["train", *TINY, "--final-games", "-1", "--steps", "1"])
+    out, err = capsys.readouterr()
+    assert_error_line(info.value.code, out, err, "--final-games", "-1")
+    assert not (tmp_path / "experiments").exists() and not (tmp_path / "home").exists()
+    with pytest.raises(SystemExit) as info:
         main(["train", *TINY, "--dry-run"])
     out, _ = capsys.readouterr()
-    assert info.value.code == 0 and "at most 100,000 frames a round" in " ".join(out.split())
+    said = " ".join(out.split())
+    assert info.value.code == 0 and "at most 100,000 frames a round" in said, said
+    assert "25,000 a game; the best rounds play 6 more at the end" in said, said
 
 
 # -- publishing -----------------------------------------------------------------------------------
@@ -103,6 +110,7 @@ def write_snapshots(arena, folder: Path, steps: list[int]) -> list[Path]:
 
 def scored_round(path: Path, diffs: list[int]) -> dict:
     from arena.training.evaluation import validation
+    from arena.training.snapshot import file_hash
 
     games = [
         {"index": i, "b": "cpu", "seed": 1_000_000 + i, "status": "ok", "score_a": max(0, d), "score_b": max(0, -d),
@@ -110,7 +118,7 @@ def scored_round(path: Path, diffs: list[int]) -> dict:
         for i, d in enumerate(diffs)
     ]  # fmt: skip
     return {
-        "snapshot": path.name, "agent": str(path), "steps": int(path.stem), "status": "done",
+        "snapshot": path.name, "agent": str(path), "hash": file_hash(path), "steps": int(path.stem), "status": "done",
         "reference": "cpu", "games": games, "validation": validation(games, "cpu"),
     }  # fmt: skip
 
@@ -294,3 +302,76 @@ def test_a_synchronous_learner_gathers_one_trajectory_per_worker(arena, tmp_path
     assert result.steps == len(asked) * 32 and result.updates == len(asked)
     if "synchronous" in {f.name for f in dataclasses.fields(WorkerConfig)}:
         assert configs[0].synchronous is True
+
+
+# -- stalled games and the final choice ---------------------------------------------------------------
+
+
+def test_a_long_game_cannot_spend_the_round_each_game_is_cut_at_its_share(arena, tmp_path):
+    """Against the CPU a snapshot could hold a rally nobody ends until the env's 100k-frame cap:
+    that one game spent the round's budget, the round scored one game, and its lead won the
+    publication. Each game now stops at its share of the budget and counts as it stood."""
+    from arena.training.evaluation import Evaluator
+
+    plan = tiny_plan(arena, STEPS_PER_UPDATE, name="share", eval_every=1, eval_games=2, env_pairs=[])  # games to 21
+    (snapshot,) = write_snapshots(arena, plan.folder, [128])
+    # a game to 21 takes 3,000 frames or more: the first one used to spend this whole budget
+    evaluator = Evaluator(plan, arena, lambda line: None, frames=3_000)
+    assert evaluator.submit(snapshot, wait=True)
+    (entry,) = evaluator.rounds.rounds
+    assert entry["status"] == "done" and not entry.get("cut"), entry
+    assert [g["b"] for g in entry["games"]] == ["cpu", "cpu"]  # the first round has no previous snapshot
+    for game in entry["games"]:  # each game's share: 2 games against each of 2 opponents
+        assert game["truncated"] and 750 <= game["frames"] < 750 + 8, game
+    assert entry["validation"]["games"] == 2 and entry["validation"]["cut_off"] == 2
+    assert evaluator.game_frames() == 750  # the CPU and the previous snapshot, from the second round on
+
+
+def test_the_final_choice_plays_the_best_rounds_again_and_one_lucky_game_no_longer_wins(arena, tmp_path):
+    from arena.ratings.store import MatchStore
+    from arena.training.evaluation import FINAL_SEEDS, Evaluator, standing
+
+    plan = tiny_plan(arena, STEPS_PER_UPDATE, name="final", eval_every=1, final_games=3)  # games to 1 point
+    paths = write_snapshots(arena, plan.folder, [128, 256, 384, 512, 640])
+    evaluator = Evaluator(plan, arena, lambda line: None)
+    rounds = evaluator.rounds
+    # the round at 256 played one game, stalled at +10: the best round score, on one game
+    for path, diffs in zip(paths, ([-5, -3], [10], [8, 8], [2, 1], [-21, -21])):
+        rounds.put(scored_round(path, diffs))
+    assert rounds.publish()["snapshot"] == paths[1].name
+
+    evaluator.choose(workers=1)
+    by_name = {r["snapshot"]: r for r in rounds.rounds}
+    finals = {name: [g for g in r["games"] if g.get("final")] for name, r in by_name.items()}
+    # the three best rounds and the last play the same three games; the others none
+    assert {name for name, games in finals.items() if games} == {p.name for p in paths[1:]}
+    seeds = {name: sorted(g["seed"] for g in games) for name, games in finals.items() if games}
+    assert all(s == [FINAL_SEEDS, FINAL_SEEDS + 1, FINAL_SEEDS + 2] for s in seeds.values()), seeds
+    assert all(g["b"] == "cpu" and g["status"] == "ok" for games in finals.values() for g in games)
+    # the snapshots have the same weights, so the final games add the same to each: the lucky
+    # round (+10 on one game) now weighs one game in four, and the round at 384 (+8, +8) wins
+    pointer = json.loads((plan.folder / "published.json").read_text()) if rounds.publish() else None
+    assert pointer["snapshot"] == paths[2].name and pointer["chosen_by"] == "final games", pointer
+    assert pointer["validation"]["games"] == 5
+    assert standing(plan, rounds, 0)[0].endswith("(the best validation score of 4 finalists, of 5 evaluated snapshots)")
+    games = MatchStore(tmp_path / "home" / "arena.db").games("final")
+    assert len(games) == 12
+
+    # a rerun (a resume with nothing left to train) plays none of them again
+    evaluator.choose(workers=1)
+    assert len(MatchStore(tmp_path / "home" / "arena.db").games("final")) == 12
+
+
+def test_the_final_choice_needs_two_rounds_and_can_be_turned_off(arena, tmp_path):
+    from arena.training.evaluation import Evaluator
+
+    plan = tiny_plan(arena, STEPS_PER_UPDATE, name="alone", eval_every=1)
+    first, second = write_snapshots(arena, plan.folder, [128, 256])
+    evaluator = Evaluator(plan, arena, lambda line: None)
+    evaluator.rounds.put(scored_round(first, [1, 1]))
+    evaluator.choose(workers=1)  # nothing to choose between
+    assert not evaluator.results and not evaluator.rounds.finalists()
+    evaluator.rounds.put(scored_round(second, [-1, -1]))
+    off = Evaluator(tiny_plan(arena, STEPS_PER_UPDATE, name="alone", eval_every=1, final_games=0), arena, lambda line: None)
+    off.choose(workers=1)
+    assert not off.results and not off.rounds.finalists()

@@ -137,7 +137,7 @@ def run_command(name, games, until_sigma, workers, seed, db_path, record, backen
 
         result = run_leaderboard(
             definition, store, games=games, until_sigma=until_sigma, workers=workers, arena=arena,
-            seed=seed, on_game=show, record=record, backend=backend,
+            seed=seed, on_game=show, record=record, backend=backend, checked=checked,
         )  # fmt: skip
     # The scheduler's reason for --games repeats the count; say which flag was met instead.
     reason = f"--games {games} reached" if games is not None and result.played + result.errors >= games else result.reason

@@ -44,11 +44,18 @@ from arena.text import counted
 )
 @click.option("--eval-games", type=int, default=2, show_default=True, help="Evaluation games against each opponent per round.")
 @click.option(
+    "--final-games",
+    type=int,
+    default=6,
+    show_default=True,
+    help="When training ends, the best rounds and the last play this many more validation games (against the CPU, else the first fixed enemy) to choose the published snapshot (0: none).",
+)
+@click.option(
     "--eval-frames",
     type=int,
     default=None,
     metavar="FRAMES",
-    help="Emulator frames an evaluation round may spend; no game starts past it (0: no cap) [default: 100,000].",
+    help="Emulator frames an evaluation round may spend; no game starts past it, and each game stops at its equal share (0: no cap) [default: 100,000].",
 )
 @click.option("--snapshot-every", type=int, default=10, show_default=True, help="Updates between snapshots.")
 @click.option("--dry-run", is_flag=True, help="Print what would run (name, params, workers, enemies) and change nothing.")
@@ -77,6 +84,7 @@ def train_command(
     workers,
     eval_every,
     eval_games,
+    final_games,
     eval_frames,
     snapshot_every,
     dry_run,
@@ -126,14 +134,15 @@ def train_command(
         options = (*flags, *options)
     plan = plan_training(
         plugin, env=env_name, enemies=enemies, sets=sets, env_pairs=options, name=name, tag=tag, init=init, force=force,
-        steps=steps, workers=workers, eval_every=eval_every, eval_games=eval_games, snapshot_every=snapshot_every, arena=arena,
+        steps=steps, workers=workers, eval_every=eval_every, eval_games=eval_games, final_games=final_games,
+        snapshot_every=snapshot_every, arena=arena,
         device_here=not learner_gpus,
     )  # fmt: skip
     from arena.training.evaluation import EVAL_FRAMES
 
     eval_frames = EVAL_FRAMES if eval_frames is None else eval_frames
     if dry_run:
-        _show_plan(console, plan, eval_frames)
+        _show_plan(console, plan, arena, eval_frames)
         return
     backend.check(arena.envs.get(plan.env).ray_resources)  # one line before the experiment is written
     _train(console, plan, arena, run_training, eval_frames, record, backend, learner_gpus)
@@ -160,7 +169,8 @@ def _list_params(console, arena, plugin) -> None:
     console.print(table)
 
 
-def _show_plan(console, plan, eval_frames: int) -> None:
+def _show_plan(console, plan, arena, eval_frames: int) -> None:
+    from arena.training.evaluation import Evaluator
     from arena.training.params import to_dict
 
     what = (
@@ -170,8 +180,14 @@ def _show_plan(console, plan, eval_frames: int) -> None:
     )
     console.print("[bold]dry run[/bold]: nothing is written")
     console.print(f"experiment: {plan.name}  ({plan.folder})  -> {what}", soft_wrap=True)
-    cap = f"at most {eval_frames:,} frames a round" if eval_frames else "no frame cap"
-    evaluation = f"every {plan.eval_every} updates, {plan.eval_games} games an opponent, {cap}" if plan.eval_every else "off"
+    per_game = Evaluator(plan, arena, print, frames=eval_frames).game_frames()
+    cap = f"at most {eval_frames:,} frames a round, {per_game:,} a game" if per_game else "no frame cap"
+    evaluation = (
+        f"every {plan.eval_every} updates, {plan.eval_games} games an opponent, {cap}; "
+        + (f"the best rounds play {plan.final_games} more at the end" if plan.final_games else "no final games")
+        if plan.eval_every and plan.eval_games
+        else "off"
+    )
     console.print(
         f"algorithm: {plan.algorithm.name}   env: {plan.env}   workers: {plan.workers}   steps: {plan.steps:,}   evaluation: {evaluation}"
     )
@@ -220,7 +236,7 @@ class _Bar:
         self.steps = self.progress.add_task(
             f"{verb} {plan.name}", total=plan.steps, completed=start, unit="steps", status="starting workers"
         )
-        self.games = None  # the final evaluation's bar, once it starts
+        self.games = {}  # the final evaluation's bars, once they start
         self.status, self.eval = "starting workers", ""  # the steps' status, and a round's games in it
 
     def __enter__(self):
@@ -236,9 +252,10 @@ class _Bar:
 
     def on_eval(self, e) -> None:
         if e.final:
-            if self.games is None:
-                self.games = self.progress.add_task("final evaluation", total=e.total, unit="games", status=e.snapshot)
-            self.progress.update(self.games, completed=e.done, total=e.total)
+            if e.snapshot not in self.games:  # the last snapshot's round, then the final choice
+                what = e.snapshot if e.snapshot == "final choice" else "final evaluation"
+                self.games[e.snapshot] = self.progress.add_task(what, total=e.total, unit="games", status=e.snapshot)
+            self.progress.update(self.games[e.snapshot], completed=e.done, total=e.total)
             return
         self.eval = f"  eval {e.done}/{e.total}" if e.done < e.total else ""
         self.progress.update(self.steps, status=self.status + self.eval)

@@ -41,6 +41,7 @@ class GameTask:
     cpu_level: int | None  # None: two agents; else the CPU plays env_spec.cpu_seat
     uid: str | None = None  # the match log's key for this game (see arena.ratings.store)
     replay: str | None = None  # record the game's input movie here (see arena.games.replay)
+    max_frames: int | None = None  # cut the game off here and score it as it stands (None: the env's own cap)
 
 
 def agent_seed(game_seed: int, seat_index: int) -> int:
@@ -148,6 +149,9 @@ def play_game(task: GameTask, state: _WorkerState) -> GameRecord:
         state.arena.envs.get(task.env).check_observations(task.options, observations)
         truncated = False
         while env.agents:
+            if task.max_frames is not None and env.frames >= task.max_frames:
+                truncated = True
+                break
             actions = {seat: players[seat](observations[seat]) for seat in env.agents}
             observations, _, _, truncations, _ = env.step(actions)
             truncated = truncated or any(truncations.values())  # a game in turns: either cut off

@@ -105,6 +105,7 @@ def run_leaderboard(
     on_game: Callable[[GameRecord], None] | None = None,
     record: bool = False,
     backend: Backend | None = None,
+    checked: Checked | None = None,
 ) -> RunResult:
     """Play the most informative games until the stopping rule holds, recording each one.
 
@@ -114,13 +115,16 @@ def run_leaderboard(
     ``record`` each game's input movie goes beside the leaderboard's log
     (:func:`arena.games.replay.replay_path`). ``backend`` says where the games run
     (:mod:`arena.backends`; default: local processes); a game whose worker died is logged as an
-    error and, on Ray, played again under its own id, so it is rated once.
+    error and, on Ray, played again under its own id, so it is rated once. ``checked``:
+    :func:`check_run`'s result for these same arguments, when the caller has it already (the
+    entrants are then resolved once).
     """
     from arena.games.play import GamePool
     from arena.plugins.manager import get_arena
 
     arena = arena or get_arena()
-    checked = check_run(definition, arena, games=games, until_sigma=until_sigma, record=record)
+    if checked is None:
+        checked = check_run(definition, arena, games=games, until_sigma=until_sigma, record=record)
     stop = checked.stop
     recorder = Recorder(definition.name, paths.leaderboard_log(definition.name), store, definition=definition, arena=arena)
     schedule = _Schedule(definition, checked, store, arena, seed)

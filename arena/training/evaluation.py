@@ -7,13 +7,17 @@ evaluated snapshot on validation seeds, and the best of them is published.
   training, so a published agent is never chosen on the games it is then judged on.
 * **Rounds.** A round plays in one background process of its own, niced (:data:`EVAL_NICE`) and
   one game at a time, so the rollout workers keep their cores; it starts no new game once its
-  games have spent its frame budget (``--eval-frames``, default :data:`EVAL_FRAMES`). Every game
-  goes to the leaderboard named after the experiment and to the round's entry in
-  ``evaluations.json``; a round cut short by Ctrl-C or a kill is finished on resume, without
-  playing its finished games again.
+  games have spent its frame budget (``--eval-frames``, default :data:`EVAL_FRAMES`), and each
+  game is cut off at its share of that budget and scored as it stands, so one endless rally
+  cannot spend a whole round. Every game goes to the leaderboard named after the experiment and
+  to the round's entry in ``evaluations.json``; a round cut short by Ctrl-C or a kill is finished
+  on resume, without playing its finished games again.
 * **Publishing.** A snapshot's validation score is its mean score difference against the round's
-  reference (the game's CPU, else the pool's first fixed enemy). The best one is published:
-  ``published.json`` names it, and ``experiments/NAME`` as an agent plays it
+  reference (the game's CPU, else the pool's first fixed enemy). A round's few games are too
+  noisy to choose on alone, so when training ends the best :data:`FINALISTS` rounds and the last
+  one play ``--final-games`` more games against the reference, all on the same seeds of their
+  own, and the finalist with the best score over all its games is published. ``published.json``
+  names it, and ``experiments/NAME`` as an agent plays it
   (:func:`arena.training.snapshot.find_snapshot`).
 """
 
@@ -50,6 +54,11 @@ VALIDATION_SEEDS = range(1_000_000, 2_000_000)
 
 EVAL_FRAMES = 100_000
 """A round's default frame budget: about ten games of Pong to 21, 30-60 s of one core."""
+
+FINALISTS = 3
+"""The rounds with the best validation scores that play the final games (the last round plays them too)."""
+
+FINAL_SEEDS = VALIDATION_SEEDS.start + 500_000  # the final games' seeds: apart from the rounds' own
 
 EVAL_NICE = 10  # the evaluation process yields the cores to the rollout workers and the learner
 
@@ -121,10 +130,25 @@ class Rounds:
         """Finished rounds with at least one validation game, oldest first."""
         return [r for r in self.rounds if r.get("status") == "done" and (r.get("validation") or {}).get("games")]
 
+    def finalists(self) -> list[dict[str, Any]]:
+        """Scored rounds that played the final games, oldest first."""
+        return [r for r in self.scored() if r.get("finalist")]
+
     def best(self) -> dict[str, Any] | None:
-        """The round with the best validation score; a tie goes to the newer snapshot."""
-        scored = self.scored()
+        """The round with the best validation score, among the finalists once there are any (their
+        scores stand on more games); a tie goes to the newer snapshot."""
+        scored = self.finalists() or self.scored()
         return max(scored, key=lambda r: (r["validation"]["mean_diff"], r["snapshot"])) if scored else None
+
+    def contenders(self) -> list[dict[str, Any]]:
+        """Who plays the final games: the :data:`FINALISTS` best rounds on their own games, and
+        the last one; none when there is nothing to choose between."""
+        scored = self.scored()
+        if len(scored) < 2:
+            return []
+        ranked = sorted(scored, key=lambda r: (_round_score(r), r["snapshot"]), reverse=True)
+        chosen = {r["snapshot"] for r in ranked[:FINALISTS]} | {scored[-1]["snapshot"]}
+        return [r for r in scored if r["snapshot"] in chosen]
 
     def publish(self) -> dict[str, Any] | None:
         """Point ``published.json`` at the best validated snapshot (removed when none is); the pointer."""
@@ -136,7 +160,7 @@ class Rounds:
         pointer = {
             "snapshot": best["snapshot"],
             "steps": best.get("steps"),
-            "chosen_by": "validation",
+            "chosen_by": "final games" if best.get("finalist") else "validation",
             "validation": best["validation"],
             "evaluated": len(self.scored()),
         }
@@ -150,7 +174,8 @@ class Rounds:
 
 
 def validation(games: list[dict[str, Any]], reference: str | None) -> dict[str, Any]:
-    """The validation score of a round's games: against ``reference``, finished games only."""
+    """The validation score of a round's games: against ``reference``, finished games only (a game
+    cut off at its frame cap counts as it stood)."""
     from arena.games.match import mean_ci95
 
     played = [g for g in games if g["b"] == reference and g["status"] == "ok"]
@@ -160,9 +185,16 @@ def validation(games: list[dict[str, Any]], reference: str | None) -> dict[str, 
         "games": len(played),
         "wins": sum(g["winner"] == "a" for g in played),
         "draws": sum(g["winner"] == "draw" for g in played),
+        "cut_off": sum(bool(g.get("truncated")) for g in played),
         "mean_diff": mean,
         "ci95": list(ci) if ci else None,
     }
+
+
+def _round_score(entry: dict[str, Any]) -> float:
+    """A round's score on its own games (the final games left out): how finalists are picked."""
+    own = [g for g in entry["games"] if not g.get("final")]
+    return validation(own, entry["reference"])["mean_diff"] if own else entry["validation"]["mean_diff"]
 
 
 class Evaluator:
@@ -283,11 +315,19 @@ class Evaluator:
         if wait:
             self.wait()
 
+    def game_frames(self) -> int | None:
+        """Each evaluation game's frame cap: an equal share of the round's budget (None: no budget).
+        Every round uses the same cap, the first (with no previous snapshot) included, so
+        validation scores compare."""
+        if not self.frames:
+            return None
+        return max(1, self.frames // max(1, self.plan.eval_games * (len(self.opponents()) + 1)))
+
     def _tasks(self, entry: dict[str, Any]) -> list[GameTask]:
         from arena.games.play import plan_games
 
         tasks: list[GameTask] = []
-        me = entry["agent"]
+        me, cap = entry["agent"], self.game_frames()
         for opponent in entry["opponents"]:
             games = plan_games(
                 self.arena, me, opponent, self.plan.env, self.plan.eval_games, VALIDATION_SEEDS.start, self.plan.env_options
@@ -295,8 +335,71 @@ class Evaluator:
             for task in games:
                 uid = f"train:{self.plan.name}:{me}@{entry['hash']}:{opponent}:{task.index}"
                 replay = str(replay_path(self._log_path(), uid)) if self.record else None
-                tasks.append(dataclasses.replace(task, index=len(tasks), uid=uid, replay=replay))
+                tasks.append(dataclasses.replace(task, index=len(tasks), uid=uid, replay=replay, max_frames=cap))
         return tasks
+
+    def _final_tasks(self, entry: dict[str, Any]) -> list[GameTask]:
+        """A finalist's final games against the reference, the ones it has not played yet."""
+        from arena.games.play import plan_games
+
+        me, reference = entry["agent"], entry["reference"]
+        done = {game["index"] for game in entry["games"]}
+        tasks = []
+        for i, task in enumerate(
+            plan_games(self.arena, me, reference, self.plan.env, self.plan.final_games, FINAL_SEEDS, self.plan.env_options)
+        ):
+            index = FINAL_SEEDS - VALIDATION_SEEDS.start + i  # apart from the round's own game indices
+            if index in done:
+                continue
+            uid = f"train:{self.plan.name}:{me}@{entry['hash']}:{reference}:final{i}"
+            replay = str(replay_path(self._log_path(), uid)) if self.record else None
+            tasks.append(dataclasses.replace(task, index=index, uid=uid, replay=replay, max_frames=self.game_frames()))
+        return tasks
+
+    def choose(self, workers: int = 1) -> None:
+        """The final choice: the contenders (:meth:`Rounds.contenders`) play their final games in
+        ``workers`` processes (training is over: the cores are free), and the best is published."""
+        from arena.games.play import run_games
+        from arena.ratings.recorder import Recorder
+        from arena.ratings.store import MatchStore
+
+        if not self.plan.final_games:
+            return
+        contenders = [entry for entry in self.rounds.contenders() if self._snapshot_file(entry).is_file()]
+        tasks = {entry["snapshot"]: self._final_tasks(entry) for entry in contenders}
+        todo = [task for entry in contenders for task in tasks[entry["snapshot"]]]
+        for entry in contenders:
+            entry["finalist"] = True
+        if not todo:
+            self.rounds.save()
+            return
+        by_agent = {entry["agent"]: entry for entry in contenders}
+        total, done = len(todo), 0
+        self.log(
+            f"final choice: {counted(len(contenders), 'snapshot')} play {counted(self.plan.final_games, 'more game')} each "
+            f"against {contenders[0]['reference']}"
+        )
+        self._report("final choice", 0, total, True)
+        with MatchStore() as store, Recorder(self.plan.name, self._log_path(), store, arena=self.arena) as recorder:
+            for record in run_games(todo, workers, self.arena):
+                record = recorder.write(record)
+                self.results.append(record)
+                entry = by_agent[record.a]
+                entry["games"].append({**_game(record), "final": True})
+                entry["validation"] = validation(entry["games"], entry["reference"])
+                self.rounds.save()
+                done += 1
+                if record.ok:
+                    self.log(f"final {done}/{total}: {record.a} {record.score_a}-{record.score_b} {record.b}")
+                else:
+                    self.log(f"final {done}/{total}: {record.a} vs {record.b}: error {record.error}")
+                self._report("final choice", done, total, True)
+        for entry in contenders:
+            score = entry["validation"]
+            self.log(f"final choice: {entry['snapshot']} {score['mean_diff']:+.1f} over {counted(score['games'], 'game')}")
+
+    def _snapshot_file(self, entry: dict[str, Any]) -> Path:
+        return self.plan.folder / "snapshots" / entry["snapshot"]
 
     def _log_path(self) -> Path:
         """The evaluation games' log; with ``record`` their movies are in ``eval.replays/`` beside it."""
@@ -406,6 +509,7 @@ def _game(record: GameRecord) -> dict[str, Any]:
         "score_b": record.score_b,
         "winner": record.winner,
         "frames": record.frames,
+        "truncated": record.truncated,
     }
 
 
@@ -458,11 +562,12 @@ def standing(plan: TrainPlan, rounds: Rounds, frames: int, steps: int | None = N
             else "no validation games against a fixed opponent"
         )
         return [f"published: the newest snapshot ({why} chose one)"]
-    v, scored = best["validation"], rounds.scored()
+    v, scored, finalists = best["validation"], rounds.scored(), rounds.finalists()
     reference = v["against"]
+    among = f"{len(finalists)} finalists, of " if best.get("finalist") else ""
     lines = [
         f"published: {_display_path(plan.folder / 'snapshots' / best['snapshot'])} "
-        f"(the best validation score of {len(scored)} evaluated snapshot{'s' * (len(scored) != 1)})"
+        f"(the best validation score of {among}{len(scored)} evaluated snapshot{'s' * (len(scored) != 1)})"
     ]
     # Two games that ended alike give a zero-width t-interval: a claim two games cannot carry.
     interval = v["ci95"] if v["ci95"] and v["games"] >= MIN_GAMES_FOR_INTERVAL else None

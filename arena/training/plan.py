@@ -70,6 +70,7 @@ class TrainPlan:
     eval_every: int
     eval_games: int
     existing_snapshots: int = 0
+    final_games: int = 6  # each finalist's extra games against the reference when training ends (0: none)
 
     @property
     def timing(self) -> Timing:
@@ -100,6 +101,7 @@ def plan_training(
     snapshot_every: int = 10,
     eval_every: int | None = None,
     eval_games: int = 2,
+    final_games: int = 6,
     arena: Arena | None = None,
     device_here: bool = True,
 ) -> TrainPlan:
@@ -117,7 +119,10 @@ def plan_training(
         check_device(params)
     options = env_spec.parse_options(list(env_pairs))
     obs_size = _observations(arena, spec, env_spec, options)
-    _check_counts(steps=steps, workers=workers, eval_every=eval_every, eval_games=eval_games, snapshot_every=snapshot_every)
+    _check_counts(
+        steps=steps, workers=workers, eval_every=eval_every, eval_games=eval_games, final_games=final_games,
+        snapshot_every=snapshot_every,
+    )  # fmt: skip
     if eval_every is None:
         # Evaluation rounds at a steady pace in agent steps, whatever an update's size (ac's is 256
         # steps, so every 100 updates; rac's 1,024, so every 25).
@@ -163,6 +168,7 @@ def plan_training(
         eval_every=eval_every,
         eval_games=eval_games,
         existing_snapshots=len(snapshots),
+        final_games=final_games,
     )
 
 
@@ -247,7 +253,7 @@ def _observations(arena: Arena, spec: AlgorithmSpec, env_spec: EnvSpec, options:
 
 
 def _check_counts(**given: int | None) -> None:
-    lowest = {"steps": 1, "workers": 1, "eval_every": 0, "eval_games": 0, "snapshot_every": 1}
+    lowest = {"steps": 1, "workers": 1, "eval_every": 0, "eval_games": 0, "final_games": 0, "snapshot_every": 1}
     for key, value in given.items():
         if value is not None and value < lowest[key]:
             raise ArenaError(f"--{key.replace('_', '-')} must be at least {lowest[key]}, got {value}")

@@ -455,7 +455,7 @@ class _Run:
     # -- after the loop ----------------------------------------------------------------------------
 
     def finish_evaluations(self, final: Path | None) -> None:
-        """Finish a round cut short, play the final snapshot's round, and publish the best."""
+        """Finish a round cut short, play the final snapshot's round and the final games, and publish the best."""
         evaluator, plan = self.evaluator, self.plan
         try:
             evaluator.wait()
@@ -465,6 +465,11 @@ class _Run:
                 against = evaluator.opponents() + ([evaluator.previous] if evaluator.previous not in (None, me) else [])
                 self.say("final evaluation: " + ", ".join(against))
                 evaluator.submit(final, self._counts(), wait=True, final=True)
+            if plan.eval_every and plan.eval_games:
+                try:
+                    evaluator.choose(plan.workers)
+                except Exception as exc:  # the rounds' own scores still choose
+                    self.say(f"final choice failed: {type(exc).__name__}: {one_line(exc)}")
         except KeyboardInterrupt:
             evaluator.cancel()
             self.say(
