@@ -45,7 +45,8 @@ def test_defaults_and_seed_roles(bench):
     # random is the baseline, always played: naming it trains nothing; an unknown name is refused.
     assert bench.parse_args(["--algos", "random,a2c", "--n-seeds", "1"]).plan == {"a2c": [101]}
     with pytest.raises(SystemExit):
-        bench.parse_args(["--algos", "ppo"])
+        bench.parse_args(["--algos", "dqn"])
+    assert bench.parse_args(["--algos", "ppo"]).plan == {"ppo": [101]}  # on request, outside the default plan
     smoke = bench.parse_args(["--smoke"])
     assert smoke.workers == 1 and "max_frames=300" in smoke.options and smoke.plan["a2c"] == [101]
     assert bench.protocol_name(smoke) == "f4096_e2048_g1_w1_max_frames300_experience_length128"
