@@ -8,6 +8,7 @@ import click
 
 from arena.cli import backend_options, cli
 from arena.text import counted
+from arena.training.plan import EVAL_GAMES, FINAL_GAMES, SNAPSHOT_EVERY
 
 
 @cli.command("train", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
@@ -42,11 +43,13 @@ from arena.text import counted
     default=None,
     help="Updates between evaluation rounds (0: none) [default: about every 25,600 agent steps].",
 )
-@click.option("--eval-games", type=int, default=2, show_default=True, help="Evaluation games against each opponent per round.")
+@click.option(
+    "--eval-games", type=int, default=EVAL_GAMES, show_default=True, help="Evaluation games against each opponent per round."
+)
 @click.option(
     "--final-games",
     type=int,
-    default=6,
+    default=FINAL_GAMES,
     show_default=True,
     help="When training ends, the best rounds and the last play this many more validation games (against the CPU, else the first fixed enemy) to choose the published snapshot (0: none).",
 )
@@ -57,7 +60,7 @@ from arena.text import counted
     metavar="FRAMES",
     help="Emulator frames an evaluation round may spend; no game starts past it, and each game stops at its equal share (0: no cap) [default: 100,000].",
 )
-@click.option("--snapshot-every", type=int, default=10, show_default=True, help="Updates between snapshots.")
+@click.option("--snapshot-every", type=int, default=SNAPSHOT_EVERY, show_default=True, help="Updates between snapshots.")
 @click.option("--dry-run", is_flag=True, help="Print what would run (name, params, workers, enemies) and change nothing.")
 @click.option("--list-params", is_flag=True, help="List the algorithm's hyperparameters with their defaults and exit.")
 @click.option(

@@ -284,7 +284,7 @@ class Evaluator:
         from arena.training.snapshot import file_hash
 
         for entry in self.rounds.unfinished():
-            path = self.plan.folder / "snapshots" / entry["snapshot"]
+            path = self._snapshot_file(entry)
             if not path.is_file():
                 continue
             self.wait()  # one round at a time (and the playing one saves the rounds file)
@@ -332,29 +332,29 @@ class Evaluator:
             games = plan_games(
                 self.arena, me, opponent, self.plan.env, self.plan.eval_games, VALIDATION_SEEDS.start, self.plan.env_options
             )
-            for task in games:
-                uid = f"train:{self.plan.name}:{me}@{entry['hash']}:{opponent}:{task.index}"
-                replay = str(replay_path(self._log_path(), uid)) if self.record else None
-                tasks.append(dataclasses.replace(task, index=len(tasks), uid=uid, replay=replay, max_frames=cap))
+            tasks += [self._task(task, entry, opponent, task.index, len(tasks) + i, cap) for i, task in enumerate(games)]
         return tasks
 
     def _final_tasks(self, entry: dict[str, Any]) -> list[GameTask]:
         """A finalist's final games against the reference, the ones it has not played yet."""
         from arena.games.play import plan_games
 
-        me, reference = entry["agent"], entry["reference"]
+        me, reference, cap = entry["agent"], entry["reference"], self.game_frames()
         done = {game["index"] for game in entry["games"]}
-        tasks = []
-        for i, task in enumerate(
-            plan_games(self.arena, me, reference, self.plan.env, self.plan.final_games, FINAL_SEEDS, self.plan.env_options)
-        ):
-            index = FINAL_SEEDS - VALIDATION_SEEDS.start + i  # apart from the round's own game indices
-            if index in done:
-                continue
-            uid = f"train:{self.plan.name}:{me}@{entry['hash']}:{reference}:final{i}"
-            replay = str(replay_path(self._log_path(), uid)) if self.record else None
-            tasks.append(dataclasses.replace(task, index=index, uid=uid, replay=replay, max_frames=self.game_frames()))
-        return tasks
+        games = plan_games(self.arena, me, reference, self.plan.env, self.plan.final_games, FINAL_SEEDS, self.plan.env_options)
+        first = FINAL_SEEDS - VALIDATION_SEEDS.start  # apart from the rounds' own game indices
+        return [
+            self._task(task, entry, reference, f"final{i}", first + i, cap)
+            for i, task in enumerate(games)
+            if first + i not in done
+        ]
+
+    def _task(self, task: GameTask, entry: dict[str, Any], opponent: str, game: Any, index: int, cap: int | None) -> GameTask:
+        """One game of ``entry``'s snapshot, its uid naming the weights (their hash) and the game, so
+        a resume finds what was played and a recorded replay finds its game."""
+        uid = f"train:{self.plan.name}:{entry['agent']}@{entry['hash']}:{opponent}:{game}"
+        replay = str(replay_path(self._log_path(), uid)) if self.record else None
+        return dataclasses.replace(task, index=index, uid=uid, replay=replay, max_frames=cap)
 
     def choose(self, workers: int = 1) -> None:
         """The final choice: the contenders (:meth:`Rounds.contenders`) play their final games in

@@ -34,6 +34,9 @@ EVAL_EVERY_STEPS = 25_600  # agent steps between evaluation rounds when --eval-e
 
 
 DEFAULT_STEPS = 100_000  # agent steps: 200k frames at Pong's act_every=2, a few minutes on 2 cores
+EVAL_GAMES = 2  # evaluation games against each opponent per round
+FINAL_GAMES = 6  # each finalist's extra games against the reference when training ends (0: none)
+SNAPSHOT_EVERY = 10  # updates between snapshots
 
 
 DEFAULT_ENEMIES = "default.json"
@@ -70,7 +73,7 @@ class TrainPlan:
     eval_every: int
     eval_games: int
     existing_snapshots: int = 0
-    final_games: int = 6  # each finalist's extra games against the reference when training ends (0: none)
+    final_games: int = FINAL_GAMES
 
     @property
     def timing(self) -> Timing:
@@ -98,10 +101,10 @@ def plan_training(
     force: bool = False,
     steps: int | None = None,
     workers: int | None = None,
-    snapshot_every: int = 10,
+    snapshot_every: int = SNAPSHOT_EVERY,
     eval_every: int | None = None,
-    eval_games: int = 2,
-    final_games: int = 6,
+    eval_games: int = EVAL_GAMES,
+    final_games: int = FINAL_GAMES,
     arena: Arena | None = None,
     device_here: bool = True,
 ) -> TrainPlan:
