@@ -495,3 +495,44 @@ def test_next_q_plain_and_double():
     assert fn.next_q(target, online).tolist() == [0.5]  # the online net picks, the target values
     with pytest.raises(ValueError, match="differ"):
         fn.next_q(target, online[:, :2])
+
+
+def test_clipped_value_loss_by_hand():
+    old = torch.tensor([0.0, 0.0, 0.0])
+    targets = torch.tensor([1.0, 1.0, -1.0])
+    # Within the clip range it is the plain loss.
+    values = torch.tensor([0.1, -0.1, 0.05], requires_grad=True)
+    assert fn.clipped_value_loss(values, old, targets, 0.2).item() == pytest.approx(fn.value_loss(values, targets).item())
+    # Past it, toward the target: the clipped value's error (larger) counts, and gives no gradient.
+    values = torch.tensor([0.9, 0.0, 0.0], requires_grad=True)
+    loss = fn.clipped_value_loss(values, old, targets, 0.2)
+    assert loss.item() == pytest.approx(0.5 * (0.8**2 + 1.0 + 1.0) / 3)
+    loss.backward()
+    assert values.grad[0].item() == 0.0
+    # Past it, away from the target: the plain error is larger and keeps its gradient.
+    values = torch.tensor([-0.5, 0.0, 0.0], requires_grad=True)
+    fn.clipped_value_loss(values, old, targets, 0.2).backward()
+    assert values.grad[0].item() == pytest.approx(-1.5 / 3)
+    with pytest.raises(ValueError, match="clip"):
+        fn.clipped_value_loss(values, old, targets, 0.0)
+    with pytest.raises(ValueError, match="differ"):
+        fn.clipped_value_loss(values, old[:2], targets, 0.2)
+
+
+def test_ratio_stats_kl_and_clip_fraction():
+    old = torch.log(torch.tensor([0.5, 0.5, 0.5, 0.5]))
+    assert fn.ratio_stats(old, old, 0.2) == (0.0, 0.0)
+    new = torch.log(torch.tensor([0.5, 0.5, 0.7, 0.2]))  # ratios 1, 1, 1.4, 0.4
+    kl, frac = fn.ratio_stats(new, old, 0.2)
+    assert frac == 0.5
+    ratio = torch.tensor([1.0, 1.0, 1.4, 0.4])
+    assert kl == pytest.approx(((ratio - 1) - ratio.log()).mean().item())
+    assert kl > 0
+
+
+def test_normalise_advantages():
+    out = fn.normalise_advantages(torch.tensor([1.0, 2.0, 3.0, 6.0]))
+    assert out.mean().item() == pytest.approx(0.0, abs=1e-6)
+    assert out.std().item() == pytest.approx(1.0, abs=1e-4)
+    one = torch.tensor([5.0])
+    assert fn.normalise_advantages(one).item() == 5.0

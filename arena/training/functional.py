@@ -46,6 +46,9 @@ __all__ = [
     "value_loss",
     "entropy_loss",
     "ppo_clip_loss",
+    "clipped_value_loss",
+    "ratio_stats",
+    "normalise_advantages",
     "vtrace",
     "next_q",
     "gamma_from_halflife",
@@ -417,6 +420,43 @@ def ppo_clip_loss(
     if weights is not None:
         surrogate = weights.detach() * surrogate
     return -surrogate.mean()
+
+
+def clipped_value_loss(values: Tensor, old_values: Tensor, targets: Tensor, clip: float) -> Tensor:
+    """PPO's clipped critic loss (baselines' ``ppo2``), to minimise::
+
+        clipped = old_values + clamp(values - old_values, -clip, clip)
+        loss    = 0.5 * mean(max((values - targets)^2, (clipped - targets)^2))
+
+    The larger of the two errors, so a value may not gain by moving more than ``clip`` from what
+    the critic said before the update. ``old_values`` and ``targets`` are detached.
+    """
+    if not values.shape == old_values.shape == targets.shape:
+        raise ValueError(
+            f"values {tuple(values.shape)}, old_values {tuple(old_values.shape)} and targets {tuple(targets.shape)} differ"
+        )
+    if not clip > 0:
+        raise ValueError(f"clip must be > 0, got {clip}")
+    old, targets = old_values.detach(), targets.detach()
+    clipped = old + (values - old).clamp(-clip, clip)
+    return 0.5 * torch.maximum((values - targets) ** 2, (clipped - targets) ** 2).mean()
+
+
+@torch.no_grad()
+def ratio_stats(new_log_probs: Tensor, old_log_probs: Tensor, clip: float) -> tuple[float, float]:
+    """How far a policy has moved from ``old_log_probs``: ``(approx_kl, clip_fraction)``, with
+    ``approx_kl = mean((ratio - 1) - log ratio)`` (an unbiased, never negative estimate of
+    KL(old || new)) and the fraction of steps whose ratio is more than ``clip`` from 1."""
+    log_ratio = new_log_probs - old_log_probs
+    ratio = log_ratio.exp()
+    return ((ratio - 1) - log_ratio).mean().item(), ((ratio - 1).abs() > clip).float().mean().item()
+
+
+def normalise_advantages(advantages: Tensor) -> Tensor:
+    """Advantages shifted and scaled to mean 0 and standard deviation 1 (one value stays as it is)."""
+    if advantages.numel() < 2:
+        return advantages
+    return (advantages - advantages.mean()) / (advantages.std() + 1e-8)
 
 
 def gamma_from_halflife(halflife_s: float, fps: float, act_every: int) -> float:

@@ -89,8 +89,8 @@ class A2CLearner(Learner):
         p = self.params
         out = self.acting(batch)
         advantages = batch.advantages
-        if p.advantage_norm and advantages.numel() > 1:
-            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        if p.advantage_norm:
+            advantages = F.normalise_advantages(advantages)
         policy = F.policy_gradient_loss(self.mixed_log_probs(out.logits, batch.actions), advantages)
         value = F.value_loss(out.values, batch.returns)
         entropy = F.entropy_loss(out.logits)

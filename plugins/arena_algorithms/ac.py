@@ -64,8 +64,8 @@ class ACLearner(Learner):
             self.gamma,
             p.td_lambda,
         )
-        if p.advantage_norm and advantages.numel() > 1:
-            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        if p.advantage_norm:
+            advantages = F.normalise_advantages(advantages)
         policy = F.policy_gradient_loss(log_probs, advantages)
         value = F.value_loss(values, vs)
         entropy = F.entropy_loss(logits)

@@ -41,8 +41,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
-
 from arena.training import functional as F
 from arena.training.learner import Batch, Learner
 from arena.training.networks import ActorCritic, Model
@@ -93,26 +91,23 @@ class PPOLearner(Learner):
         p = self.params
         out = self.acting(batch)
         advantages = batch.advantages
-        if p.advantage_norm and advantages.numel() > 1:
-            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        if p.advantage_norm:
+            advantages = F.normalise_advantages(advantages)
         new_logp = self.mixed_log_probs(out.logits, batch.actions)
         weights = (batch.prox_logp - batch.logp).exp().clamp(max=p.rho_max)
         policy = F.ppo_clip_loss(new_logp, batch.prox_logp, advantages, p.clip, weights)
         if p.value_clip > 0:
-            clipped = batch.values + (out.values - batch.values).clamp(-p.value_clip, p.value_clip)
-            value = 0.5 * torch.maximum((out.values - batch.returns) ** 2, (clipped - batch.returns) ** 2).mean()
+            value = F.clipped_value_loss(out.values, batch.values, batch.returns, p.value_clip)
         else:
             value = F.value_loss(out.values, batch.returns)
         entropy = F.entropy_loss(out.logits)
         loss = policy + p.value_scale * value + p.entropy_scale * entropy
-        with torch.no_grad():
-            log_ratio = new_logp - batch.prox_logp
-            ratio = log_ratio.exp()
+        approx_kl, clip_frac = F.ratio_stats(new_logp, batch.prox_logp, p.clip)
         return loss, {
             "loss/policy": policy.item(),
             "loss/value": value.item(),
             "entropy": -entropy.item(),
-            "approx_kl": ((ratio - 1) - log_ratio).mean().item(),
-            "clip_frac": ((ratio - 1).abs() > p.clip).float().mean().item(),
+            "approx_kl": approx_kl,
+            "clip_frac": clip_frac,
             "stale_weight": (weights - 1).abs().mean().item(),  # how far the data's players were from pi_old
         }

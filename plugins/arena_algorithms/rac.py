@@ -129,21 +129,18 @@ class RACLearner(Learner):
         weights = (batch.prox_logp - batch.logp).exp().clamp(max=p.rho_max)
         policy = F.ppo_clip_loss(new_logp, batch.prox_logp, advantages, p.clip, weights)
         if p.value_clip > 0:
-            clipped = batch.values + (out.values - batch.values).clamp(-p.value_clip, p.value_clip)
-            value = 0.5 * torch.maximum((out.values - batch.returns) ** 2, (clipped - batch.returns) ** 2).mean()
+            value = F.clipped_value_loss(out.values, batch.values, batch.returns, p.value_clip)
         else:
             value = F.value_loss(out.values, batch.returns)
         entropy = F.entropy_loss(out.logits)
         loss = policy + p.value_scale * value + p.entropy_scale * entropy
-        with torch.no_grad():
-            log_ratio = new_logp - batch.prox_logp
-            ratio = log_ratio.exp()
+        approx_kl, clip_frac = F.ratio_stats(new_logp, batch.prox_logp, p.clip)
         return loss, {
             "loss/policy": policy.item(),
             "loss/value": value.item(),
             "entropy": -entropy.item(),
-            "approx_kl": ((ratio - 1) - log_ratio).mean().item(),
-            "clip_frac": ((ratio - 1).abs() > p.clip).float().mean().item(),
+            "approx_kl": approx_kl,
+            "clip_frac": clip_frac,
             "stale_weight": (weights - 1).abs().mean().item(),
         }
 
@@ -175,6 +172,4 @@ class RACLearner(Learner):
         }
 
     def normalised(self, advantages: torch.Tensor) -> torch.Tensor:
-        if self.params.advantage_norm and advantages.numel() > 1:
-            return (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-        return advantages
+        return F.normalise_advantages(advantages) if self.params.advantage_norm else advantages
