@@ -10,7 +10,6 @@ Facts this relies on (measured on stable-retro 1.0.1):
   162/163 white/black y (ring 3..87; larger is lower), 146/147 white/black score (BCD, 0xC0 is a
   KO: 100), 144 minutes (high nibble), 145 seconds (BCD). The clock starts at 1:59 and the game
   stops at 0:00 (about 7,140 frames) or at a KO.
-* One emulator per process: a second one raises, even after the first is garbage.
 """
 
 from __future__ import annotations
@@ -22,14 +21,11 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from gymnasium import spaces
-from pettingzoo import ParallelEnv
 
 from arena import paths
 from arena.errors import ArenaError
-from arena.games.replay import RetroMovie
+from arena.retro import RetroDuel
 from arena.roms import ensure_ale_rom
-from arena.screens import SHAPE as PIXELS_SHAPE
 from arena.screens import SeatScreens
 from arena_boxing import (
     ACTION_MEANINGS,
@@ -223,35 +219,22 @@ def _read_state(path: Path) -> bytes | None:
         return None
 
 
-class BoxingEnv(ParallelEnv):
+class BoxingEnv(RetroDuel):
     """Two-seat Boxing. With ``cpu_level`` set, only ``white`` is an agent and the cartridge's
     computer boxes black."""
 
     metadata = {"name": "arena_boxing_v0", "render_modes": []}
+    seats = SEATS
+    player_seat = "white"
+    title = "Boxing"
+    noop = NOOP
 
     def __init__(self, options: BoxingOptions | None = None, cpu_level: int | None = None):
         import stable_retro
 
-        self.options = options or BoxingOptions()
-        self.cpu = cpu_level is not None
+        super().__init__(options or BoxingOptions(), cpu_level is not None, NUM_FEATURES, len(ACTIONS))
         ensure_rom()
-        obs_type = stable_retro.Observations.IMAGE if self.options.obs == "pixels" else stable_retro.Observations.RAM
-        try:
-            self._retro = stable_retro.make(
-                GAME,
-                state="Start",
-                players=1 if self.cpu else 2,
-                render_mode=None,
-                obs_type=obs_type,
-                use_restricted_actions=stable_retro.Actions.ALL,
-            )
-        except RuntimeError as exc:
-            raise ArenaError(
-                f"cannot start the Boxing emulator: {exc} (one emulator per process: close() the other env)"
-            ) from None
-        self._em = self._retro.unwrapped.em
-        self._data = self._retro.unwrapped.data
-        self._movie = RetroMovie(self._retro)  # --record: the game's inputs as a .bk2
+        self._open(GAME, "Start", use_restricted_actions=stable_retro.Actions.ALL)
         if RAM_BASE not in self._data.memory.blocks:
             raise ArenaError(f"unexpected Boxing RAM layout in stable-retro: blocks {list(self._data.memory.blocks)}")
         if not self.cpu:
@@ -262,30 +245,9 @@ class BoxingEnv(ParallelEnv):
                 self.close()
                 raise
         self._masks = {seat: seat_masks(seat) for seat in SEATS}
-        self.possible_agents = ["white"] if self.cpu else list(SEATS)
-        self.agents: list[str] = []
-        if self.options.obs == "pixels":
-            obs_space = spaces.Box(0, 255, PIXELS_SHAPE, dtype=np.uint8)
-        else:
-            obs_space = spaces.Box(-1.0, 1.0, (NUM_FEATURES,), dtype=np.float32)
-        self.observation_spaces = {seat: obs_space for seat in self.possible_agents}
-        self.action_spaces = {seat: spaces.Discrete(len(ACTIONS)) for seat in self.possible_agents}
-        self._rng = np.random.default_rng()
         self._scores = (0, 0)
-        self._frames = 0
-        self._last_actions = {seat: NOOP for seat in SEATS}
         # -o obs=pixels: each seat's last 4 screens at 84x84 grayscale, black's turned 180 degrees.
         self._screens = SeatScreens({seat: (0, 1) if seat == "black" else () for seat in self.possible_agents})
-
-    def observation_space(self, agent):
-        return self.observation_spaces[agent]
-
-    def action_space(self, agent):
-        return self.action_spaces[agent]
-
-    @property
-    def frames(self) -> int:
-        return self._frames
 
     def scores(self) -> dict[str, int]:
         return {"white": self._scores[0], "black": self._scores[1]}
@@ -294,22 +256,14 @@ class BoxingEnv(ParallelEnv):
         """Seconds left on the cartridge's clock."""
         return clock(_ram(self._data))
 
-    def record(self, path: str) -> None:
-        """Record the next game's input movie (a ``.bk2``) to ``path``; it is complete when the game ends."""
-        self._movie.record(path)
-
     def _press(self, white: int, black: int, frames: int) -> None:
         if not (0 <= white < len(ACTIONS) and 0 <= black < len(ACTIONS)):
             raise ValueError(
                 f"Boxing actions are 0-{len(ACTIONS) - 1} ({', '.join(ACTION_MEANINGS)}); got white={white}, black={black}"
             )
-        p1 = None if self.cpu else self._masks["black"][black]
-        if self._movie.movie is not None:
-            masks = [self._masks["white"][white]] + ([] if p1 is None else [p1])
-            self._movie.press(self._em, masks, frames)
-        else:
-            _press(self._em, self._masks["white"][white], p1, frames)
-        self._frames += frames
+        # One player: the cartridge boxes black, so only white's mask reaches the emulator.
+        masks = [self._masks["white"][white]] + ([] if self.cpu else [self._masks["black"][black]])
+        self._hold(masks, frames)
 
     def _read_scores(self) -> tuple[int, int]:
         ram = _ram(self._data)
@@ -339,51 +293,16 @@ class BoxingEnv(ParallelEnv):
         return max(self._scores) >= KO_POINTS or self.clock() == 0
 
     def reset(self, seed: int | None = None, options: dict | None = None):
-        if seed is not None:
-            self._rng = np.random.default_rng(seed)
-        self._movie.begin()
-        self._retro.reset()
-        self._frames = 0
-        noops = int(self._rng.integers(0, self.options.noop_max + 1)) if self.options.noop_max else 0
-        self._press(NOOP, NOOP, noops)
+        self._press(NOOP, NOOP, self._begin(seed))
         self._scores = self._read_scores()
-        self.agents = list(self.possible_agents)
-        self._last_actions = {seat: NOOP for seat in SEATS}
         return self._observe(first=True), self._infos()
 
     def step(self, actions: dict[str, int]):
-        if not self.agents:
-            raise RuntimeError("step() after the game ended: call reset()")
-        chosen = {seat: int(actions.get(seat, NOOP)) for seat in SEATS}
-        if self.options.sticky:
-            for seat in self.agents:  # the computer's seat is the cartridge's: never sticky
-                if self._rng.random() < self.options.sticky:
-                    chosen[seat] = self._last_actions[seat]
-        self._last_actions = chosen
+        chosen = self._choose(actions)
         before = self._scores
         self._press(chosen["white"], chosen["black"], self.options.act_every)
         self._scores = self._read_scores()
         white_gain = (self._scores[0] - before[0]) - (self._scores[1] - before[1])
-        rewards = {"white": float(white_gain), "black": float(-white_gain)}
         terminated = self._over()
         truncated = not terminated and self._frames >= self.options.max_frames
-        observations = self._observe()
-        agents = self.agents
-        rewards = {seat: rewards[seat] for seat in agents}
-        terminations = {seat: terminated for seat in agents}
-        truncations = {seat: truncated for seat in agents}
-        infos = self._infos()
-        if terminated or truncated:
-            self.agents = []
-            self._movie.end()
-        return observations, rewards, terminations, truncations, infos
-
-    def render(self):
-        return self._em.get_screen()
-
-    def close(self):
-        if getattr(self, "_retro", None) is not None:
-            self._movie.end()
-            self._retro.close()
-            self._retro = None
-            self._em = None
+        return self._end_step(self._observe(), white_gain, terminated, truncated, self._infos())

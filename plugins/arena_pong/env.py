@@ -9,7 +9,6 @@ Facts this relies on (measured on stable-retro 1.0.1):
 * ``Start`` (one player): the agent is the green right paddle; the cartridge plays the left.
 * RAM: ``score1`` is the left (orange) player's points, ``score2`` the right (green) player's;
   ``ball_y == 0`` means no ball in play; smaller paddle positions are higher on the screen.
-* One emulator per process: a second one raises, even after the first is garbage.
 """
 
 from __future__ import annotations
@@ -17,13 +16,10 @@ from __future__ import annotations
 from collections import deque
 
 import numpy as np
-from gymnasium import spaces
-from pettingzoo import ParallelEnv
 
 from arena.errors import ArenaError
-from arena.games.replay import RetroMovie
+from arena.retro import RetroDuel
 from arena.roms import ensure_ale_rom
-from arena.screens import SHAPE as PIXELS_SHAPE
 from arena.screens import SeatScreens
 from arena_pong import DOWN, NOOP, POS_CENTER, POS_SCALE, UP, PongOptions
 
@@ -94,31 +90,19 @@ def features(ram: dict, previous: dict | None, frames_between: int, seat: str) -
     return np.clip(out, -1.0, 1.0)
 
 
-class PongEnv(ParallelEnv):
+class PongEnv(RetroDuel):
     """Two-seat Pong. With ``cpu_level`` set, only ``right`` is an agent and the cartridge plays left."""
 
     metadata = {"name": "arena_pong_v0", "render_modes": []}
+    seats = SEATS
+    player_seat = "right"
+    title = "Pong"
+    noop = NOOP
 
     def __init__(self, options: PongOptions | None = None, cpu_level: int | None = None):
-        import stable_retro
-
-        self.options = options or PongOptions()
-        self.cpu = cpu_level is not None
+        super().__init__(options or PongOptions(), cpu_level is not None, NUM_FEATURES, 3)
         ensure_rom()
-        obs_type = stable_retro.Observations.IMAGE if self.options.obs == "pixels" else stable_retro.Observations.RAM
-        try:
-            self._retro = stable_retro.make(
-                GAME,
-                state="Start" if self.cpu else "Start.2P",
-                players=1 if self.cpu else 2,
-                render_mode=None,
-                obs_type=obs_type,
-            )
-        except RuntimeError as exc:
-            raise ArenaError(f"cannot start the Pong emulator: {exc} (one emulator per process: close() the other env)") from None
-        self._em = self._retro.unwrapped.em
-        self._data = self._retro.unwrapped.data
-        self._movie = RetroMovie(self._retro)  # --record: the game's inputs as a .bk2
+        self._open(GAME, "Start" if self.cpu else "Start.2P")
         # RAM variables read straight from the emulator's live memory: update_ram() + lookup_all()
         # cost 20-45 us a step, six byte reads ~1 us. Every Pong variable is one unsigned byte.
         (self._ram_base,) = self._data.memory.blocks.keys()
@@ -132,31 +116,10 @@ class PongEnv(ParallelEnv):
                 mask = merge_actions(left, right)
                 self._masks[left, right] = (mask[:8].copy(), mask[8:].copy())
         self._masks_1p = {right: one_player_mask(right) for right in (NOOP, UP, DOWN)}
-        self.possible_agents = ["right"] if self.cpu else list(SEATS)
-        self.agents: list[str] = []
-        if self.options.obs == "pixels":
-            obs_space = spaces.Box(0, 255, PIXELS_SHAPE, dtype=np.uint8)
-        else:
-            obs_space = spaces.Box(-1.0, 1.0, (NUM_FEATURES,), dtype=np.float32)
-        self.observation_spaces = {seat: obs_space for seat in self.possible_agents}
-        self.action_spaces = {seat: spaces.Discrete(3) for seat in self.possible_agents}
-        self._rng = np.random.default_rng()
         self._ram: dict | None = None
-        self._frames = 0
         self._history: dict[str, deque] = {}
         # -o obs=pixels: each seat's last 4 screens at 84x84 grayscale, the left seat's mirrored.
         self._screens = SeatScreens({seat: (1,) if seat == "left" else () for seat in self.possible_agents})
-        self._last_actions = {seat: NOOP for seat in SEATS}
-
-    def observation_space(self, agent):
-        return self.observation_spaces[agent]
-
-    def action_space(self, agent):
-        return self.action_spaces[agent]
-
-    @property
-    def frames(self) -> int:
-        return self._frames
 
     def scores(self) -> dict[str, int]:
         return {"left": int(self._ram["score1"]), "right": int(self._ram["score2"])}
@@ -167,19 +130,11 @@ class PongEnv(ParallelEnv):
         self._movie.record(path)
 
     def _press(self, left: int, right: int, frames: int) -> None:
-        em = self._em
         try:
             masks = [self._masks_1p[right]] if self.cpu else self._masks[left, right]
         except KeyError:
             raise ValueError(f"Pong actions are 0 (noop), 1 (up), 2 (down); got left={left}, right={right}") from None
-        if self._movie.movie is not None:
-            self._movie.press(em, masks, frames)
-        else:
-            for player, mask in enumerate(masks):
-                em.set_button_mask(mask, player)
-            for _ in range(frames):
-                em.step()
-        self._frames += frames
+        self._hold(masks, frames)
 
     def _read_ram(self) -> dict:
         ram = self._data.memory.blocks[self._ram_base]
@@ -212,16 +167,8 @@ class PongEnv(ParallelEnv):
         }
 
     def reset(self, seed: int | None = None, options: dict | None = None):
-        if seed is not None:
-            self._rng = np.random.default_rng(seed)
-        self._movie.begin()
-        self._retro.reset()
-        self._frames = 0
-        noops = int(self._rng.integers(0, self.options.noop_max + 1)) if self.options.noop_max else 0
-        self._press(NOOP, NOOP, noops)
+        self._press(NOOP, NOOP, self._begin(seed))
         self._ram = self._read_ram()
-        self.agents = list(self.possible_agents)
-        self._last_actions = {seat: NOOP for seat in SEATS}
         fresh = self._observe(None, 1)
         self._history = {
             seat: deque([fresh[seat]] * (self.options.delay + 1), maxlen=self.options.delay + 1) for seat in self.agents
@@ -229,15 +176,8 @@ class PongEnv(ParallelEnv):
         return self._seen(fresh), self._infos()
 
     def step(self, actions: dict[str, int]):
-        if not self.agents:
-            raise RuntimeError("step() after the game ended: call reset()")
+        chosen = self._choose(actions)
         previous = self._ram
-        chosen = {seat: int(actions.get(seat, NOOP)) for seat in SEATS}
-        if self.options.sticky:
-            for seat in self.agents:  # the CPU's seat is the cartridge's: never sticky
-                if self._rng.random() < self.options.sticky:
-                    chosen[seat] = self._last_actions[seat]
-        self._last_actions = chosen
         self._press(chosen["left"], chosen["right"], self.options.act_every)
         self._ram = self._read_ram()
         gains = (self._ram["score1"] - previous["score1"], self._ram["score2"] - previous["score2"])
@@ -247,27 +187,7 @@ class PongEnv(ParallelEnv):
             # play. End the game there, scored as it stood.
             self._ram = previous
             gains = (0, 0)
-        right_gain = gains[1] - gains[0]
-        rewards = {"right": float(right_gain), "left": float(-right_gain)}
         terminated = not glitch and max(self._ram["score1"], self._ram["score2"]) >= self.options.points
         truncated = glitch or (not terminated and self._frames >= self.options.max_frames)
         observations = self._seen(self._observe(previous, self.options.act_every))
-        agents = self.agents
-        rewards = {seat: rewards[seat] for seat in agents}
-        terminations = {seat: terminated for seat in agents}
-        truncations = {seat: truncated for seat in agents}
-        infos = self._infos()
-        if terminated or truncated:
-            self.agents = []
-            self._movie.end()
-        return observations, rewards, terminations, truncations, infos
-
-    def render(self):
-        return self._em.get_screen()
-
-    def close(self):
-        if getattr(self, "_retro", None) is not None:
-            self._movie.end()
-            self._retro.close()
-            self._retro = None
-            self._em = None
+        return self._end_step(observations, gains[1] - gains[0], terminated, truncated, self._infos())
