@@ -30,8 +30,11 @@ Configurations:
   learning rate 7e-4; its NatureCNN on the same 96x96x4 screens, which it scales by 1/255) on a gymnasium wrapper over the same env in the same alone mode, ``--workers``
   envs in spawned processes (``SubprocVecEnv``; one env: in this process). Needs
   ``pip install -e ".[bench]"``; skipped, saying so, without it;
-* ``ppo`` (on ``--algos`` only, not in the default plan): ``arena train --plugin ppo --env
-  airstriker`` the same way, its defaults and the same Nature encoder;
+* ``a2c-adam``: ``a2c`` with ``--set experience_length=256 --set optimizer=adam --set sweeps=1
+  --set advantage_norm=true`` (256-step trajectories, Adam at the course's 2e-4, one plain step per
+  minibatch, advantages normalised per minibatch), chosen on validation seed 0 (``ARENA_CONFIGS``);
+* ``ppo``: ``arena train --plugin ppo --env airstriker`` the same way, its defaults and the same
+  Nature encoder;
 * ``random``: the uniform-random agent (Arena's ``random``), no training: the baseline. It plays
   each test game seed 3 times (``RANDOM_REPEATS``, different action draws), so its mean is over
   3 x G games.
@@ -58,19 +61,19 @@ so ``--resume`` skips finished runs (and resumes an interrupted Arena run from i
 
 Usage::
 
-    python bench/train_airstriker.py --resume              # the full benchmark (1M frames, 3 seeds each), in pieces
+    python bench/train_airstriker.py --resume              # the full benchmark (600k frames, 3 seeds each), in pieces
     python bench/train_airstriker.py --report              # the tables of the runs finished so far
-    python bench/train_airstriker.py --algos a2c --seeds 101 --frames 200000 --eval-every 100000 --games 4
-    python bench/train_airstriker.py --smoke               # every path, tiny: about a minute and a half
+    python bench/train_airstriker.py --algos a2c-adam,sb3-a2c --seeds 101 --frames 200000 --eval-every 100000 --games 4
+    python bench/train_airstriker.py --smoke               # every path, tiny: about two minutes
 
-How long (measured on 2 cores while another benchmark kept both busy, so on the slow side; 2
-workers): Arena's a2c trained at 584 frames/s (49,759 frames in 85 s), SB3's A2C at 864 frames/s
-(24,347 frames in 28 s, its learner on one torch thread as Arena's is: with torch's default of two
-it made 35 frames/s). Test games run at about 1,000-1,500 frames/s per worker; the random agent's
-last about 1,600 frames, a trained agent's up to 18,000. The full benchmark (3 seeds x 1M frames per
-configuration, 10 marks x 10 games per run, 30 random games) is then about 1.4 h of training for
-a2c and 1 h for sb3-a2c, plus 20-60 min of test games: 3-3.5 h on 2 cores; ``--resume`` lets it
-run in pieces. ``--smoke`` takes about a minute and a half.
+How long, on 2 cores, 2 workers (2026-12-05; with other jobs on the cores, so on the slow side):
+training runs at 480-800 frames/s for ``a2c``, 860 for ``a2c-adam``, 520-700 for ``ppo`` and
+about 600 for ``sb3-a2c`` (its learner on one torch thread as Arena's is: with torch's default of
+two it made 35 frames/s), so 12-20 minutes a run of 600k frames. Test games add under a minute a
+run (a random agent's game lasts about 1,600 frames, a trained agent's up to 18,000, at
+1,000-1,500 frames/s per worker). The full benchmark (4 configurations x 3 seeds, 3 marks x 10
+games a run, 30 random games) is about 3-3.5 h; ``--resume`` lets it run in pieces. ``--smoke``
+takes about two minutes.
 """
 
 from __future__ import annotations
@@ -103,8 +106,13 @@ SEAT = "first"  # played alone: the first seat's turn
 
 # Configurations and how many training seeds each gets by default; random is the baseline, always
 # played, never trained.
-SEEDS_PER_CONFIG = {"a2c": 3, "sb3-a2c": 3}
-OTHER_ALGORITHMS = ("ppo",)  # on --algos only: Arena's other algorithms on the same screens
+SEEDS_PER_CONFIG = {"a2c": 3, "a2c-adam": 3, "ppo": 3, "sb3-a2c": 3}
+# A configuration named here is an Arena algorithm with settings of its own (before --set's); any
+# other Arena configuration is the algorithm at its defaults.
+ARENA_CONFIGS = {
+    # a2c, one plain step per minibatch with Adam: chosen on validation seed 0 (bench/README.md)
+    "a2c-adam": ("a2c", ("experience_length=256", "optimizer=adam", "sweeps=1", "advantage_norm=true")),
+}
 SB3 = "sb3-a2c"
 RANDOM = "random"
 RANDOM_REPEATS = 3  # the random agent plays each test game seed this many times (other action draws)
@@ -312,10 +320,11 @@ def train_arena(config: str, seed: int, args, protocol: Path) -> dict:
     from arena.training.run import run_training
 
     pong._set_data_dirs(protocol)  # experiments, leaderboards and match logs stay in the results folder
+    plugin, own_sets = ARENA_CONFIGS.get(config, (config, ()))
     common = {
         "env": ENV,
         "enemies": None,  # a one-player game's default: nobody to play (solo.json)
-        "sets": [f"seed={seed}", *args.sets],
+        "sets": [f"seed={seed}", *own_sets, *args.sets],
         "env_pairs": list(args.options),
         "workers": args.workers,
         "eval_every": 0,  # no evaluation rounds: the bench plays its own test games, as for SB3
@@ -323,12 +332,12 @@ def train_arena(config: str, seed: int, args, protocol: Path) -> dict:
         "init": not args.resume,
         "force": not args.resume,
     }
-    probe = plan_training(config, steps=1, **common)
+    probe = plan_training(plugin, steps=1, **common)
     act_every = probe.timing.act_every
     synchronous = getattr(probe.algorithm.learner_class(), "synchronous", False)  # a2c: a trajectory from every worker
     per_update = (args.workers if synchronous else probe.params.min_collect) * probe.params.experience_length * act_every
     snapshot_every = max(1, round(args.eval_every / SNAPSHOTS_PER_MARK / per_update))
-    plan = plan_training(config, steps=args.frames // act_every, snapshot_every=snapshot_every, **common)
+    plan = plan_training(plugin, steps=args.frames // act_every, snapshot_every=snapshot_every, **common)
     last = [time.perf_counter()]
 
     def show(p):
@@ -630,7 +639,7 @@ def plot(summaries: list[dict], baseline: dict, path: Path, title: str) -> None:
 
 def parse_args(argv):
     parser = pong.protocol_parser(
-        __doc__, SEEDS_PER_CONFIG, frames=1_000_000, eval_every=100_000, workers=None,
+        __doc__, SEEDS_PER_CONFIG, frames=600_000, eval_every=200_000, workers=None,
         workers_help=f"rollout workers, SB3 envs and test-game processes [{DEFAULT_WORKERS}]",
         smoke_help="every path at a tiny budget (turns cut at 300 frames)",
         option_help="airstriker option, for every configuration (training and test games)",
@@ -646,9 +655,9 @@ def parse_args(argv):
     if args.frames < 1 or args.eval_every < 1 or args.games < 1 or args.workers < 1:
         parser.error("--frames, --eval-every, --games and --workers must be at least 1")
     configs = [c for c in (args.algos.split(",") if args.algos else SEEDS_PER_CONFIG) if c != RANDOM]  # random: always
-    unknown = [c for c in configs if c not in SEEDS_PER_CONFIG and c not in OTHER_ALGORITHMS]
+    unknown = [c for c in configs if c not in SEEDS_PER_CONFIG]
     if unknown:
-        choices = ", ".join([*SEEDS_PER_CONFIG, *OTHER_ALGORITHMS, RANDOM])
+        choices = ", ".join([*SEEDS_PER_CONFIG, RANDOM])
         parser.error(f"unknown configuration(s) {', '.join(unknown)}; choose from {choices}")
     pong.plan_seeds(args, configs, SEEDS_PER_CONFIG)
     return args

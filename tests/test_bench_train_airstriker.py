@@ -26,11 +26,11 @@ def bench(tmp_path, monkeypatch):
 
 def test_defaults_and_seed_roles(bench):
     args = bench.parse_args([])
-    assert args.plan == {"a2c": [101, 102, 103], "sb3-a2c": [101, 102, 103]}
-    assert (args.frames, args.eval_every, args.games, args.workers) == (1_000_000, 100_000, 10, 2)
+    assert args.plan == {config: [101, 102, 103] for config in ("a2c", "a2c-adam", "ppo", "sb3-a2c")}
+    assert (args.frames, args.eval_every, args.games, args.workers) == (600_000, 200_000, 10, 2)
     assert args.game_seed0 == 500_000 and args.game_seed0 in bench.pong.TEST_GAME_SEEDS
-    assert bench.marks_for(args.frames, args.eval_every) == list(range(100_000, 1_000_001, 100_000))
-    assert bench.protocol_name(args) == "f1000000_e100000_g10"
+    assert bench.marks_for(args.frames, args.eval_every) == [200_000, 400_000, 600_000]
+    assert bench.protocol_name(args) == "f600000_e200000_g10"
     # No training game of a reported run gets a test or validation game seed.
     assert bench.train_game_seed(101, 0, 1) >= bench.pong.VALIDATION_GAME_SEEDS.stop
     # Tuning stays apart: validation seeds, validation games, its own folder.
@@ -46,7 +46,7 @@ def test_defaults_and_seed_roles(bench):
     assert bench.parse_args(["--algos", "random,a2c", "--n-seeds", "1"]).plan == {"a2c": [101]}
     with pytest.raises(SystemExit):
         bench.parse_args(["--algos", "dqn"])
-    assert bench.parse_args(["--algos", "ppo"]).plan == {"ppo": [101]}  # on request, outside the default plan
+    assert bench.parse_args(["--algos", "ppo", "--seeds", "104"]).plan == {"ppo": [104]}
     smoke = bench.parse_args(["--smoke"])
     assert smoke.workers == 1 and "max_frames=300" in smoke.options and smoke.plan["a2c"] == [101]
     assert bench.protocol_name(smoke) == "f4096_e2048_g1_w1_max_frames300_experience_length128"
@@ -101,7 +101,7 @@ def test_summary_across_seeds(bench):
 
 @pytest.mark.slow
 def test_smoke_run_end_to_end(bench, tmp_path, capsys):
-    algos = "a2c,sb3-a2c" if bench.sb3_available() else "a2c"
+    algos = "a2c,a2c-adam,sb3-a2c" if bench.sb3_available() else "a2c,a2c-adam"
     bench.main(["--smoke", "--algos", algos])
     out = capsys.readouterr().out
     results = tmp_path / "results"
@@ -123,6 +123,15 @@ def test_smoke_run_end_to_end(bench, tmp_path, capsys):
         assert [r["mark"] for r in summary["rows"]] == [2048, 4096]
         assert all(r["x_random"] is not None for r in summary["rows"])
         assert f"\n{config}: training seeds 101" in out and f"\n{config}: well above random first at" in out
+    # a named configuration is its algorithm with its own settings (the smoke's shorter trajectories on top)
+    params = data["runs"]["a2c-adam"][0]["params"]
+    assert (params["optimizer"], params["sweeps"], params["advantage_norm"], params["experience_length"]) == (
+        "adam",
+        1,
+        True,
+        128,
+    )
+    assert data["runs"]["a2c"][0]["params"]["optimizer"] == "rmsprop_tf"
     if "sb3-a2c" in algos:  # the baseline at RL Baselines3 Zoo's Atari settings, not SB3's bare defaults
         params = data["runs"]["sb3-a2c"][0]["params"]
         assert (params["ent_coef"], params["vf_coef"], params["optimizer"]) == (0.01, 0.25, "RMSpropTFLike")
