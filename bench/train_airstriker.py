@@ -68,7 +68,7 @@ Usage::
 
 How long, on 2 cores, 2 workers (2026-12-05; with other jobs on the cores, so on the slow side):
 training runs at 480-800 frames/s for ``a2c``, 860 for ``a2c-adam``, 520-700 for ``ppo`` and
-about 600 for ``sb3-a2c`` (its learner on one torch thread as Arena's is: with torch's default of
+460-550 for ``sb3-a2c`` (its learner on one torch thread as Arena's is: with torch's default of
 two it made 35 frames/s), so 12-20 minutes a run of 600k frames. Test games add under a minute a
 run (a random agent's game lasts about 1,600 frames, a trained agent's up to 18,000, at
 1,000-1,500 frames/s per worker). The full benchmark (4 configurations x 3 seeds, 3 marks x 10
