@@ -115,11 +115,9 @@ class RetroDuel(ParallelEnv):
         """The step's return, ``gain`` being ``player_seat``'s points less the other seat's this
         step (each seat's reward is its own side of it); a finished game has no agents left."""
         agents = self.agents
-        other = self.seats[1] if self.player_seat == self.seats[0] else self.seats[0]
-        rewards = {self.player_seat: float(gain), other: float(-gain)}
         out = (
             observations,
-            {seat: rewards[seat] for seat in agents},
+            {seat: float(gain if seat == self.player_seat else -gain) for seat in agents},
             {seat: terminated for seat in agents},
             {seat: truncated for seat in agents},
             infos,

@@ -311,7 +311,7 @@ def run_random(args, protocol: Path) -> dict:
     return run
 
 
-# -- Arena's a2c --------------------------------------------------------------------------------
+# -- Arena's algorithms -----------------------------------------------------------------------------
 
 
 def train_arena(config: str, seed: int, args, protocol: Path) -> dict:

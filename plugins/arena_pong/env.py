@@ -124,11 +124,6 @@ class PongEnv(RetroDuel):
     def scores(self) -> dict[str, int]:
         return {"left": int(self._ram["score1"]), "right": int(self._ram["score2"])}
 
-    def record(self, path: str) -> None:
-        """Record the next game's input movie (a ``.bk2``) to ``path``; it is complete when the game
-        ends. Both seats' buttons sit in player 0's slot, as the emulator gets them."""
-        self._movie.record(path)
-
     def _press(self, left: int, right: int, frames: int) -> None:
         try:
             masks = [self._masks_1p[right]] if self.cpu else self._masks[left, right]
