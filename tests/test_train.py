@@ -23,6 +23,7 @@ import pytest
 
 from arena import hookimpl
 from arena.errors import ArenaError
+from arena.training.plan import DEFAULT_STEPS
 
 # 32 steps a trajectory, 4 trajectories an update: 128 agent steps (about 512 frames) an update
 TINY = ("--plugin", "ac", "--workers", "1", "--set", "experience_length=32", "--set", "min_collect=4", "--set", "batch_size=4")
@@ -250,7 +251,7 @@ def test_dry_run_prints_the_plan_and_writes_nothing(cli, tmp_path):
     assert "workers: 1" in text
     assert "default.json" in text and "self (weight 1)" in text and "cpu (weight 1)" in text
     assert '"learning_rate": 0.001' in text and '"experience_length": 32' in text
-    assert "steps: 100,000" in text
+    assert f"steps: {DEFAULT_STEPS:,}" in text
     assert not (tmp_path / "experiments").exists()
     assert not (tmp_path / "home").exists()
 

@@ -8,7 +8,7 @@ import click
 
 from arena.cli import backend_options, cli
 from arena.text import counted
-from arena.training.plan import EVAL_GAMES, FINAL_GAMES, SNAPSHOT_EVERY
+from arena.training.plan import DEFAULT_STEPS, EVAL_GAMES, FINAL_GAMES, SNAPSHOT_EVERY
 
 
 @cli.command("train", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
@@ -34,7 +34,10 @@ from arena.training.plan import EVAL_GAMES, FINAL_GAMES, SNAPSHOT_EVERY
 @click.option("--init", is_flag=True, help="Start fresh instead of resuming (refuses to overwrite snapshots without --force).")
 @click.option("--force", is_flag=True, help="With --init: delete the experiment's snapshots, metrics and logs first.")
 @click.option(
-    "--steps", type=int, default=None, help="Total agent steps to train (counting those already trained) [default: 100000]."
+    "--steps",
+    type=int,
+    default=None,
+    help=f"Total agent steps to train (counting those already trained) [default: {DEFAULT_STEPS:,}].",
 )
 @click.option("--workers", "-w", type=int, default=None, help="Rollout worker processes, one emulator each [default: cores].")
 @click.option(

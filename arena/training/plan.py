@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 EVAL_EVERY_STEPS = 25_600  # agent steps between evaluation rounds when --eval-every is not given
 
 
-DEFAULT_STEPS = 100_000  # agent steps: 200k frames at Pong's act_every=2, a few minutes on 2 cores
+DEFAULT_STEPS = 1_000_000  # agent steps: 1.5-1.8M frames of Pong's self-play and CPU, about 8 minutes on 2 cores
 EVAL_GAMES = 2  # evaluation games against each opponent per round
 FINAL_GAMES = 6  # each finalist's extra games against the reference when training ends (0: none)
 SNAPSHOT_EVERY = 10  # updates between snapshots
