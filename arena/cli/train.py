@@ -8,7 +8,7 @@ import click
 
 from arena.cli import backend_options, cli
 from arena.text import counted
-from arena.training.plan import DEFAULT_STEPS, EVAL_GAMES, FINAL_GAMES, SNAPSHOT_EVERY
+from arena.training.plan import DEFAULT_STEPS, EVAL_EVERY_STEPS, EVAL_GAMES, FINAL_GAMES, SNAPSHOT_EVERY
 
 
 @cli.command("train", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
@@ -44,7 +44,7 @@ from arena.training.plan import DEFAULT_STEPS, EVAL_GAMES, FINAL_GAMES, SNAPSHOT
     "--eval-every",
     type=int,
     default=None,
-    help="Updates between evaluation rounds (0: none) [default: about every 25,600 agent steps].",
+    help=f"Updates between evaluation rounds (0: none) [default: about every {EVAL_EVERY_STEPS:,} agent steps].",
 )
 @click.option(
     "--eval-games", type=int, default=EVAL_GAMES, show_default=True, help="Evaluation games against each opponent per round."
