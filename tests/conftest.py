@@ -1,8 +1,17 @@
-"""Fixtures shared by the training tests."""
+"""Fixtures shared by the tests."""
 
 from __future__ import annotations
 
 import pytest
+
+
+@pytest.fixture(autouse=True)
+def fresh_plugin_state(monkeypatch):
+    """Every test starts without the process-wide plugin state (``get_arena`` loads it on first
+    use), so one loaded under another test's ``ARENA_LOAD_PLUGINS`` never leaks into the next."""
+    import arena.plugins.manager
+
+    monkeypatch.setattr(arena.plugins.manager, "_loaded", None)
 
 
 @pytest.fixture

@@ -37,6 +37,7 @@ def run_cli(tmp_path: Path, *args: str, timeout: int = 300) -> subprocess.Comple
         "ARENA_HOME": str(tmp_path / "home"),
         "ARENA_LEADERBOARDS": str(tmp_path / "boards"),
         "ARENA_LOAD_PLUGINS": "agents,pong",
+        "COLUMNS": "200",  # the tables are read whole, whatever width the caller's terminal exports
     }
     return subprocess.run(
         [sys.executable, "-c", "from arena.cli import main; main()", *args],

@@ -26,7 +26,8 @@ LADDER = ("-o", "points=5", "-o", "max_frames=30000")  # the options leaderboard
 
 
 def run_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "ARENA_HOME": str(tmp_path / "home"), "ARENA_LOAD_PLUGINS": "agents,pong"}
+    # COLUMNS: the tables are read whole, whatever width the caller's terminal exports
+    env = {**os.environ, "ARENA_HOME": str(tmp_path / "home"), "ARENA_LOAD_PLUGINS": "agents,pong", "COLUMNS": "200"}
     env.pop("ARENA_LEADERBOARDS", None)
     env.pop("ARENA_DB", None)
     return subprocess.run(
