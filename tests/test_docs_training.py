@@ -196,3 +196,22 @@ def test_prose_names_the_default_act_every():
         if value != default
     ]
     assert not wrong, "\n".join(wrong)
+
+
+def test_prose_names_the_default_step_budget():
+    """'for 1,000,000 agent steps' under "The command" and the `--steps` row's default follow
+    ``DEFAULT_STEPS`` (the budget `arena train` uses when `--steps` is not given)."""
+    from arena.training.plan import DEFAULT_STEPS
+
+    text = DOC.read_text(encoding="utf-8")
+    patterns = (r"for ([\d,]+) agent steps", r"\| `--steps N` \|[^|]*?\(default ([\d,]+)")
+    claims = [
+        (text[: m.start()].count("\n") + 1, int(m.group(1).replace(",", ""))) for p in patterns for m in re.finditer(p, text)
+    ]
+    assert len(claims) >= 2, "docs/training.md no longer states the default --steps in prose and in its row; update this test"
+    wrong = [
+        f"docs/training.md:{line}: says the default budget is {value:,} agent steps; it is {DEFAULT_STEPS:,}"
+        for line, value in claims
+        if value != DEFAULT_STEPS
+    ]
+    assert not wrong, "\n".join(wrong)
