@@ -21,7 +21,9 @@ MLP, act_every 4; needs ``pip install -e ".[bench]"``, skipped, saying so, witho
 
 Per configuration the table shows, at each mark, the mean over seeds of each seed's mean score
 difference, its 95% t-interval across seeds, and each seed's value; then the first mark at which
-the mean exceeds 0 and the mark from which the interval's lower end stays above 0. The summary
+the mean exceeds 0 and the mark from which the interval's lower end stays above 0, and how much
+of the spread between a run's marks from 1M frames on is the snapshots' own and how much the
+evaluation games' (a variance split over the games' score differences). The summary
 puts configurations side by side with frames to a mean above 0 and training frames/s as ratios
 to SB3 PPO's. Per-seed curves go to ``bench/results/train_pong.svg``, everything to
 ``bench/results/train_pong.json``; each run also has its own JSON under
@@ -41,7 +43,9 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import math
 import os
+import statistics
 import sys
 import time
 from datetime import UTC, datetime
@@ -80,6 +84,7 @@ SB3 = "sb3-ppo"
 SB3_ACT_EVERY = 4  # the SB3 configuration's (Arena's Pong default is 2)
 TARGET_MARKS = (700_000,)  # the issue's "beats the CPU by 0.7M frames" needs a mark there
 PUBLISHED = -1  # the key of the published snapshot's evaluation among the marks
+SWING_FROM = 1_000_000  # the target's "from 1M on": marks from there split into the snapshots' spread and the games'
 SNAPSHOTS_PER_MARK = 10  # snapshot spacing = eval_every / 10: the nearest is within 5% of a mark
 
 
@@ -153,6 +158,34 @@ def aggregate(runs: list[dict], marks: list[int]) -> list[dict]:
     return rows
 
 
+def swing(runs: list[dict], from_mark: int) -> dict | None:
+    """How much of the spread between a run's snapshots (marks from ``from_mark`` on) is the
+    snapshots' own and how much the evaluation games': one game's score difference varies within a
+    snapshot by ``game_sd`` (pooled), so a mark's mean of G games by ``mark_se``; the marks of a run
+    spread by ``between_sd`` (pooled over runs), and ``snapshot_sd`` is what is left of it once the
+    games' share (``mark_se`` squared) is taken out. None without two marks of games in a run."""
+    within, between, games = [], [], []
+    for run in runs:
+        evals = [e for e in run["evals"] if e["mark"] >= from_mark and len(e.get("diffs") or []) >= 2]
+        for e in evals:
+            within.append(statistics.variance(e["diffs"]))
+            games.append(len(e["diffs"]))
+        if len(evals) >= 2:
+            between.append(statistics.variance([statistics.mean(e["diffs"]) for e in evals]))
+    if not between:
+        return None
+    game_var = statistics.mean(within)
+    mark_var = game_var / statistics.mean(games)
+    between_var = statistics.mean(between)
+    return {
+        "from": from_mark,
+        "game_sd": math.sqrt(game_var),
+        "mark_se": math.sqrt(mark_var),
+        "between_sd": math.sqrt(between_var),
+        "snapshot_sd": math.sqrt(max(0.0, between_var - mark_var)),
+    }
+
+
 def summarize(config: str, runs: list[dict], marks: list[int]) -> dict:
     rows = aggregate(runs, marks)
     trained = sum(r["frames"] for r in runs)
@@ -166,6 +199,7 @@ def summarize(config: str, runs: list[dict], marks: list[int]) -> dict:
         "seed_above_0": {r["seed"]: first_above([(e["mark"], e["mean"]) for e in r["evals"]]) for r in runs},
         "fps": trained / seconds if seconds else None,
         "published": _published_summary(runs),
+        "swing": swing(runs, min(SWING_FROM, marks[len(marks) // 2])) if marks else None,
         # A benchmark done in pieces over days can straddle a change of defaults: say so.
         "mixed_params": len({json.dumps(_without_seed(r.get("params")), sort_keys=True) for r in runs}) > 1,
     }
@@ -585,6 +619,12 @@ def print_config(summary: dict, games: int, seed0: int) -> None:
         f"mean > 0 first at {_m(summary['mean_above_0'])}; the interval's lower end > 0 from {_m(summary['low_above_0_from'])} on;"
         f" each seed's first mark > 0: {per_seed}"
     )
+    if summary.get("swing"):
+        w = summary["swing"]
+        print(
+            f"from {_m(w['from'])} on, a run's marks differ by sd {w['between_sd']:.1f}, of which {w['snapshot_sd']:.1f} is the snapshots' own"
+            f" and {w['mark_se']:.1f} the games' (variances add; one game's score difference varies by sd {w['game_sd']:.1f} within a snapshot)"
+        )
 
 
 def print_summary(summaries: list[dict], budget: int) -> None:

@@ -120,6 +120,26 @@ def test_summary_across_seeds(bench):
     assert bench.summarize("rac", runs, [100, 200, 300])["mixed_params"]
 
 
+def test_swing_splits_the_marks_spread_into_the_snapshots_and_the_games(bench):
+    def run(marks_diffs):
+        return {"evals": [{"mark": m, "diffs": d, "mean": sum(d) / len(d)} for m, d in marks_diffs]}
+
+    # within each snapshot the games' sample variance is 16/3 (a 4-game mean's: 4/3); the two
+    # marks of each run from 1M on have means 0 and 6 (variance 18), so the snapshots' own 18 - 4/3
+    runs = [
+        run([(500_000, [-9, -9, -9, -9]), (1_000_000, [-2, 2, -2, 2]), (1_250_000, [4, 8, 4, 8])]),
+        run([(1_000_000, [4, 8, 4, 8]), (1_250_000, [-2, 2, -2, 2]), (-1, [21, 21, 21, 21])]),  # -1: published
+    ]
+    w = bench.swing(runs, 1_000_000)
+    assert w["game_sd"] == pytest.approx(math.sqrt(16 / 3))  # sample variance of -2, 2, -2, 2
+    assert w["mark_se"] == pytest.approx(math.sqrt(16 / 3 / 4))
+    assert w["between_sd"] == pytest.approx(math.sqrt(18))
+    assert w["snapshot_sd"] == pytest.approx(math.sqrt(18 - 16 / 12))
+    assert bench.swing([run([(1_000_000, [1, 2])])], 1_000_000) is None  # one mark: no spread between marks
+    same = bench.swing([run([(1_000_000, [-5, 5]), (1_250_000, [5, -5])])], 1_000_000)
+    assert same["between_sd"] == 0 and same["snapshot_sd"] == 0  # the games' noise alone explains it
+
+
 def test_smoke_run_end_to_end(bench, tmp_path, capsys):
     algos = "rac,sb3-ppo" if bench.sb3_available() else "rac"
     bench.main(["--smoke", "--algos", algos])
