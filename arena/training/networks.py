@@ -148,8 +148,8 @@ class Model(nn.Module):
 
 
 def _np_activation(name: str):
-    if name == "elu":
-        return lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0)))
+    if name == "elu":  # expm1(x) >= x, so the max picks x above 0 and expm1(x) below: 3 ufuncs, not 4
+        return lambda x: np.maximum(x, np.expm1(np.minimum(x, 0)))
     if name == "relu":
         return lambda x: np.maximum(x, 0)
     return np.tanh
@@ -224,15 +224,18 @@ def numpy_gru(core: RecurrentCore):
     the input bias folded into each action's column so a step is two matrix-vector products."""
     gru = core.gru
     hidden, width = core.hidden, gru.weight_ih_l0.shape[1] - core.num_actions
-    w_x = _np(gru.weight_ih_l0[:, :width].T)  # [E, 3H]
-    w_a = _np(gru.weight_ih_l0[:, width:].T + gru.bias_ih_l0)  # [A, 3H]: action column + input bias
-    w_h, b_h = _np(gru.weight_hh_l0.T), _np(gru.bias_hh_l0)
     two = 2 * hidden
+    # sigmoid(v) = 0.5 * tanh(v / 2) + 0.5: the r and z columns come pre-halved
+    half = torch.ones(3 * hidden, dtype=gru.weight_ih_l0.dtype, device=gru.weight_ih_l0.device)
+    half[:two] = 0.5
+    w_x = _np(gru.weight_ih_l0[:, :width].T * half)  # [E, 3H]
+    w_a = _np((gru.weight_ih_l0[:, width:].T + gru.bias_ih_l0) * half)  # [A, 3H]: action column + input bias
+    w_h, b_h = _np(gru.weight_hh_l0.T * half), _np(gru.bias_hh_l0 * half)
 
     def step(x, prev_action, h):
         gi = x @ w_x + w_a[prev_action]
         gh = h @ w_h + b_h
-        rz = 0.5 * np.tanh(0.5 * (gi[:two] + gh[:two])) + 0.5  # sigmoid, in one ufunc
+        rz = 0.5 * np.tanh(gi[:two] + gh[:two]) + 0.5
         n = np.tanh(gi[two:] + rz[:hidden] * gh[two:])
         return n + rz[hidden:] * (h - n)
 
