@@ -180,15 +180,20 @@ def test_every_common_parameter_is_documented():
     )
 
 
+def numbers_claimed(*patterns: str) -> list[tuple[int, int]]:
+    """``(line, number)`` for each match in docs/training.md of a pattern whose group is a number
+    (``1,000,000`` or ``2``)."""
+    text = DOC.read_text(encoding="utf-8")
+    return [(text[: m.start()].count("\n") + 1, int(m.group(1).replace(",", ""))) for p in patterns for m in re.finditer(p, text)]
+
+
 def test_prose_names_the_default_act_every():
     """Sentences like 'at the default `act_every=2`' or 'trained at the default 2' follow the code:
     Pong's option (act_every is the env's, not an algorithm parameter)."""
     from arena_pong import PongOptions
 
-    text = DOC.read_text(encoding="utf-8")
     default = PongOptions().act_every
-    claims = [(text[: m.start()].count("\n") + 1, int(m.group(1))) for m in re.finditer(r"default\s+`act_every=(\d+)`", text)]
-    claims += [(text[: m.start()].count("\n") + 1, int(m.group(1))) for m in re.finditer(r"trained at the default\s+(\d+)", text)]
+    claims = numbers_claimed(r"default\s+`act_every=(\d+)`", r"trained at the default\s+(\d+)")
     assert claims, "docs/training.md no longer states the default act_every in prose; drop this test or the claim it checks"
     wrong = [
         f"docs/training.md:{line}: says the default act_every is {value}; it is {default}"
@@ -203,11 +208,7 @@ def test_prose_names_the_default_step_budget():
     ``DEFAULT_STEPS`` (the budget `arena train` uses when `--steps` is not given)."""
     from arena.training.plan import DEFAULT_STEPS
 
-    text = DOC.read_text(encoding="utf-8")
-    patterns = (r"for ([\d,]+) agent steps", r"\| `--steps N` \|[^|]*?\(default ([\d,]+)")
-    claims = [
-        (text[: m.start()].count("\n") + 1, int(m.group(1).replace(",", ""))) for p in patterns for m in re.finditer(p, text)
-    ]
+    claims = numbers_claimed(r"for ([\d,]+) agent steps", r"\| `--steps N` \|[^|]*?\(default ([\d,]+)")
     assert len(claims) >= 2, "docs/training.md no longer states the default --steps in prose and in its row; update this test"
     wrong = [
         f"docs/training.md:{line}: says the default budget is {value:,} agent steps; it is {DEFAULT_STEPS:,}"
