@@ -146,6 +146,23 @@ def test_pickled_objects_are_refused_not_executed(arena, tmp_path, kind):
     assert not marker.exists()
 
 
+def test_a_plain_pickle_is_refused_quietly_not_executed(tmp_path):
+    """A pickle not written by torch.save: the one-line error alone, not torch's warning about its
+    pickle protocol above it."""
+    import pickle
+    import warnings
+
+    marker = tmp_path / "executed"
+    path = tmp_path / "evil.pt"
+    path.write_bytes(pickle.dumps(Payload(str(marker)), protocol=4))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ArenaError) as info:
+            load_snapshot(path)
+    assert_one_line(str(info.value), str(path), "not an Arena snapshot")
+    assert not marker.exists()
+
+
 def _truncated(good: bytes) -> bytes:
     return good[: len(good) // 2]
 

@@ -105,6 +105,7 @@ def load_snapshot(path: str | Path) -> Snapshot:
     objects (classes, functions), which is reported as "not an Arena snapshot".
     """
     import pickle
+    import warnings
     import zipfile
 
     import torch
@@ -112,7 +113,9 @@ def load_snapshot(path: str | Path) -> Snapshot:
     path = find_snapshot(path)
     fix = "retrain, or pass another snapshot"
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's note on a foreign pickle's protocol: the error below says it all
+            warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+            payload = torch.load(path, map_location="cpu", weights_only=True)
     except OSError as exc:
         raise ArenaError(f"cannot read snapshot {path}: {exc.strerror or exc}") from None
     except (
