@@ -315,6 +315,10 @@ BAD_INPUT = {
         ("--plugin", "ac", "--set", "nosuch=1"),
         ["'nosuch'", "algorithm 'ac'", "see 'arena train --plugin ac --list-params'"],
     ),
+    "short name as parameter": (
+        ("--plugin", "ac", "--set", "lr=0.001"),
+        ["'lr'", "learning_rate's short name in experiment names", "--set learning_rate=0.001"],
+    ),
     "unknown env flag": (
         ("--plugin", "ac", "--colour", "red"),
         ["no such option '--colour' for arena train or env 'pong'", "--points"],

@@ -336,6 +336,7 @@ def parse_params(
     """
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
+    shorts = {f.metadata["short"]: f.name for f in dataclasses.fields(cls) if f.metadata.get("short")}
     values: dict[str, Any] = without_moved(cls, dict(base or {}))
     for key in values:
         if key not in hints:
@@ -349,6 +350,11 @@ def parse_params(
             option = MOVED_TO_ENV[key][0]
             raise ArenaError(
                 f"'{key}' is an env option, not a parameter of {owner}: use -o {option}={raw.strip() or '...'} instead of --set {pair.strip()}"
+            )
+        if key not in hints and key in shorts:  # the name an experiment folder shows, e.g. rac_lr=0.001
+            raise ArenaError(
+                f"unknown parameter '{key}' for {owner}: '{key}' is {shorts[key]}'s short name in experiment names; "
+                f"use --set {shorts[key]}={raw.strip() or '...'}"
             )
         if key not in hints:
             listing = f"; see 'arena train --plugin {plugin} --list-params'" if plugin else ""
