@@ -85,6 +85,28 @@ def test_a_finished_game_needs_a_winner():
     assert GameRecord(env="pong", a="x", b="y", status="error", error="boom").winner is None
 
 
+def test_show_keeps_each_entrants_whole_name_on_a_narrow_terminal(tmp_path):
+    """Snapshots of one run differ only in their steps, at the end of the path: cut to "..." at
+    100 or 120 columns they could not be told apart."""
+    names = [f"experiments/rac_lr=0.001/snapshots/{steps:012d}.pt" for steps in (358400, 793600, 1000448)]
+    with MatchStore(tmp_path / "home" / "arena.db") as store:
+        for i, name in enumerate(names):
+            store.record("narrow", game(name, "cpu", uid=f"g{i}"))
+    for width in ("100", "120"):
+        env = {**os.environ, "ARENA_HOME": str(tmp_path / "home"), "ARENA_LOAD_PLUGINS": "agents,pong", "COLUMNS": width}
+        result = subprocess.run(
+            [sys.executable, "-c", "from arena.cli import main; main()", "leaderboard", "show", "narrow"],
+            capture_output=True, text=True, env=env,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        entrants, rows = [], [line.split("│")[1:-1] for line in result.stdout.splitlines() if line.startswith("│")]
+        for cells in rows:  # a row's entrant may go on in the next lines, whose rank cell is empty
+            if cells[0].strip():
+                entrants.append("")
+            entrants[-1] += cells[1].strip()
+        assert sorted(entrants) == sorted([*names, "cpu"]), result.stdout
+
+
 # -- one source of ratings --------------------------------------------------------------------------
 
 

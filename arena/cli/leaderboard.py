@@ -168,7 +168,10 @@ def _print_table(console, store, name: str) -> None:
     rows = board.standings()
     table = Table(title=f"leaderboard {name}: {sum(g.ok for g in board.games)} games", title_justify="left")
     for column in ("rank", "entrant", "mu", "sigma", "mu - 3 sigma", "games", "win rate", "last played"):
-        table.add_column(column, justify="left" if column in ("entrant", "last played") else "right")
+        # A long entrant folds onto a second line on a narrow terminal: cut to "...", snapshots of
+        # one run lose the steps that tell them apart.
+        overflow = "fold" if column == "entrant" else "ellipsis"
+        table.add_column(column, justify="left" if column in ("entrant", "last played") else "right", overflow=overflow)
     for row in rows:
         win_rate = f"{row.win_rate:.0%}" if row.games else "-"
         last = (row.last_played or "-")[:19].replace("T", " ")
