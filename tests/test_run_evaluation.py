@@ -237,6 +237,29 @@ def test_a_resumed_run_starts_where_it_was_with_its_reward_window(arena, tmp_pat
     assert first.reward == pytest.approx(sum(saved) / len(saved))
 
 
+def test_a_resume_past_a_damaged_snapshot_never_plays_it_in_a_round(arena, tmp_path):
+    """A run that ended off the snapshot cadence, its last snapshot then damaged: the resumed run
+    starts from the one before, and its rounds play the previous snapshot it still has (a round
+    against the damaged one failed whole, its games against the CPU too)."""
+    from arena.training.run import run_training
+
+    def plan(updates):
+        return tiny_plan(arena, updates * STEPS_PER_UPDATE, name="damaged", snapshot_every=2 * STEPS_PER_UPDATE,
+                         eval_every=2, eval_games=1, final_games=0)  # fmt: skip
+
+    run_training(plan(3), arena=arena)
+    snapshots = plan(3).folder / "snapshots"
+    damaged = snapshots / f"{3 * STEPS_PER_UPDATE:012d}.pt"  # the final save, between cadence snapshots
+    damaged.write_bytes(damaged.read_bytes()[:1000])
+    said = []
+    run_training(plan(6), arena=arena, log=said.append)
+    rounds = json.loads((snapshots.parent / "evaluations.json").read_text())["rounds"]
+    assert [r["status"] for r in rounds] == ["done"] * len(rounds), said
+    assert not any(damaged.name in opponent for r in rounds for opponent in r["opponents"]), rounds
+    resumed = [r for r in rounds if r["steps"] > 2 * STEPS_PER_UPDATE]
+    assert resumed and resumed[0]["opponents"][-1].endswith(f"{2 * STEPS_PER_UPDATE:012d}.pt"), resumed
+
+
 def test_the_terminal_bar_of_a_resumed_run_starts_at_its_steps(arena, tmp_path, monkeypatch, capsys):
     import io
 
@@ -256,6 +279,28 @@ def test_the_terminal_bar_of_a_resumed_run_starts_at_its_steps(arena, tmp_path, 
     assert bars and "256/384" in bars[0] and "0/384" not in bars[0], bars[:2]
 
 
+@pytest.mark.parametrize("width", [80, 120])
+def test_the_terminal_bar_keeps_its_counts_and_times_whole_on_a_narrow_terminal(width):
+    import io
+    import re
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from arena.cli.train import _Bar
+
+    console = Console(file=io.StringIO(), force_terminal=True, width=width, color_system=None)
+    bar = _Bar(console, SimpleNamespace(resume_from=None, name="rac_lr=0.001_batch_size=16", steps=1_000_000), 0)
+    status = "4,716 frames/s  86 games  reward -6.82  wins self 80%/5  cpu 0%/3  eval 2/4"
+    bar.progress.update(bar.steps, completed=362_496, status=status)
+    screen = Console(file=io.StringIO(), width=width, color_system=None, record=True)
+    for part in bar.progress.get_renderables():
+        screen.print(part)
+    lines = screen.export_text().splitlines()
+    assert re.search(r" 362,496/1,000,000 steps \d:\d\d:\d\d [-\d]:[-\d]{2}:[-\d]{2}$", lines[0]), lines
+    assert lines[1].strip() == status, lines
+
+
 def test_piped_output_has_plain_progress_lines_and_ends_with_the_standing(arena, tmp_path, capsys):
     from arena.cli import main
 
@@ -273,6 +318,45 @@ def test_piped_output_has_plain_progress_lines_and_ends_with_the_standing(arena,
     assert "(play it: arena match" in out
     assert lines[-2].startswith("against cpu: won ")
     assert lines[-1].startswith("it ")
+
+
+def test_the_play_it_hints_name_the_snapshot_each_command_plays(arena, tmp_path):
+    """`experiments/NAME` plays the published snapshot, so the final snapshot's hint must not
+    offer it when another snapshot is published."""
+    import dataclasses
+
+    from arena.cli.train import summary
+    from arena.training.run import TrainResult
+    from arena.training.snapshot import find_snapshot
+
+    plan = tiny_plan(arena, 2 * STEPS_PER_UPDATE, name="hints")
+    snapshots = plan.folder / "snapshots"
+    snapshots.mkdir(parents=True)
+    published, final = snapshots / "000000000128.pt", snapshots / "000000000256.pt"
+    published.write_bytes(b"weights")
+    final.write_bytes(b"weights")
+    (plan.folder / "published.json").write_text(json.dumps({"snapshot": published.name}))
+    assert find_snapshot(plan.folder) == published
+    result = TrainResult(
+        name="hints", folder=plan.folder, steps=256, frames=512, updates=2, games=1, wall_s=1.0,
+        final_snapshot=final, resumed_from=None, evaluations=[], published=published,
+        standing=[f"published: {published} (the best validation score of 2 evaluated snapshots)", "against cpu: ..."],
+    )  # fmt: skip
+
+    def hint(line):
+        return line.split("(play it: ", 1)[1].rstrip(")")
+
+    lines = summary(result, plan, arena)
+    final_line = next(line for line in lines if line.startswith("final snapshot: "))
+    assert hint(final_line) == f"arena match {final} cpu"
+    assert lines[-2].startswith(f"published: {published} ") and hint(lines[-2]) == f"arena match {plan.folder} cpu"
+    assert lines[-1] == "against cpu: ..."
+
+    # Nothing published, or the final snapshot published: the folder plays the final snapshot.
+    for published in (None, final):
+        lines = summary(dataclasses.replace(result, published=published), plan, arena)
+        assert hint(next(line for line in lines if line.startswith("final snapshot: "))) == f"arena match {plan.folder} cpu"
+        assert "play it" not in lines[-2]
 
 
 # -- synchronous learners ------------------------------------------------------------------------------

@@ -97,6 +97,24 @@ def test_ctrl_c_stops_the_evaluation_round_quietly(arena, tmp_path, monkeypatch)
     assert not any("failed" in line for line in said) and not crashed, (said, crashed)
 
 
+def test_ctrl_c_during_the_final_choice_says_what_was_saved_and_nothing_more(arena, tmp_path, monkeypatch, capsys):
+    """After "interrupted during the final evaluation ..." the CLI used to add "arena: aborted"."""
+    from arena.cli import main
+    from arena.training.evaluation import Evaluator
+
+    def press_ctrl_c(self, workers=1):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Evaluator, "choose", press_ctrl_c)
+    with pytest.raises(SystemExit) as info:
+        main(["train", *TINY, "--name", "final", "--steps", str(2 * STEPS_PER_UPDATE), "--eval-every", "1",
+              "--eval-games", "1", "-o", "points=1"])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert info.value.code == 130, out + err
+    assert "interrupted during the final evaluation: training is saved in" in out, out
+    assert err.strip() == "", err
+
+
 @pytest.mark.slow
 def test_ctrl_c_while_evaluating_is_quiet_and_the_round_is_finished_on_resume(tmp_path):
     from arena.ratings.store import MatchStore

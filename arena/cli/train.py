@@ -226,16 +226,26 @@ class _Bar:
     """A terminal's progress bar: the steps, then the final evaluation's games."""
 
     def __init__(self, console, plan, start: int):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+        from rich.table import Column
+        from rich.text import Text
 
-        self.progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(bar_width=24),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[unit]}"),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            TextColumn("{task.fields[status]}"),
+        class Bars(Progress):
+            # Each unfinished task's status on a line of its own: beside the bar it squeezed the
+            # counts and times to "..." on an 80- or 120-column terminal.
+            def get_renderables(self):
+                yield self.make_tasks_table(self.tasks)
+                for task in self.tasks:
+                    if task.fields.get("status") and not task.finished:
+                        yield Text("  " + task.fields["status"], no_wrap=True, overflow="ellipsis")
+
+        fixed = Column(no_wrap=True)
+        self.progress = Bars(
+            TextColumn("[bold]{task.description}", table_column=Column(no_wrap=True, max_width=28, overflow="ellipsis")),
+            BarColumn(bar_width=None, table_column=Column(min_width=4, max_width=24)),
+            TextColumn("{task.completed:,.0f}/{task.total:,.0f} {task.fields[unit]}", table_column=fixed),
+            TimeElapsedColumn(table_column=fixed),
+            TimeRemainingColumn(table_column=fixed),
             console=console,
         )
         verb = "resuming" if plan.resume_from else "training"
@@ -260,7 +270,8 @@ class _Bar:
         if e.final:
             if e.snapshot not in self.games:  # the last snapshot's round, then the final choice
                 what = e.snapshot if e.snapshot == "final choice" else "final evaluation"
-                self.games[e.snapshot] = self.progress.add_task(what, total=e.total, unit="games", status=e.snapshot)
+                status = "" if e.snapshot == what else e.snapshot
+                self.games[e.snapshot] = self.progress.add_task(what, total=e.total, unit="games", status=status)
             self.progress.update(self.games[e.snapshot], completed=e.done, total=e.total)
             return
         self.eval = f"  eval {e.done}/{e.total}" if e.done < e.total else ""
@@ -323,31 +334,39 @@ def _train(
                 plan, on_progress=show.on_progress, on_eval=show.on_eval, log=show.log, arena=arena,
                 eval_frames=eval_frames, record=record, executor_factory=partial(make_executor, backend=backend),
             )  # fmt: skip
-    rate = result.frames_this_run / result.wall_s if result.wall_s else 0.0
-    console.print(
-        f"{result.name}: {result.steps:,} steps, {result.frames:,} frames, {counted(result.updates, 'update')}, {counted(result.games, 'game')}"
-        + (f", {rate:,.0f} frames/s this run" if result.wall_s else ""),
-        soft_wrap=True,
-    )
-    if result.final_snapshot:
-        console.print(f"final snapshot: {result.final_snapshot}  (play it: {play_hint(plan, arena)})", soft_wrap=True)
-    console.print(
-        f"leaderboard: arena leaderboard show {result.name}   curves: {result.folder / 'curves' / 'index.html'}", soft_wrap=True
-    )
-    # The last lines: which snapshot `experiments/NAME` plays, and where it stands.
-    for line in result.standing:
+    for line in summary(result, plan, arena):
         console.print(line, soft_wrap=True, highlight=False)
 
 
-def play_hint(plan, arena) -> str:
-    """An ``arena match`` command that plays the trained agent in its env: against the game's CPU
-    if the env has one (else ``random``), with ``--env`` for another env than pong and the options
-    that say where things are on this machine (Melee's ``--iso``) as flags."""
+def summary(result, plan, arena) -> list[str]:
+    """The lines a run ends with: what it trained, its final snapshot, and last, which snapshot
+    ``experiments/NAME`` plays (the published one, when it is not the final one) and where it stands."""
+    rate = result.frames_this_run / result.wall_s if result.wall_s else 0.0
+    lines = [
+        f"{result.name}: {result.steps:,} steps, {result.frames:,} frames, {counted(result.updates, 'update')}, {counted(result.games, 'game')}"
+        + (f", {rate:,.0f} frames/s this run" if result.wall_s else "")
+    ]
+    other = result.published is not None and result.published != result.final_snapshot
+    if result.final_snapshot:
+        agent = result.final_snapshot if other else plan.folder
+        lines.append(f"final snapshot: {result.final_snapshot}  (play it: {play_hint(plan, arena, agent)})")
+    lines.append(f"leaderboard: arena leaderboard show {result.name}   curves: {result.folder / 'curves' / 'index.html'}")
+    standing = list(result.standing)
+    if other and standing:  # its first line names the published snapshot, which the folder plays
+        standing[0] += f"  (play it: {play_hint(plan, arena)})"
+    return lines + standing
+
+
+def play_hint(plan, arena, agent=None) -> str:
+    """An ``arena match`` command that plays ``agent`` (default: the experiment folder, which plays
+    its published snapshot) in the run's env: against the game's CPU if the env has one (else
+    ``random``), with ``--env`` for another env than pong and the options that say where things are
+    on this machine (Melee's ``--iso``) as flags."""
     import dataclasses
     import shlex
 
     env_spec = arena.envs.get(plan.env)
-    words = ["arena", "match", str(plan.folder), "cpu" if env_spec.has_cpu else "random"]
+    words = ["arena", "match", str(agent or plan.folder), "cpu" if env_spec.has_cpu else "random"]
     if plan.env != "pong":
         words += ["--env", plan.env]
     defaults = {f.name: f.default for f in dataclasses.fields(plan.env_options)}

@@ -224,7 +224,7 @@ class _Run:
         self.recent.extend(snapshot.meta.get("recent") or [])  # the bar's reward goes on where it was
         self.recent_scores.extend(snapshot.meta.get("recent_scores") or [])
         self.experiment.trim_metrics(self.counters["steps"])
-        self.evaluator.rounds.trim(self.counters["steps"])
+        self.evaluator.trim(self.counters["steps"])
         c = self.counters
         self.say(
             f"resumed {plan.name} from {snapshot.path.name}: {c['steps']:,} steps, {c['frames']:,} frames, {counted(self.learner.updates, 'update')};"
@@ -476,7 +476,7 @@ class _Run:
                 f"interrupted during the final evaluation: training is saved in {final}; "
                 "rerun the same command to finish the evaluation"
             )
-            raise
+            raise Interrupted from None
         evaluator.rounds.publish()
 
     def draw_curves(self) -> None:
