@@ -5,6 +5,7 @@ Every wait on Ray has a timeout (a task asking for what no node has waits foreve
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -41,33 +42,68 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def ray_address():
     """A two-node Ray cluster on this host for the session (2 CPUs each, small object stores; the
-    second offers the custom resource "dolphin" and one GPU), stopped at the end."""
+    second offers the custom resource "dolphin" and one GPU), stopped at the end.
+
+    Each test process (pytest-xdist) starts a cluster of its own and stops only its own: `ray stop`
+    would stop every Ray on the host, the other test process's cluster in the middle of its tests."""
     pytest.importorskip("ray", reason="Ray is not installed: pip install -e '.[test]' installs it")
     saved = {k: os.environ.get(k) for k in RAY_ENV}
     os.environ.update(RAY_ENV)  # the same auth mode for the head, the CLI and this process
     temp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # short: Ray's sockets live under it
     port = _free_port()
+    CLUSTER.update(temp=temp, port=port)
     start = [
         *RAY_CLI, "start", "--head", f"--port={port}", "--num-cpus=2", f"--temp-dir={temp}",
         "--include-dashboard=false", f"--object-store-memory={200 * 2**20}", "--disable-usage-stats",
     ]  # fmt: skip
-    started = subprocess.run(start, capture_output=True, text=True, timeout=180, env={**os.environ, **RAY_ENV})
-    assert started.returncode == 0, started.stdout + started.stderr
-    # A second node on this host, the only one that says it can run Dolphin and has a GPU (Ray
-    # takes a node's word for its GPUs: torch still sees none, and the learner's device=auto is the CPU).
-    node = [*RAY_CLI, "start", f"--address=127.0.0.1:{port}", "--num-cpus=2", '--resources={"dolphin": 2}', "--num-gpus=1",
-            f"--object-store-memory={100 * 2**20}", "--disable-usage-stats"]  # fmt: skip
-    joined = subprocess.run(node, capture_output=True, text=True, timeout=180, env={**os.environ, **RAY_ENV})
-    assert joined.returncode == 0, joined.stdout + joined.stderr
     try:
+        started = subprocess.run(start, capture_output=True, text=True, timeout=180, env={**os.environ, **RAY_ENV})
+        assert started.returncode == 0, started.stdout + started.stderr
+        # A second node on this host, the only one that says it can run Dolphin and has a GPU (Ray
+        # takes a node's word for its GPUs: torch still sees none, and the learner's device=auto is the CPU).
+        node = [*RAY_CLI, "start", f"--address=127.0.0.1:{port}", "--num-cpus=2", '--resources={"dolphin": 2}', "--num-gpus=1",
+                f"--object-store-memory={100 * 2**20}", "--disable-usage-stats"]  # fmt: skip
+        joined = subprocess.run(node, capture_output=True, text=True, timeout=180, env={**os.environ, **RAY_ENV})
+        assert joined.returncode == 0, joined.stdout + joined.stderr
         yield f"127.0.0.1:{port}"
     finally:
-        subprocess.run([*RAY_CLI, "stop", "--force"], capture_output=True, timeout=120, env={**os.environ, **RAY_ENV})
+        _stop_cluster()
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+CLUSTER: dict = {}  # this test process's cluster: its temp dir and port
+
+
+def _cluster_processes() -> dict[int, bytes]:
+    """The processes of this test process's cluster, pid -> command line: its nodes' own (their
+    command lines name its temp dir or port) and their children (workers and agents)."""
+    marks = (CLUSTER["temp"].encode(), f":{CLUSTER['port']}\0".encode())  # arguments end in NUL
+    lines, parents = {}, {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                lines[int(entry.name)] = (entry / "cmdline").read_bytes()
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    nodes = {pid for pid, line in lines.items() if any(mark in line for mark in marks)}
+    return {pid: line for pid, line in lines.items() if pid in nodes or parents.get(pid) in nodes}
+
+
+def _stop_cluster() -> None:
+    if not CLUSTER:
+        return
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in _cluster_processes():
+            with contextlib.suppress(OSError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + 15
+        while _cluster_processes() and time.monotonic() < deadline:
+            time.sleep(0.2)
 
 
 def run_cli(tmp_path: Path, *args: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
@@ -261,15 +297,8 @@ def test_training_on_ray_actors(tmp_path, ray_address, plugin):
 
 
 def _processes(prefix: bytes) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if (entry / "cmdline").read_bytes().startswith(prefix):
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
+    """This test process's cluster's processes whose command line starts with ``prefix``."""
+    return sorted(pid for pid, line in _cluster_processes().items() if line.startswith(prefix))
 
 
 def test_training_goes_on_when_a_rollout_worker_dies(tmp_path, ray_address):
