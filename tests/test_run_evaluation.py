@@ -260,6 +260,23 @@ def test_a_resume_past_a_damaged_snapshot_never_plays_it_in_a_round(arena, tmp_p
     assert resumed and resumed[0]["opponents"][-1].endswith(f"{2 * STEPS_PER_UPDATE:012d}.pt"), resumed
 
 
+def test_the_bars_frame_rate_is_over_the_last_ten_seconds_not_one_update():
+    """One update's rate swung 3,800-9,100 frames/s in a steady run as trajectories happened to
+    arrive; the bar shows the rate over the updates of the last ten seconds."""
+    from arena.training.run import Rate
+
+    rate = Rate(span=10.0)
+    assert rate.add(0.0, 0) == 0.0
+    # updates 0.5 s apart, alternately 2,000 and 4,500 frames: one update's own rate 4,000 or 9,000
+    frames, shown = 0, []
+    for i in range(1, 61):
+        frames += 2_000 if i % 2 else 4_500
+        shown.append(rate.add(i * 0.5, frames))
+    assert shown[0] == 4_000  # the first update: the rate since the start
+    assert all(6_000 <= r <= 6_800 for r in shown[20:]), shown  # steady: 6,500 on the mean
+    assert rate.add(40.0, frames) == 0.0  # ten seconds without a frame: stalled, not 6,500
+
+
 def test_the_terminal_bar_of_a_resumed_run_starts_at_its_steps(arena, tmp_path, monkeypatch, capsys):
     import io
 

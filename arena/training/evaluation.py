@@ -455,7 +455,7 @@ class Evaluator:
             if score["games"] and pointer is not None:
                 self.log(
                     f"validation score of {name}: {score['mean_diff']:+.1f} against {score['against']} over "
-                    f"{score['games']} games; published: {pointer['snapshot']}"
+                    f"{counted(score['games'], 'game')}; published: {pointer['snapshot']}"
                 )
         except Exception as exc:  # evaluation must never take training down
             if not self.stopping.is_set():

@@ -43,6 +43,24 @@ if TYPE_CHECKING:
     from arena.plugins.manager import Arena
 
 RECENT_GAMES = 20  # the progress bar's "recent reward" averages this many games
+RATE_SPAN = 10.0  # seconds: the progress bar's frames/s is over the updates of about this long
+
+
+class Rate:
+    """Frames per second over the updates of the last ``span`` seconds: the progress bar's figure.
+    One update's own rate swings 2x with when the workers' trajectories happen to arrive."""
+
+    def __init__(self, span: float = RATE_SPAN):
+        self.span = span
+        self.marks: deque[tuple[float, int]] = deque()
+
+    def add(self, now: float, frames: int) -> float:
+        """Mark ``frames`` played in all at time ``now``; the rate since the oldest mark kept."""
+        self.marks.append((now, frames))
+        while len(self.marks) > 2 and now - self.marks[1][0] >= self.span:
+            self.marks.popleft()
+        then, before = self.marks[0]
+        return (frames - before) / (now - then) if now > then else 0.0
 
 
 # -- running ---------------------------------------------------------------------------------------
@@ -197,6 +215,7 @@ class _Run:
         self.counters = {"steps": 0, "frames": 0, "games": 0, "wall_s": 0.0}
         self.recent: deque[float] = deque(maxlen=RECENT_GAMES)
         self.recent_scores: deque[float] = deque(maxlen=RECENT_GAMES)
+        self.rate = Rate()
         self.resumed_from: Path | None = None
         self.torn = False  # a second Ctrl-C stopped an update half-way
         self.evaluator = Evaluator(plan, arena, self.say, frames=eval_frames, on_progress=on_eval, record=record)
@@ -324,6 +343,7 @@ class _Run:
             self.evaluator.replay()  # a round a kill or Ctrl-C cut short
             with open(self.experiment.metrics_path, "a", encoding="utf-8") as metrics_file:
                 window = time.perf_counter()
+                self.rate.add(window, self.counters["frames"])
                 while self.counters["steps"] < plan.steps:
                     # Ctrl-C while gathering drops what was gathered: nothing of it is counted yet.
                     results = executor.gather(plan.workers if self.synchronous else learner.wants())
@@ -399,7 +419,7 @@ class _Run:
         now = time.perf_counter()
         counters["wall_s"] = self.wall_before + now - started
         fps = frames / max(now - window, 1e-9)
-        progress = self._progress(fps, metrics)
+        progress = self._progress(self.rate.add(now, counters["frames"]), metrics)
         row = {
             "updates": progress.updates, "steps": progress.steps, "frames": progress.frames, "games": progress.games,
             "wall_s": round(progress.wall_s, 3), "fps": round(fps, 1), "reward": progress.reward, "score": progress.score,
@@ -462,8 +482,10 @@ class _Run:
             evaluator.replay(wait=True)
             if final is not None and plan.eval_every and plan.eval_games and not evaluator.evaluated(final):
                 me = _display_path(final)
-                against = evaluator.opponents() + ([evaluator.previous] if evaluator.previous not in (None, me) else [])
-                self.say("final evaluation: " + ", ".join(against))
+                against = ", ".join(evaluator.opponents())
+                if evaluator.previous not in (None, me):
+                    against += f" and the previous snapshot evaluated, {evaluator.previous}"
+                self.say(f"final evaluation of {final.name}: {counted(plan.eval_games, 'game')} each against {against}")
                 evaluator.submit(final, self._counts(), wait=True, final=True)
             if plan.eval_every and plan.eval_games:
                 try:
