@@ -183,16 +183,7 @@ def test_a_worker_killed_mid_game_is_replayed_and_rated_once(tmp_path, ray_addre
 
 def _busy_workers(skip: int | None) -> list[int]:
     """Ray names an actor's process after the method it runs: ray::GameWorker.play while playing."""
-    busy = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and int(entry.name) != skip:
-            try:
-                cmdline = (entry / "cmdline").read_bytes()
-            except OSError:
-                continue
-            if cmdline.startswith(b"ray::GameWorker.play"):
-                busy.append(int(entry.name))
-    return busy
+    return [pid for pid in _processes(b"ray::GameWorker.play") if pid != skip]
 
 
 def test_a_leaderboard_run_loses_no_game_when_a_worker_dies(tmp_path, ray_address):
