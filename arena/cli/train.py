@@ -346,13 +346,13 @@ def summary(result, plan, arena) -> list[str]:
         f"{result.name}: {result.steps:,} steps, {result.frames:,} frames, {counted(result.updates, 'update')}, {counted(result.games, 'game')}"
         + (f", {rate:,.0f} frames/s this run" if result.wall_s else "")
     ]
-    other = result.published is not None and result.published != result.final_snapshot
+    published_other = result.published is not None and result.published != result.final_snapshot
     if result.final_snapshot:
-        agent = result.final_snapshot if other else plan.folder
+        agent = result.final_snapshot if published_other else plan.folder
         lines.append(f"final snapshot: {result.final_snapshot}  (play it: {play_hint(plan, arena, agent)})")
     lines.append(f"leaderboard: arena leaderboard show {result.name}   curves: {result.folder / 'curves' / 'index.html'}")
     standing = list(result.standing)
-    if other and standing:  # its first line names the published snapshot, which the folder plays
+    if published_other and standing:  # its first line names the published snapshot, which the folder plays
         standing[0] += f"  (play it: {play_hint(plan, arena)})"
     return lines + standing
 

@@ -225,16 +225,17 @@ class Evaluator:
         self.process: Any = None
         self.stopping = threading.Event()
         self.results: list[GameRecord] = []
-        self.previous: str | None = None  # the snapshot evaluated last: each round plays it too
-        self.trim(None)
+        self.previous = self._last_evaluated()  # each round plays it too
 
-    def trim(self, steps: int | None) -> None:
+    def trim(self, steps: int) -> None:
         """Resuming from ``steps``: forget the rounds of later snapshots (those files are rewritten,
         or were never kept), so no round plays one of them as the previous snapshot."""
-        if steps is not None:
-            self.rounds.trim(steps)
+        self.rounds.trim(steps)
+        self.previous = self._last_evaluated()
+
+    def _last_evaluated(self) -> str | None:
         last = self.rounds.rounds[-1] if self.rounds.rounds else None
-        self.previous = last.get("agent") if last else None
+        return last.get("agent") if last else None
 
     def opponents(self) -> list[str]:
         env_spec = self.arena.envs.get(self.plan.env)
